@@ -1,0 +1,45 @@
+/**
+ * The Deno permissions each script runs with: the single source for `deno.json` tasks
+ * (checked by tests/permissions_test.ts), `deno task compile`, and the tests, which run every
+ * script as a subprocess under exactly these flags (plus the simulator's loopback address).
+ *
+ * Paths are relative to the working directory: the tool's files (data/, .env, tokens.json,
+ * backfill.log, backfill_state.json) live in the folder it is run from.
+ */
+
+/** The five scripts. */
+export type ScriptName =
+  | "update_schema"
+  | "import_archive"
+  | "incremental_backfill"
+  | "manage_backfill"
+  | "setup_auth";
+
+/** Strava's API and OAuth host (the defaults of STRAVA_API_URL and STRAVA_OAUTH_URL). */
+export const STRAVA_HOST = "www.strava.com";
+
+const FILES = ["--allow-read=.", "--allow-write=."];
+const STRAVA_ENV = "--allow-env=STRAVA_*";
+
+/** Permission flags of each script, as baked into its binary. */
+export const PERMISSIONS: Readonly<Record<ScriptName, readonly string[]>> = {
+  update_schema: FILES,
+  // The export archive may be anywhere (usually ~/Downloads), so reading is not scoped; writing is.
+  import_archive: ["--allow-read", "--allow-write=."],
+  incremental_backfill: [...FILES, `--allow-net=${STRAVA_HOST}`, STRAVA_ENV],
+  manage_backfill: [...FILES, `--allow-net=${STRAVA_HOST}`, STRAVA_ENV],
+  // The callback server listens on loopback; opening the browser needs its launcher.
+  setup_auth: [...FILES, `--allow-net=${STRAVA_HOST},127.0.0.1,localhost`, STRAVA_ENV, "--allow-run=xdg-open,open"],
+};
+
+/** The flags for `script`, with extra hosts (tests add the simulator's 127.0.0.1:PORT). */
+export function permissionFlags(script: ScriptName, extraHosts: string[] = []): string[] {
+  return PERMISSIONS[script].map((flag) => {
+    if (!flag.startsWith("--allow-net=") || extraHosts.length === 0) return flag;
+    return `${flag},${extraHosts.join(",")}`;
+  }).concat(
+    extraHosts.length > 0 && !PERMISSIONS[script].some((f) => f.startsWith("--allow-net"))
+      ? [`--allow-net=${extraHosts.join(",")}`]
+      : [],
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * Test helpers: temp folders, and running a script as a subprocess under exactly the
+ * permissions its compiled binary gets (lib/permissions.ts), from a temp working folder.
+ */
+import { fileURLToPath } from "node:url";
+import { permissionFlags, type ScriptName } from "../lib/permissions.ts";
+
+/** Absolute path of the repository root. */
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** A temp folder removed when disposed (`await using dir = await tempDir()`). */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "strava-backfill-test-" });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** What a finished subprocess produced. */
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for `runScript`. */
+export interface RunOptions {
+  /** Working folder (the tool's files are relative to it). */
+  cwd: string;
+  /** Environment variables; the subprocess gets only these plus what Deno needs to find its cache. */
+  env?: Record<string, string>;
+  /** Extra hosts for --allow-net, e.g. the simulator's "127.0.0.1:PORT". */
+  hosts?: string[];
+  /** Standard input text. */
+  stdin?: string;
+  signal?: AbortSignal;
+}
+
+/** Environment a subprocess needs to run Deno at all (cache location), nothing else. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** The `deno run` argument list for `script` under its binary's permissions. */
+export function scriptCommand(script: ScriptName, args: string[], hosts: string[] = []): string[] {
+  return ["run", "--quiet", "--no-prompt", ...permissionFlags(script, hosts), `${ROOT}scripts/${script}.ts`, ...args];
+}
+
+/** Spawns `script` with `args`; the caller owns the returned child process. */
+export function spawnScript(script: ScriptName, args: string[], options: RunOptions): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: scriptCommand(script, args, options.hosts),
+    cwd: options.cwd,
+    env: { ...baseEnv(), ...options.env },
+    clearEnv: true,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: options.signal,
+  }).spawn();
+}
+
+/** Runs `script` to completion and returns its exit code and output. */
+export async function runScript(script: ScriptName, args: string[], options: RunOptions): Promise<ScriptResult> {
+  const child = spawnScript(script, args, options);
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** SHA-256 of a file, hex: proves a file was left byte-for-byte untouched. */
+export async function fileDigest(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

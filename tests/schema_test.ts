@@ -1,0 +1,144 @@
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { columnsOf, openDatabase, prepareExact } from "../lib/db.ts";
+import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/schema.ts";
+import { tempDir } from "./helpers.ts";
+
+function dump(path: string): string {
+  const db = openDatabase(path);
+  try {
+    const schema = db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all();
+    return JSON.stringify({ schema, version: schemaVersion(db) });
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("migrate creates every table and column, and a second run changes nothing", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/s.db`;
+  const db = openDatabase(path, { create: true });
+  const report = migrate(db);
+  strictEqual(report.from, 0);
+  strictEqual(report.to, LATEST_VERSION);
+  for (const [table, columns] of Object.entries(TABLES)) {
+    deepStrictEqual(columnsOf(db, table), columns.map(([name]) => name), table);
+  }
+  db.close();
+  const before = dump(path);
+  const again = openDatabase(path);
+  strictEqual(migrate(again).applied.length, 0);
+  again.close();
+  strictEqual(dump(path), before);
+});
+
+Deno.test("the pending-work queries use indexes", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/s.db`, { create: true });
+  try {
+    migrate(db);
+    const plan = (sql: string) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("; ");
+    ok(
+      plan(
+        "SELECT id FROM activities WHERE segment_efforts_processed = 0 ORDER BY start_date DESC LIMIT 50",
+      ).includes("idx_activities_pending"),
+    );
+    ok(plan("SELECT id FROM segments WHERE details_status IS NULL").includes("idx_segments_details_status"));
+    ok(plan("SELECT id FROM segment_efforts WHERE activity_id = 1").includes("idx_segment_efforts_activity"));
+    ok(plan("SELECT count(*) FROM segment_efforts WHERE segment_id = 1").includes("idx_segment_efforts_segment"));
+  } finally {
+    db.close();
+  }
+});
+
+// The Python toolkit's layout: no status columns, raw_data/fetched_at, a segments row only
+// once its details were fetched. Users also add columns and tables of their own.
+const LEGACY = `
+CREATE TABLE activities (id INTEGER PRIMARY KEY, name TEXT, type TEXT, start_date TEXT, distance REAL,
+  moving_time INTEGER, elapsed_time INTEGER, segment_efforts_processed INTEGER DEFAULT 0,
+  raw_data TEXT, fetched_at TEXT, my_notes TEXT);
+CREATE TABLE segment_efforts (id INTEGER PRIMARY KEY, activity_id INTEGER, segment_id INTEGER, name TEXT,
+  elapsed_time INTEGER, start_date TEXT, raw_data TEXT);
+CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT, distance REAL, total_elevation_gain REAL,
+  effort_count INTEGER, raw_data TEXT, fetched_at TEXT, favourite INTEGER);
+CREATE TABLE my_stuff (x TEXT);
+INSERT INTO activities VALUES (1, 'Morning Ride', 'Ride', '2024-05-01T07:00:00Z', 30000, 3600, 3700, 1, '{"id":1}', '2024-05-02T00:00:00Z', 'great');
+INSERT INTO activities VALUES (2, 'Evening Ride', 'Ride', '2024-05-03T18:00:00Z', 20000, 2400, 2500, 0, NULL, NULL, NULL);
+INSERT INTO segment_efforts VALUES (3476329154738394512, 1, 100, 'Climb A', 300, '2024-05-01T07:10:00Z', '{}');
+INSERT INTO segment_efforts VALUES (3476329154738394513, 1, 200, 'Sprint B', 30, '2024-05-01T07:20:00Z', '{}');
+INSERT INTO segments VALUES (100, 'Climb A', 1500, 80, 5000, '{"id":100}', '2024-05-02T00:00:00Z', 1);
+INSERT INTO my_stuff VALUES ('keep me');
+`;
+
+Deno.test("a Python-toolkit database is adopted without losing a row, a column or a request", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/legacy.db`;
+  const db = openDatabase(path, { create: true });
+  db.exec(LEGACY);
+  const userColumns = {
+    activities: columnsOf(db, "activities"),
+    segment_efforts: columnsOf(db, "segment_efforts"),
+    segments: columnsOf(db, "segments"),
+  };
+  migrate(db);
+  try {
+    for (const [table, before] of Object.entries(userColumns)) {
+      const after = columnsOf(db, table);
+      for (const c of before) ok(after.includes(c), `${table}.${c} kept`);
+      for (const [c] of TABLES[table]) ok(after.includes(c), `${table}.${c} added`);
+    }
+    deepStrictEqual(
+      db.prepare("SELECT id, segment_efforts_processed p, efforts_status s, my_notes FROM activities ORDER BY id")
+        .all().map((r) => ({ ...r })),
+      [{ id: 1, p: 1, s: "ok", my_notes: "great" }, { id: 2, p: 0, s: null, my_notes: null }],
+    );
+    deepStrictEqual(
+      db.prepare("SELECT id, details_status s, favourite, details_fetched_at f FROM segments ORDER BY id").all()
+        .map((r) => ({ ...r })),
+      [
+        { id: 100, s: "ok", favourite: 1, f: "2024-05-02T00:00:00Z" },
+        { id: 200, s: null, favourite: null, f: null }, // referenced by an effort: now pending
+      ],
+    );
+    deepStrictEqual(
+      prepareExact(db, "SELECT id FROM segment_efforts ORDER BY id").all().map((r) => r.id),
+      [3476329154738394512n, 3476329154738394513n],
+    );
+    strictEqual(db.prepare("SELECT x FROM my_stuff").get()?.x, "keep me");
+    strictEqual(schemaVersion(db), LATEST_VERSION);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("an activities table from another tool without the processed flag is adopted", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/other.db`, { create: true });
+  try {
+    db.exec(`CREATE TABLE activities (id INTEGER PRIMARY KEY, title TEXT, start_date TEXT);
+             CREATE TABLE segment_efforts (id INTEGER PRIMARY KEY, activity_id INTEGER, segment_id INTEGER);
+             INSERT INTO activities VALUES (10, 'has efforts', '2020-01-01T00:00:00Z'), (11, 'none', '2020-01-02T00:00:00Z');
+             INSERT INTO segment_efforts VALUES (5, 10, 77);`);
+    migrate(db);
+    deepStrictEqual(
+      db.prepare("SELECT id, title, segment_efforts_processed p, efforts_status s FROM activities ORDER BY id").all()
+        .map((r) => ({ ...r })),
+      [{ id: 10, title: "has efforts", p: 1, s: "ok" }, { id: 11, title: "none", p: 0, s: null }],
+    );
+    deepStrictEqual(db.prepare("SELECT id, details_status FROM segments").all().map((r) => ({ ...r })), [
+      { id: 77, details_status: null },
+    ]);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("a database from a newer version of the tool is refused", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/new.db`, { create: true });
+  try {
+    db.exec(`PRAGMA user_version = ${LATEST_VERSION + 1}`);
+    throws(() => migrate(db), /newer than this tool/);
+  } finally {
+    db.close();
+  }
+});
