@@ -1,0 +1,84 @@
+/**
+ * Configuration: STRAVA_* variables from the process environment first, then from the
+ * `--env` file (parsed with node:util parseEnv). Only STRAVA_* names are read, which is
+ * also all the scripts' permissions allow.
+ */
+import { parseEnv } from "node:util";
+import { UsageError } from "./errors.ts";
+
+/** Default API base (SPEC.md). */
+export const DEFAULT_API_URL = "https://www.strava.com/api/v3";
+/** Default OAuth base (SPEC.md). */
+export const DEFAULT_OAUTH_URL = "https://www.strava.com/oauth";
+/** Default `--env` path. */
+export const DEFAULT_ENV_PATH = ".env";
+
+/** The variables the tool understands. */
+export const CONFIG_NAMES = [
+  "STRAVA_ACCESS_TOKEN",
+  "STRAVA_CLIENT_ID",
+  "STRAVA_CLIENT_SECRET",
+  "STRAVA_REFRESH_TOKEN",
+  "STRAVA_API_URL",
+  "STRAVA_OAUTH_URL",
+] as const;
+
+/** One configuration variable's name. */
+export type ConfigName = typeof CONFIG_NAMES[number];
+
+/** Resolved configuration. */
+export interface Config {
+  accessToken?: string;
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
+  apiUrl: string;
+  oauthUrl: string;
+}
+
+/** Options for `loadConfig`. */
+export interface LoadConfigOptions {
+  /** Path of the env file. */
+  envPath?: string;
+  /** Whether the user named the env file explicitly: then a missing file is an error. */
+  envPathExplicit?: boolean;
+  /** Reads a variable from the process environment (injectable for tests). */
+  getEnv?: (name: string) => string | undefined;
+  /** Reads the env file (injectable for tests). */
+  readTextFile?: (path: string) => string;
+}
+
+function readEnvFile(path: string, explicit: boolean, read: (p: string) => string): Record<string, string> {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound && !explicit) return {};
+    if (err instanceof Deno.errors.NotFound) throw new UsageError(`env file ${path} does not exist`);
+    if (err instanceof Deno.errors.IsADirectory) throw new UsageError(`env file ${path} is a directory`);
+    throw err;
+  }
+  return parseEnv(text) as Record<string, string>;
+}
+
+/** Loads the configuration; blank values count as unset. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const getEnv = options.getEnv ?? ((name: string) => Deno.env.get(name));
+  const file = readEnvFile(
+    options.envPath ?? DEFAULT_ENV_PATH,
+    options.envPathExplicit ?? false,
+    options.readTextFile ?? Deno.readTextFileSync,
+  );
+  const get = (name: ConfigName): string | undefined => {
+    const value = getEnv(name)?.trim() || file[name]?.trim();
+    return value ? value : undefined;
+  };
+  return {
+    accessToken: get("STRAVA_ACCESS_TOKEN"),
+    clientId: get("STRAVA_CLIENT_ID"),
+    clientSecret: get("STRAVA_CLIENT_SECRET"),
+    refreshToken: get("STRAVA_REFRESH_TOKEN"),
+    apiUrl: (get("STRAVA_API_URL") ?? DEFAULT_API_URL).replace(/\/+$/, ""),
+    oauthUrl: (get("STRAVA_OAUTH_URL") ?? DEFAULT_OAUTH_URL).replace(/\/+$/, ""),
+  };
+}
