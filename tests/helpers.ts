@@ -51,7 +51,15 @@ export function baseEnv(): Record<string, string> {
 
 /** The `deno run` argument list for `script` under its binary's permissions. */
 export function scriptCommand(script: ScriptName, args: string[], hosts: string[] = []): string[] {
-  return ["run", "--quiet", "--no-prompt", ...permissionFlags(script, hosts), `${ROOT}scripts/${script}.ts`, ...args];
+  return [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    `--config=${ROOT}deno.json`,
+    ...permissionFlags(script, hosts),
+    `${ROOT}scripts/${script}.ts`,
+    ...args,
+  ];
 }
 
 /** Spawns `script` with `args`; the caller owns the returned child process. */
