@@ -207,6 +207,14 @@ export interface Migration {
 /** All migrations, oldest first. Append only: never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "base schema and adoption of existing databases", up: baseSchema },
+  {
+    version: 2,
+    description: "token refresh lock (one process rotates the refresh token at a time)",
+    // One row while a process refreshes; expires_at (ms) lets a crashed holder's lease lapse.
+    up: (db) =>
+      db.exec(`CREATE TABLE IF NOT EXISTS token_refresh_lock (
+        name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`),
+  },
 ];
 
 /** The schema version this build writes. */

@@ -1,4 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
+import { LATEST_VERSION } from "../lib/schema.ts";
 import { fileDigest, runScript, tempDir } from "./helpers.ts";
 
 Deno.test("update_schema: missing database without --create exits 2, names --create, leaves no file", async () => {
@@ -13,7 +14,7 @@ Deno.test("update_schema: --create creates, a re-run is a no-op", async () => {
   await using dir = await tempDir();
   const first = await runScript("update_schema", ["--create"], { cwd: dir.path });
   strictEqual(first.code, 0, first.stderr);
-  ok(first.stdout.includes("schema version 0 -> 1"), first.stdout);
+  ok(first.stdout.includes(`schema version 0 -> ${LATEST_VERSION}`), first.stdout);
   const digest = await fileDigest(`${dir.path}/data/segments.db`);
   const second = await runScript("update_schema", [], { cwd: dir.path });
   strictEqual(second.code, 0, second.stderr);
