@@ -1,0 +1,288 @@
+/**
+ * The token provider behind every API call.
+ *
+ * Order: STRAVA_ACCESS_TOKEN is used as is and never refreshed. Otherwise the most recently
+ * issued refresh token among the database `tokens` table, tokens.json and STRAVA_REFRESH_TOKEN
+ * is used: ranked by `updated_at` (written when the pair was stored, i.e. issued; tokens.json
+ * without it falls back to the file's mtime), then by `expires_at`, then database, file,
+ * environment. The environment has neither, so it ranks last unless it is the only one.
+ *
+ * Strava rotates refresh tokens: the old one dies as soon as a new one is issued. So every new
+ * pair is written to the database and tokens.json before it is used, and refreshes are
+ * serialised across processes by a lock row (lib/token_store.ts): a process that waited for
+ * the lock re-reads the stored pair first and uses the one another process just obtained.
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Config } from "./config.ts";
+import type { Database } from "./db.ts";
+import { AuthError, RuntimeError } from "./errors.ts";
+import { GrantRejectedError, refreshTokens, STRAVA_API_SETTINGS_URL } from "./oauth.ts";
+import {
+  DEFAULT_TOKENS_PATH,
+  hasRefreshLock,
+  rankCandidates,
+  readDatabaseTokens,
+  readTokensFile,
+  saveDatabaseTokens,
+  type StoredTokens,
+  type TokenCandidate,
+  tryLockRefresh,
+  unlockRefresh,
+  writeTokensFile,
+} from "./token_store.ts";
+
+const log = getLogger(["strava-backfill", "tokens"]);
+
+/** What the Strava client needs (the contract of lib/strava.ts, declared here structurally). */
+export interface TokenProvider {
+  /** A valid access token, refreshed ahead of expiry. */
+  accessToken(): Promise<string>;
+  /** After a 401: refresh once; resolves a new token, or throws AuthError (exit 3) if impossible. */
+  refreshAfterUnauthorized(rejected: string): Promise<string>;
+}
+
+/** The exact message of SPEC.md when no token exists anywhere. */
+export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
+
+/** Message when STRAVA_ACCESS_TOKEN is answered 401. */
+export const ACCESS_TOKEN_REJECTED_MESSAGE = "the access token was rejected or expired; run setup_auth";
+
+/** Message when every stored refresh token was refused. */
+export const REFRESH_REJECTED_MESSAGE =
+  "Strava rejected the refresh token (revoked, or already used by another program); run setup_auth.ts to authorize again";
+
+/** Refresh when the access token expires within this many ms. */
+export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+
+/** How long a refresh lock lasts if its holder dies (longer than one token request may take). */
+export const DEFAULT_LOCK_LEASE_MS = 60_000;
+
+/** Options of `createTokenProvider`. */
+export interface TokenProviderOptions {
+  /** accessToken, clientId, clientSecret, refreshToken and oauthUrl are used. */
+  config: Pick<Config, "accessToken" | "clientId" | "clientSecret" | "refreshToken" | "oauthUrl">;
+  /** The database whose `tokens` table (and refresh lock) to use; without it, tokens.json only. */
+  db?: Database;
+  /** tokens.json path (default `tokens.json`). */
+  tokensPath?: string;
+  fetch?: typeof fetch;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Refresh ahead when the access token expires within this (default 5 min). */
+  refreshMarginMs?: number;
+  /** Lease of the refresh lock (default 60 s). */
+  lockLeaseMs?: number;
+  /** Poll interval while another process holds the refresh lock (default 200 ms). */
+  lockPollMs?: number;
+  /** Time limit of one token request (default 30 s). */
+  oauthTimeoutMs?: number;
+}
+
+/** A provider for a fixed access token: never refreshed; a 401 is final. */
+export class StaticTokenProvider implements TokenProvider {
+  readonly #token: string;
+  /** Wraps `token`. */
+  constructor(token: string) {
+    this.#token = token;
+  }
+  /** The token as given. */
+  accessToken(): Promise<string> {
+    return Promise.resolve(this.#token);
+  }
+  /** Always an AuthError: a direct access token cannot be refreshed. */
+  refreshAfterUnauthorized(_rejected: string): Promise<string> {
+    return Promise.reject(new AuthError(ACCESS_TOKEN_REJECTED_MESSAGE));
+  }
+}
+
+/** The provider for `options.config`: STRAVA_ACCESS_TOKEN as is, else a refreshing one. */
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  if (options.config.accessToken) return new StaticTokenProvider(options.config.accessToken);
+  return new RefreshingTokenProvider(options);
+}
+
+/** The refresh-token provider (exported for tests and for `refreshCount`). */
+export class RefreshingTokenProvider implements TokenProvider {
+  readonly #options: TokenProviderOptions;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #owner = crypto.randomUUID();
+  #current: StoredTokens | null = null;
+  #inflight: Promise<string> | null = null;
+  /** HTTP refreshes this provider made (each one rotated the refresh token). */
+  refreshCount = 0;
+
+  /** A provider over the stores of `options`; nothing is read until the first call. */
+  constructor(options: TokenProviderOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** The tokens.json path in use. */
+  get tokensPath(): string {
+    return this.#options.tokensPath ?? DEFAULT_TOKENS_PATH;
+  }
+
+  /** A valid access token: the one in hand, a stored one, or a fresh one from a refresh. */
+  accessToken(): Promise<string> {
+    const current = this.#current;
+    if (current?.accessToken && this.#fresh(current)) return Promise.resolve(current.accessToken);
+    return this.#serialised(undefined);
+  }
+
+  /** After a 401 on `rejected`: a token another process already obtained, or a refreshed one. */
+  refreshAfterUnauthorized(rejected: string): Promise<string> {
+    return this.#serialised(rejected);
+  }
+
+  /** One refresh at a time per provider; a caller that joined a refresh yielding `rejected` tries again. */
+  async #serialised(rejected: string | undefined): Promise<string> {
+    while (this.#inflight) {
+      // A failure of the refresh in flight is this caller's failure too: no second request.
+      const token = await this.#inflight;
+      if (token !== rejected) return token;
+    }
+    const run = this.#obtain(rejected);
+    this.#inflight = run;
+    try {
+      return await run;
+    } finally {
+      this.#inflight = null;
+    }
+  }
+
+  #fresh(tokens: StoredTokens): boolean {
+    const margin = this.#options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > margin;
+  }
+
+  /** All known refresh tokens, most recently issued first. */
+  #candidates(): TokenCandidate[] {
+    const found: TokenCandidate[] = [];
+    if (this.#options.db) found.push(...readDatabaseTokens(this.#options.db));
+    const file = readTokensFile(this.tokensPath);
+    if (file) found.push(file);
+    const env = this.#options.config.refreshToken;
+    if (env) {
+      found.push({
+        source: "STRAVA_REFRESH_TOKEN",
+        athleteId: null,
+        accessToken: null,
+        refreshToken: env,
+        expiresAt: null,
+        scope: null,
+        updatedAt: null,
+        issuedAt: null,
+      });
+    }
+    return rankCandidates(found);
+  }
+
+  async #lock(db: Database): Promise<void> {
+    const lease = this.#options.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS;
+    const poll = this.#options.lockPollMs ?? 200;
+    // Bounded by count as well as by the lease, so a frozen test clock cannot wait forever.
+    const maxPolls = Math.ceil(lease / poll) + 1;
+    for (let i = 0;; i++) {
+      const attempt = tryLockRefresh(db, this.#owner, this.#now(), lease);
+      if (attempt.acquired) return;
+      if (i >= maxPolls) {
+        log.warn("the token refresh lock was not released in time; taking it over");
+        tryLockRefresh(db, this.#owner, Math.max(this.#now(), attempt.heldUntil), lease);
+        return;
+      }
+      if (i === 0) log.debug("another process is refreshing the Strava token; waiting for it");
+      await this.#sleep(poll);
+    }
+  }
+
+  async #obtain(rejected: string | undefined): Promise<string> {
+    const db = this.#options.db;
+    const locking = db !== undefined && hasRefreshLock(db);
+    if (locking) await this.#lock(db);
+    try {
+      const candidates = this.#candidates();
+      if (candidates.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
+      const best = candidates[0];
+      if (best.accessToken && best.accessToken !== rejected && this.#fresh(best)) {
+        // Still valid, or just obtained by another process while this one waited for the lock.
+        log.debug("using the stored access token from {source}", { source: best.source });
+        this.#current = best;
+        return best.accessToken;
+      }
+      const { clientId, clientSecret, oauthUrl } = this.#options.config;
+      if (!clientId || !clientSecret) {
+        throw new AuthError(
+          `STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to refresh the Strava access token; set them in ` +
+            `the environment or in .env (they are on ${STRAVA_API_SETTINGS_URL})`,
+        );
+      }
+      const athleteId = candidates.find((c) => c.athleteId !== null)?.athleteId ?? null;
+      const tried = new Set<string>();
+      for (const candidate of candidates) {
+        if (tried.has(candidate.refreshToken)) continue;
+        tried.add(candidate.refreshToken);
+        let issued;
+        try {
+          issued = await refreshTokens(
+            { oauthUrl, clientId, clientSecret, fetch: this.#options.fetch, timeoutMs: this.#options.oauthTimeoutMs },
+            candidate.refreshToken,
+            this.#now,
+          );
+        } catch (err) {
+          if (err instanceof GrantRejectedError && err.rejected === "grant") {
+            log.warn("Strava rejected the refresh token from {source}", { source: candidate.source });
+            continue;
+          }
+          throw err;
+        }
+        this.refreshCount++;
+        const record: StoredTokens = {
+          athleteId: candidate.athleteId ?? athleteId,
+          accessToken: issued.accessToken,
+          refreshToken: issued.refreshToken,
+          expiresAt: issued.expiresAt,
+          scope: candidate.scope,
+          updatedAt: new Date(this.#now()).toISOString(),
+        };
+        // The old refresh token is dead now: store the new pair before anything uses it.
+        this.#persist(record, candidate.refreshToken);
+        log.info("refreshed the Strava access token (from {source}); it expires at {expiresAt}", {
+          source: candidate.source,
+          expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
+        });
+        this.#current = record;
+        return issued.accessToken;
+      }
+      throw new AuthError(REFRESH_REJECTED_MESSAGE);
+    } finally {
+      if (locking) unlockRefresh(db, this.#owner);
+    }
+  }
+
+  /** Writes the pair everywhere; one store failing is a warning, both failing an error. */
+  #persist(record: StoredTokens, replaces: string): void {
+    const failures: string[] = [];
+    const db = this.#options.db;
+    if (db) {
+      try {
+        saveDatabaseTokens(db, record, replaces);
+      } catch (err) {
+        failures.push(`database: ${(err as Error).message}`);
+      }
+    }
+    try {
+      writeTokensFile(this.tokensPath, record);
+    } catch (err) {
+      failures.push(`${this.tokensPath}: ${(err as Error).message}`);
+    }
+    if (failures.length === (db ? 2 : 1)) {
+      throw new RuntimeError(
+        `could not save the new Strava tokens (${failures.join("; ")}); the previous refresh token is no longer ` +
+          `valid, so run setup_auth.ts again once this is fixed`,
+      );
+    }
+    for (const failure of failures) log.warn("could not save the new Strava tokens to {failure}", { failure });
+  }
+}
