@@ -1,0 +1,359 @@
+/**
+ * A typed client for the few Strava reads the tool needs.
+ *
+ * Every request first asks the rate limiter (a refusal sends nothing), carries a Bearer token
+ * from a TokenProvider, has a timeout, and has its body read or cancelled. Failures come back
+ * as errors typed by what the caller should do: settle the record (NotFound, Forbidden), stop or
+ * wait (RateLimited), try again later (Transient, after bounded retries here), or re-authorize
+ * (AuthError). Bodies are parsed losslessly, so ids above 2^53 stay exact (bigint).
+ */
+import { getLogger } from "@logtape/logtape";
+import { AuthError, RuntimeError } from "./errors.ts";
+import { parseJson } from "./json.ts";
+import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
+
+const log = getLogger(["strava-backfill", "strava"]);
+
+/** Supplies access tokens (lib/tokens.ts implements the refreshing one). */
+export interface TokenProvider {
+  /** A valid token (refreshing ahead of expiry). */
+  accessToken(): Promise<string>;
+  /** After a 401: refresh once; resolves a new token, or throws AuthError (exit 3) if impossible. */
+  refreshAfterUnauthorized(rejected: string): Promise<string>;
+}
+
+/** A fixed token (STRAVA_ACCESS_TOKEN): used as is, never refreshed; a 401 is an AuthError. */
+export function staticTokenProvider(token: string): TokenProvider {
+  return {
+    accessToken: () => Promise.resolve(token),
+    refreshAfterUnauthorized: () =>
+      Promise.reject(new AuthError("the access token was rejected or expired; run setup_auth")),
+  };
+}
+
+/** Any failure talking to Strava (exit 1 unless a subclass says otherwise). */
+export class StravaError extends RuntimeError {
+  override name = "StravaError";
+  /** HTTP status, when a response arrived. */
+  status?: number;
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.status = options.status;
+  }
+}
+
+/** 404: the record does not exist (or is not visible); settle it as `not_found`. */
+export class NotFoundError extends StravaError {
+  override name = "NotFoundError";
+}
+
+/** 403, or a 401 whose body says a `*_permission` is missing; settle it as `forbidden`. */
+export class ForbiddenError extends StravaError {
+  override name = "ForbiddenError";
+  /** The missing permission Strava named (e.g. "activity:read_permission"), if any. */
+  missingScope?: string;
+  constructor(message: string, options: { status?: number; missingScope?: string } = {}) {
+    super(message, options);
+    this.missingScope = options.missingScope;
+  }
+}
+
+/** The budget is spent: the limiter refused (nothing was sent) or Strava answered 429. Never retried. */
+export class RateLimitedError extends StravaError {
+  override name = "RateLimitedError";
+  /** ms when the budget reopens. */
+  until: number;
+  /** "window" | "daily" | "rate_limited". */
+  reason: string;
+  constructor(message: string, options: { until: number; reason: RefusalReason; status?: number }) {
+    super(message, { status: options.status });
+    this.until = options.until;
+    this.reason = options.reason;
+  }
+}
+
+/** 5xx, network error or timeout, still failing after the bounded retries. */
+export class TransientError extends StravaError {
+  override name = "TransientError";
+}
+
+/** A 2xx whose body is not valid JSON or not the expected shape. */
+export class MalformedResponseError extends StravaError {
+  override name = "MalformedResponseError";
+}
+
+/** Options of `StravaClient`. */
+export interface StravaClientOptions {
+  /** API base, e.g. https://www.strava.com/api/v3. */
+  apiUrl: string;
+  tokens: TokenProvider;
+  limiter: RateLimiter;
+  fetch?: typeof fetch;
+  /** Clock, for timing log lines (default Date.now). */
+  now?: () => number;
+  /** Backoff sleep (default a timer). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Backoff jitter source in [0, 1) (default Math.random). */
+  random?: () => number;
+  /** Per request, including reading the body (default 30_000). */
+  timeoutMs?: number;
+  /** Transient retries after the first attempt (default 4). */
+  maxRetries?: number;
+}
+
+/** First backoff delay; doubled on each further retry, with jitter, up to MAX_BACKOFF_MS. */
+export const BASE_BACKOFF_MS = 1_000;
+/** Longest backoff between two attempts. */
+export const MAX_BACKOFF_MS = 30_000;
+/** Default per-request timeout. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Default number of transient retries. */
+export const DEFAULT_MAX_RETRIES = 4;
+
+type Outcome =
+  | { kind: "response"; status: number; headers: Headers; text: string | null; bodyError?: unknown }
+  | { kind: "failed"; error: unknown; timedOut: boolean };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Strava's error body, parsed leniently (an error page may be HTML). */
+function errorBody(text: string | null): { message?: string; errors: Record<string, unknown>[] } {
+  if (!text) return { errors: [] };
+  try {
+    const body = parseJson(text);
+    if (!isRecord(body)) return { errors: [] };
+    return {
+      message: typeof body.message === "string" ? body.message : undefined,
+      errors: Array.isArray(body.errors) ? body.errors.filter(isRecord) : [],
+    };
+  } catch {
+    // Not JSON: the status alone classifies the error; the body has nothing to add.
+    return { errors: [] };
+  }
+}
+
+/** The permission a 401/403 body says is missing (`{"field": "activity:read_permission", "code": "missing"}`). */
+function missingPermission(errors: Record<string, unknown>[]): string | undefined {
+  const hit = errors.find((e) =>
+    typeof e.field === "string" && e.field.endsWith("_permission") && e.code === "missing"
+  );
+  return hit?.field as string | undefined;
+}
+
+function describeFailure(error: unknown, timedOut: boolean, timeoutMs: number): string {
+  if (timedOut || (error instanceof DOMException && error.name === "TimeoutError")) {
+    return `no response within ${timeoutMs / 1000} s`;
+  }
+  return `network error: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** The Strava API client. */
+export class StravaClient {
+  readonly #base: string;
+  readonly #tokens: TokenProvider;
+  readonly #limiter: RateLimiter;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+
+  /** A client for `options.apiUrl`. */
+  constructor(options: StravaClientOptions) {
+    this.#base = options.apiUrl.replace(/\/+$/, "");
+    this.#tokens = options.tokens;
+    this.#limiter = options.limiter;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+  }
+
+  /** GET /activities/{id}?include_all_efforts=true — a DetailedActivity with every segment effort. */
+  async getActivity(id: bigint): Promise<Record<string, unknown>> {
+    checkId(id);
+    // Without the flag Strava may leave efforts out, and the activity would be stored as done.
+    return await this.#record(`/activities/${id}`, { include_all_efforts: "true" }, id);
+  }
+
+  /** GET /segments/{id} — a DetailedSegment. */
+  async getSegment(id: bigint): Promise<Record<string, unknown>> {
+    checkId(id);
+    return await this.#record(`/segments/${id}`, {}, id);
+  }
+
+  /** GET /athlete — the authenticated athlete. */
+  async getAthlete(): Promise<Record<string, unknown>> {
+    return await this.#record("/athlete", {}, undefined);
+  }
+
+  /**
+   * GET /athlete/activities — one page of the athlete's activities (SummaryActivity), oldest
+   * first when `after` (epoch seconds) is given. A page shorter than `perPage` is the last.
+   */
+  async listActivities(
+    params: { after?: number; page: number; perPage?: number },
+  ): Promise<Record<string, unknown>[]> {
+    const query: Record<string, string> = {};
+    if (params.after !== undefined) {
+      if (!Number.isSafeInteger(params.after) || params.after < 0) throw new TypeError("after must be epoch seconds");
+      query.after = String(params.after);
+    }
+    if (!Number.isSafeInteger(params.page) || params.page < 1) throw new TypeError("page must be a positive integer");
+    const perPage = params.perPage ?? 200;
+    if (!Number.isSafeInteger(perPage) || perPage < 1 || perPage > 200) throw new TypeError("perPage must be 1..200");
+    query.page = String(params.page);
+    query.per_page = String(perPage);
+    const path = "/athlete/activities";
+    const body = await this.#request(path, query);
+    if (!Array.isArray(body)) throw new MalformedResponseError(`GET ${path}: expected a JSON array of activities`);
+    for (const item of body) {
+      if (!isRecord(item) || typeof item.id !== "bigint") {
+        throw new MalformedResponseError(`GET ${path}: an activity in the list has no integer id`);
+      }
+    }
+    return body as Record<string, unknown>[];
+  }
+
+  async #record(path: string, query: Record<string, string>, id: bigint | undefined) {
+    const body = await this.#request(path, query);
+    if (!isRecord(body)) throw new MalformedResponseError(`GET ${path}: expected a JSON object`);
+    if (typeof body.id !== "bigint") throw new MalformedResponseError(`GET ${path}: the record has no integer id`);
+    if (id !== undefined && body.id !== id) {
+      throw new MalformedResponseError(`GET ${path}: Strava answered with record ${body.id}`);
+    }
+    return body;
+  }
+
+  /** One logical GET: limiter, token, retries; resolves the parsed 2xx body. */
+  async #request(path: string, query: Record<string, string>): Promise<unknown> {
+    const search = new URLSearchParams(query).toString();
+    const url = `${this.#base}${path}${search ? `?${search}` : ""}`;
+    const label = `GET ${path}`;
+    let token = await this.#tokens.accessToken();
+    let refreshed = false;
+    let failures = 0;
+    for (;;) {
+      const acquired = this.#limiter.tryAcquire("read");
+      if (!acquired.ok) {
+        throw new RateLimitedError(
+          `${label}: rate budget spent (${acquired.reason}); it reopens at ${new Date(acquired.until).toISOString()}`,
+          { until: acquired.until, reason: acquired.reason },
+        );
+      }
+      const started = this.#now();
+      const outcome = await this.#send(url, token, acquired.permit);
+      let problem: string;
+      if (outcome.kind === "failed") {
+        problem = describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs);
+      } else {
+        const { status, text } = outcome;
+        log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
+        if (status >= 200 && status < 300 && outcome.bodyError === undefined) {
+          try {
+            return parseJson(text ?? "");
+          } catch (err) {
+            throw new MalformedResponseError(`${label}: the response is not valid JSON (${(err as Error).message})`, {
+              status,
+              cause: err,
+            });
+          }
+        }
+        const body = errorBody(text);
+        const detail = body.message ? ` ${body.message}` : "";
+        const missing = missingPermission(body.errors);
+        if (status === 401 && missing === undefined) {
+          if (refreshed) {
+            throw new AuthError(
+              "Strava rejected the access token even after refreshing it (401); run setup_auth to authorize again",
+            );
+          }
+          refreshed = true;
+          log.info("{label}: access token rejected (401); refreshing it once", { label });
+          token = await this.#tokens.refreshAfterUnauthorized(token);
+          continue;
+        }
+        if (status === 401 || status === 403) {
+          const why = missing ? `the authorization lacks ${missing}` : "access forbidden";
+          throw new ForbiddenError(`${label}: ${why} (${status}${detail})`, { status, missingScope: missing });
+        }
+        if (status === 404) throw new NotFoundError(`${label}: not found (404${detail})`, { status });
+        if (status === 429) {
+          const until = this.#limiter.reopensAt("read");
+          throw new RateLimitedError(
+            `${label}: Strava's rate limit is exceeded (429); no request before ${new Date(until).toISOString()}`,
+            { until, reason: "rate_limited", status },
+          );
+        }
+        if (status < 500 && status !== 408 && outcome.bodyError === undefined) {
+          throw new StravaError(`${label}: unexpected answer ${status}${detail}`, { status });
+        }
+        problem = outcome.bodyError === undefined
+          ? `HTTP ${status}${detail}`
+          : `${describeFailure(outcome.bodyError, false, this.#timeoutMs)} while reading a ${status} response`;
+      }
+      failures++;
+      if (failures > this.#maxRetries) {
+        throw new TransientError(`${label}: ${problem} (gave up after ${failures} attempts)`, {
+          status: outcome.kind === "response" ? outcome.status : undefined,
+          cause: outcome.kind === "failed" ? outcome.error : outcome.bodyError,
+        });
+      }
+      const delay = this.#backoff(failures);
+      log.warn("{label}: {problem}; retry {n} of {max} in {delay} ms", {
+        label,
+        problem,
+        n: failures,
+        max: this.#maxRetries,
+        delay,
+      });
+      await this.#sleep(delay);
+    }
+  }
+
+  /** Exponential backoff with jitter in [50%, 100%] of the step, so parallel clients spread out. */
+  #backoff(failures: number): number {
+    const step = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (failures - 1));
+    return Math.round(step * (0.5 + this.#random() / 2));
+  }
+
+  /** Sends one request under `permit` and reads the whole body within the timeout. */
+  async #send(url: string, token: string, permit: Permit): Promise<Outcome> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("request timed out", "TimeoutError")),
+      this.#timeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+        signal: controller.signal,
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      permit.fail();
+      return { kind: "failed", error, timedOut: controller.signal.aborted };
+    }
+    let text: string | null = null;
+    let bodyError: unknown = undefined;
+    try {
+      text = await response.text();
+    } catch (error) {
+      bodyError = controller.signal.aborted ? new DOMException("request timed out", "TimeoutError") : error;
+    } finally {
+      clearTimeout(timer);
+    }
+    permit.complete(response);
+    return { kind: "response", status: response.status, headers: response.headers, text, bodyError };
+  }
+}
+
+function checkId(id: bigint): void {
+  if (typeof id !== "bigint" || id <= 0n) throw new TypeError("a Strava id must be a positive bigint");
+}
