@@ -198,6 +198,8 @@ export class RateLimiter {
   readonly #db: Database | undefined;
   readonly #families: Record<FamilyName, FamilyState> = { read: freshFamily("read"), overall: freshFamily("overall") };
   #blockedUntil: number | null = null;
+  /** Strava's clock is behind ours and its (earlier) window or day is spent: wait for its rollover. */
+  #held: { until: number; reason: "window" | "daily" } | null = null;
   #seq = 0;
   /** What this instance last wrote, to tell its own rows from another process's. */
   readonly #written: Partial<Record<FamilyName, StateRow>> = {};
@@ -265,6 +267,7 @@ export class RateLimiter {
     if (this.#blockedUntil !== null && this.#blockedUntil > now) {
       return { until: this.#blockedUntil, reason: "rate_limited" };
     }
+    if (this.#held !== null && this.#held.until > now) return { ...this.#held };
     const budgets = familiesOf(kind).map((name) => this.#budget(name));
     if (budgets.some((b) => b.remainingDay <= 0)) return { until: dayStart(now) + DAY_MS, reason: "daily" };
     if (budgets.some((b) => b.remaining15 <= 0)) return { until: windowStart(now) + WINDOW_MS, reason: "window" };
@@ -325,6 +328,9 @@ export class RateLimiter {
     const t = serverTime(response.headers, now) ?? now;
     const sameWindow = windowStart(t) === w;
     const sameDay = dayStart(t) === d;
+    // An instant on Strava's clock, on ours. The Date header is truncated to the second and
+    // stamped before the answer travelled, so `now - t` is the latest the offset can be.
+    const local = (serverInstant: number) => serverInstant + (now - t);
     let dailySpent = false;
     for (const name of FAMILIES) {
       const f = this.#families[name];
@@ -334,6 +340,12 @@ export class RateLimiter {
       const usage = parsePair(response.headers.get(HEADERS[name].usage), HEADERS[name].usage);
       if (usage && sameWindow) this.#sync15(f, usage[0], seq, w);
       if (usage && sameDay) this.#syncDay(f, usage[1], seq, d);
+      if (usage && windowStart(t) < w && usage[0] >= Math.floor(f.limit15 * this.#buffer)) {
+        this.#hold(local(windowStart(t) + WINDOW_MS), "window");
+      }
+      if (usage && dayStart(t) < d && usage[1] >= Math.floor(f.limitDay * this.#buffer)) {
+        this.#hold(local(dayStart(t) + DAY_MS), "daily");
+      }
       if (isCounted) {
         const window = usage && sameWindow ? null : w;
         const day = usage && sameDay ? null : d;
@@ -342,13 +354,17 @@ export class RateLimiter {
       if (isCounted && (usage ? usage[1] >= f.limitDay : f.usageDay >= f.limitDay)) dailySpent = true;
     }
     if (response.status === 429) {
-      const until = dailySpent ? dayStart(t) + DAY_MS : windowStart(t) + WINDOW_MS;
+      const until = local(dailySpent ? dayStart(t) + DAY_MS : windowStart(t) + WINDOW_MS);
       this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, until);
       log.warn("Strava answered 429 (rate limit exceeded); no request until {until}", {
         until: new Date(until).toISOString(),
       });
     }
     this.#persist(now);
+  }
+
+  #hold(until: number, reason: "window" | "daily"): void {
+    if (this.#held === null || this.#held.until < until) this.#held = { until, reason };
   }
 
   /**

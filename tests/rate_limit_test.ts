@@ -216,11 +216,28 @@ Deno.test("a server figure from Strava's previous window is not charged to our n
   h.set("Date", new Date(Date.UTC(2026, 4, 1, 12, 14, 59)).toUTCString());
   permit(limiter.tryAcquire()).complete({ status: 200, headers: h });
   deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [1, 400]);
+  // But Strava's own window is spent (91 ≥ 90): nothing more until it rolls over on Strava's clock,
+  // i.e. 12:15:00 there, which is at most 12:15:01.1 here (Date is truncated to the second).
+  deepStrictEqual(limiter.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15, 1, 100), reason: "window" });
+  c.t = Date.UTC(2026, 4, 1, 12, 15, 1, 100);
   // A Date far from our clock (a test double, a broken clock) is ignored.
   const far = headers([50, 450]);
   far.set("Date", new Date(Date.UTC(2020, 0, 1)).toUTCString());
   permit(limiter.tryAcquire()).complete({ status: 200, headers: far });
   deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [50, 450]);
+});
+
+Deno.test("a 429 from a Strava clock 2 s behind ours blocks until Strava's window turns, on our clock", () => {
+  const c = clock(Date.UTC(2026, 4, 1, 12, 29, 59));
+  const limiter = new RateLimiter({ now: c.now });
+  const h = headers([100, 500]);
+  h.set("Date", new Date(Date.UTC(2026, 4, 1, 12, 29, 57)).toUTCString());
+  permit(limiter.tryAcquire()).complete({ status: 429, headers: h });
+  strictEqual(limiter.status().blockedUntil, Date.UTC(2026, 4, 1, 12, 30, 2));
+  c.t = Date.UTC(2026, 4, 1, 12, 30, 1);
+  strictEqual(limiter.tryAcquire().ok, false, "our window turned, Strava's has not");
+  c.t = Date.UTC(2026, 4, 1, 12, 30, 2);
+  ok(limiter.tryAcquire().ok);
 });
 
 Deno.test("a 429 on the first request of a run blocks the window, in this process and the next", async () => {
