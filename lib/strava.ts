@@ -235,10 +235,13 @@ export class StravaClient {
     const search = new URLSearchParams(query).toString();
     const url = `${this.#base}${path}${search ? `?${search}` : ""}`;
     const label = `GET ${path}`;
-    let token = await this.#tokens.accessToken();
+    let token: string | undefined;
     let refreshed = false;
     let failures = 0;
     for (;;) {
+      // Asked again on every attempt: backoff and timeouts can outlast a token's life; the
+      // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
+      token ??= await this.#tokens.accessToken();
       const acquired = this.#limiter.tryAcquire("read");
       if (!acquired.ok) {
         throw new RateLimitedError(
@@ -313,6 +316,7 @@ export class StravaClient {
         delay,
       });
       await this.#sleep(delay);
+      token = undefined;
     }
   }
 

@@ -335,3 +335,14 @@ Deno.test("bad arguments are refused before any request", async () => {
   await rejects(client.listActivities({ page: 1, perPage: 201 }), TypeError);
   strictEqual(calls.length, 0);
 });
+
+Deno.test("each retry asks the provider for the token again (a long backoff can outlast one)", async () => {
+  let n = 0;
+  const tokens: TokenProvider = {
+    accessToken: () => Promise.resolve(`token-${++n}`),
+    refreshAfterUnauthorized: () => Promise.reject(new AuthError("no")),
+  };
+  const { client, calls } = setup((_, call) => call === 1 ? answer(503, "down") : answer(200, { id: 8 }), { tokens });
+  strictEqual((await client.getSegment(8n)).id, 8n);
+  deepStrictEqual(calls.map((c) => c.auth), ["Bearer token-1", "Bearer token-2"]);
+});
