@@ -219,6 +219,7 @@ Deno.test("sim: rate limit headers, 429 at the limit, reset at the window bounda
     errors: [{ resource: "Application", field: "rate limit", code: "exceeded" }],
   });
   deepStrictEqual(usage(limited.headers), ["4,5", "4,5"], "a refused request counts too");
+  strictEqual(limited.headers.get("date"), "Fri, 01 May 2026 23:44:00 GMT", "Date follows the injected clock");
   // Errors carry the headers as well.
   const unauthorized = await get(sim, "/athlete", "nope");
   strictEqual(unauthorized.status, 429);
@@ -238,6 +239,17 @@ Deno.test("sim: rate limit headers, 429 at the limit, reset at the window bounda
   const oauth = await postForm(`${sim.oauthUrl}/token`, { client_id: "x" });
   strictEqual(oauth.status, 400);
   deepStrictEqual(sim.rateUsage().allDay, 1, "OAuth requests do not count");
+});
+
+Deno.test("sim: with a skewed Strava clock, windows and the Date header follow Strava's clock", async () => {
+  const clock = new VirtualClock(Date.UTC(2026, 4, 1, 9, 14, 30));
+  await using sim = await StravaSimulator.start({ now: clock.now, clockSkewMs: 20_000, usage: { read15: 7 } });
+  const token = sim.issueTokens().access_token;
+  const r = await get(sim, "/athlete", token);
+  strictEqual(r.headers.get("date"), "Fri, 01 May 2026 09:14:50 GMT");
+  strictEqual(r.headers.get("x-readratelimit-usage"), "8,1", "counted in Strava's 09:00 window");
+  clock.advance(15_000); // 09:14:45 here, 09:15:05 at Strava: a new window there
+  strictEqual((await get(sim, "/athlete", token)).headers.get("x-readratelimit-usage"), "1,2");
 });
 
 Deno.test("sim: OAuth code grant, single-use codes, consent, and refresh rotation", async () => {

@@ -78,6 +78,11 @@ export interface SimOptions {
    * Also the default scope of issueTokens() (then "read,activity:read_all" when unset).
    */
   scope?: string;
+  /**
+   * How far Strava's clock is ahead of `now` (ms, may be negative; default 0). Rate windows,
+   * token expiry and the Date header follow Strava's clock, as the real server's do.
+   */
+  clockSkewMs?: number;
   /** Authorization Callback Domain of the app; localhost and 127.0.0.1 are always accepted (default "localhost"). */
   callbackDomain?: string;
 }
@@ -201,7 +206,9 @@ export class StravaSimulator {
 
   private constructor(options: SimOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    const now = options.now ?? Date.now;
+    const skew = options.clockSkewMs ?? 0;
+    this.#now = skew === 0 ? now : () => now() + skew;
     const seed = options.seed ?? 1;
     this.#generator = new SimGenerator({
       seed,
@@ -407,7 +414,7 @@ export class StravaSimulator {
           entry.status = 503;
           return new Response(ENVOY_503, {
             status: 503,
-            headers: { "Content-Type": "text/plain", Server: "envoy", ...this.#rate.headers() },
+            headers: { "Content-Type": "text/plain", Server: "envoy", ...this.#headers() },
           });
         case "429":
           this.#rate.exhaustWindow(read);
@@ -423,7 +430,7 @@ export class StravaSimulator {
                 controller.error(new SimulatedDrop("connection dropped by fault injection"));
               },
             }),
-            { status: 200, headers: { "Content-Type": "application/json; charset=utf-8" } },
+            { status: 200, headers: { "Content-Type": "application/json; charset=utf-8", ...this.#headers() } },
           );
         case "slow": {
           // Reading req.signal of a served request makes Deno print a one-time notice about its
@@ -486,11 +493,16 @@ export class StravaSimulator {
     });
   }
 
-  #json(entry: RequestLogEntry, status: number, body: unknown, extra: Record<string, string> = {}): Response {
+  /** Headers of every answer: Strava's clock (clients align rate windows with it) and the rate figures. */
+  #headers(): Record<string, string> {
+    return { Date: new Date(this.#now()).toUTCString(), ...this.#rate.headers() };
+  }
+
+  #json(entry: RequestLogEntry, status: number, body: unknown): Response {
     entry.status = status;
     return new Response(toJsonText(body), {
       status,
-      headers: { "Content-Type": "application/json; charset=utf-8", ...this.#rate.headers(), ...extra },
+      headers: { "Content-Type": "application/json; charset=utf-8", ...this.#headers() },
     });
   }
 
@@ -622,7 +634,7 @@ export class StravaSimulator {
     entry.status = 302;
     return new Response(null, {
       status: 302,
-      headers: { Location: `${redirect.href.replace(/#.*$/, "")}${sep}${query}`, ...this.#rate.headers() },
+      headers: { Location: `${redirect.href.replace(/#.*$/, "")}${sep}${query}`, ...this.#headers() },
     });
   }
 
