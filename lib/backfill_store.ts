@@ -1,0 +1,205 @@
+/**
+ * The backfill's database work: what is pending, and writing each fetched or settled record
+ * atomically. An activity, all its efforts and their summary segments are written in one
+ * transaction together with `segment_efforts_processed = 1`, so a crash never leaves an
+ * activity marked processed without its efforts, nor efforts without their activity.
+ */
+import type { SQLInputValue } from "node:sqlite";
+import { type Database, prepareExact, transaction } from "./db.ts";
+import {
+  ACTIVITY_API_COLUMNS,
+  activityValues,
+  EFFORT_COLUMNS,
+  effortValues,
+  idOf,
+  SEGMENT_DETAIL_COLUMNS,
+  SEGMENT_SUMMARY_COLUMNS,
+  segmentValues,
+  sqlValue,
+} from "./records.ts";
+import { stringifyJson } from "./json.ts";
+
+type Json = Record<string, unknown>;
+
+/** Settled statuses of SPEC.md (NULL means pending). */
+export type Settled = "not_found" | "forbidden" | "skipped" | "failed";
+
+/** How many attempts a record gets before it is settled as `failed`. */
+export const MAX_ATTEMPTS = 3;
+
+// Pending = never settled. A record that failed fewer than MAX_ATTEMPTS times stays pending.
+const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND efforts_status IS NULL";
+
+/** Marks, at no request cost, pending activities that cannot have segment efforts as `skipped`. */
+export function skipActivitiesWithoutEfforts(db: Database, now: string): number {
+  const result = db.prepare(
+    `UPDATE activities SET efforts_status = 'skipped', updated_at = ?,
+       efforts_error = CASE WHEN manual = 1 THEN 'manual activity'
+                            WHEN has_gps = 0 THEN 'no GPS track'
+                            ELSE 'no distance' END
+     WHERE ${PENDING_ACTIVITIES}
+       AND (manual = 1 OR has_gps = 0 OR (distance IS NOT NULL AND distance <= 0))`,
+  ).run(now);
+  return Number(result.changes);
+}
+
+/** Ids of up to `limit` pending activities, newest first, skipping `exclude` (tried this run). */
+export function pendingActivities(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+  const rows = prepareExact(
+    db,
+    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} ORDER BY start_date DESC, id DESC LIMIT ?`,
+  ).all(limit + exclude.size) as { id: bigint }[];
+  return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
+}
+
+/** Number of pending activities. */
+export function countPendingActivities(db: Database): number {
+  return Number((db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES}`).get() as { n: number }).n);
+}
+
+/** Ids of up to `limit` segments whose details are pending, most-ridden first. */
+export function pendingSegments(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+  const rows = prepareExact(
+    db,
+    `SELECT s.id FROM segments s
+     WHERE s.details_status IS NULL
+     ORDER BY (SELECT count(*) FROM segment_efforts e WHERE e.segment_id = s.id) DESC, s.id
+     LIMIT ?`,
+  ).all(limit + exclude.size) as { id: bigint }[];
+  return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
+}
+
+/** Number of segments whose details are pending. */
+export function countPendingSegments(db: Database): number {
+  return Number(
+    (db.prepare("SELECT count(*) n FROM segments WHERE details_status IS NULL").get() as { n: number }).n,
+  );
+}
+
+const placeholders = (n: number) => Array(n).fill("?").join(", ");
+
+/**
+ * Stores a detailed activity with all its efforts and their summary segments, and marks it
+ * processed, in one transaction. Summary segments never overwrite detailed fields.
+ */
+export function saveActivityEfforts(db: Database, id: bigint, activity: Json, now: string): number {
+  const efforts = Array.isArray(activity.segment_efforts) ? activity.segment_efforts as Json[] : [];
+  transaction(db, () => {
+    db.prepare(
+      `UPDATE activities SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = ?`).join(", ")},
+         raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
+         efforts_attempts = efforts_attempts + 1, efforts_error = NULL, efforts_fetched_at = ?, updated_at = ?
+       WHERE id = ?`,
+    ).run(...activityValues(activity), stringifyJson(activity), now, now, id);
+    const upsertSegment = db.prepare(
+      `INSERT INTO segments (id, ${SEGMENT_SUMMARY_COLUMNS.join(", ")})
+       VALUES (?, ${placeholders(SEGMENT_SUMMARY_COLUMNS.length)})
+       ON CONFLICT(id) DO UPDATE SET ${
+        SEGMENT_SUMMARY_COLUMNS.map((c) => `${c} = COALESCE(segments.${c}, excluded.${c})`).join(", ")
+      }`,
+    );
+    const upsertEffort = db.prepare(
+      `INSERT INTO segment_efforts (${EFFORT_COLUMNS.join(", ")}) VALUES (${placeholders(EFFORT_COLUMNS.length)})
+       ON CONFLICT(id) DO UPDATE SET ${EFFORT_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(", ")}`,
+    );
+    const kept: string[] = [];
+    for (const effort of efforts) {
+      const segment = (effort.segment ?? {}) as Json;
+      const segmentId = idOf(segment.id);
+      if (segmentId !== null) upsertSegment.run(segmentId, ...segmentValues(segment, SEGMENT_SUMMARY_COLUMNS));
+      upsertEffort.run(...effortValues(effort, id));
+      kept.push(String(idOf(effort.id)));
+    }
+    // Efforts Strava no longer lists for this activity (re-fetch after an edit) go.
+    db.prepare(
+      `DELETE FROM segment_efforts WHERE activity_id = ? AND id NOT IN (SELECT value FROM json_each(?))`,
+    ).run(id, `[${kept.join(",")}]`);
+  });
+  return efforts.length;
+}
+
+/** Records a failed attempt at an activity; settles it as `status`, or as `failed` once attempts run out. */
+export function settleActivity(
+  db: Database,
+  id: bigint,
+  status: Settled | null,
+  error: string,
+  now: string,
+): Settled | null {
+  const row = db.prepare(
+    `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_error = ?, updated_at = ?,
+       efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END)
+     WHERE id = ? RETURNING efforts_status`,
+  ).get(error, now, status, MAX_ATTEMPTS, id) as { efforts_status: Settled | null } | undefined;
+  return row?.efforts_status ?? null;
+}
+
+/** Stores a detailed segment. */
+export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now: string): void {
+  db.prepare(
+    `UPDATE segments SET ${SEGMENT_DETAIL_COLUMNS.map((c) => `${c} = ?`).join(", ")},
+       raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_error = NULL,
+       details_fetched_at = ?
+     WHERE id = ?`,
+  ).run(...segmentValues(segment, SEGMENT_DETAIL_COLUMNS), stringifyJson(segment), now, id);
+}
+
+/** Records a failed attempt at a segment, like `settleActivity`. */
+export function settleSegment(db: Database, id: bigint, status: Settled | null, error: string): Settled | null {
+  const row = db.prepare(
+    `UPDATE segments SET details_attempts = details_attempts + 1, details_error = ?,
+       details_status = COALESCE(?, CASE WHEN details_attempts + 1 >= ? THEN 'failed' END)
+     WHERE id = ? RETURNING details_status`,
+  ).get(error, status, MAX_ATTEMPTS, id) as { details_status: Settled | null } | undefined;
+  return row?.details_status ?? null;
+}
+
+/** Puts `failed` records back in the queue with fresh attempts (`--retry-failed`). */
+export function requeueFailed(db: Database): { activities: number; segments: number } {
+  return transaction(db, () => ({
+    activities: Number(
+      db.prepare(
+        "UPDATE activities SET efforts_status = NULL, efforts_attempts = 0 WHERE efforts_status = 'failed'",
+      ).run().changes,
+    ),
+    segments: Number(
+      db.prepare("UPDATE segments SET details_status = NULL, details_attempts = 0 WHERE details_status = 'failed'")
+        .run().changes,
+    ),
+  }));
+}
+
+/** The newest stored start_date as epoch seconds, or null for an empty table. */
+export function newestStartEpoch(db: Database): number | null {
+  const row = db.prepare("SELECT max(start_date) d FROM activities WHERE start_date IS NOT NULL").get() as {
+    d: string | null;
+  };
+  if (!row.d) return null;
+  const ms = Date.parse(row.d);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : null;
+}
+
+/**
+ * Adds listed (summary) activities as pending, and refreshes the API fields of known ones
+ * without touching their progress. Returns how many were new.
+ */
+export function upsertListedActivities(db: Database, activities: Json[], now: string): number {
+  return transaction(db, () => {
+    const exists = db.prepare("SELECT 1 FROM activities WHERE id = ?");
+    const upsert = db.prepare(
+      `INSERT INTO activities (id, ${ACTIVITY_API_COLUMNS.join(", ")}, raw_json, source, created_at, updated_at)
+       VALUES (?, ${placeholders(ACTIVITY_API_COLUMNS.length)}, ?, 'api', ?, ?)
+       ON CONFLICT(id) DO UPDATE SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")},
+         raw_json = COALESCE(activities.raw_json, excluded.raw_json), updated_at = excluded.updated_at`,
+    );
+    let added = 0;
+    for (const activity of activities) {
+      const id = idOf(activity.id);
+      if (id === null) continue;
+      if (exists.get(id) === undefined) added++;
+      const values: SQLInputValue[] = activityValues(activity);
+      upsert.run(id, ...values, sqlValue(stringifyJson(activity)), now, now);
+    }
+    return added;
+  });
+}

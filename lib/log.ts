@@ -1,0 +1,51 @@
+/**
+ * Logging setup for the long-running scripts: plain lines in `--log-file` (default
+ * backfill.log), written unbuffered so a kill -9 loses no line. Modules log through
+ * `getLogger(["strava-backfill", ...])`, which is silent until a script calls `setupLogging`.
+ */
+import { configure, getLogger, getTextFormatter, type Logger, reset } from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+import { dirname } from "node:path";
+
+/** Default `--log-file`. */
+export const DEFAULT_LOG_PATH = "backfill.log";
+
+/** The logger of a module: `logger("backfill")`. */
+export function logger(...category: string[]): Logger {
+  return getLogger(["strava-backfill", ...category]);
+}
+
+/** Options for `setupLogging`. */
+export interface LoggingOptions {
+  /** Path of the log file. */
+  path: string;
+  /** Log debug lines too (each request, each usage header). */
+  verbose?: boolean;
+}
+
+/**
+ * Sends every strava-backfill log line to the log file. Returns a disposer that flushes and
+ * closes it; scripts await it before exiting.
+ */
+export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
+  if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
+  await configure({
+    reset: true,
+    sinks: {
+      file: getFileSink(options.path, {
+        bufferSize: 0,
+        formatter: getTextFormatter({
+          timestamp: "rfc3339",
+          category: ".",
+          // Ids are bigints; "123n" in a log line would not match the database.
+          value: (v, inspect) => typeof v === "string" || typeof v === "bigint" ? String(v) : inspect(v),
+        }),
+      }),
+    },
+    loggers: [
+      { category: ["strava-backfill"], lowestLevel: options.verbose ? "debug" : "info", sinks: ["file"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["file"] },
+    ],
+  });
+  return () => reset();
+}

@@ -1,0 +1,143 @@
+/**
+ * manage_backfill's loops. One-time: sync the activity list, then batches of efforts until
+ * none is pending, then batches of segments, waiting across rate windows (or stopping with
+ * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
+ * Each run is recorded in the state file.
+ */
+import { type EngineContext, runBackfill, type RunSummary } from "./backfill.ts";
+import { logger } from "./log.ts";
+import { type BackfillState, readState, writeState } from "./state_file.ts";
+import { isoSeconds } from "./time_format.ts";
+
+const log = logger("manage");
+
+/** Options of the two loops. */
+export interface ManageOptions {
+  activities: number;
+  segments: number;
+  statePath: string;
+  /** Continuous: seconds between cycles. */
+  intervalSeconds?: number;
+  /** Continuous: cycles before exiting (0 = never). */
+  maxRuns?: number;
+  /** Called after every batch (the script prints summaries). */
+  onBatch?: (summary: RunSummary, mode: string) => void;
+}
+
+/** How a run ended. */
+export interface ManageResult {
+  outcome: "done" | "stopped at rate budget" | "interrupted";
+  last: RunSummary | null;
+  stoppedUntil: number | null;
+  cycles: number;
+  /** A warning to show (e.g. corrupt state file replaced). */
+  warning: string | null;
+}
+
+function addTotals(state: BackfillState, s: RunSummary): void {
+  state.totals.activities_fetched += s.efforts.fetched;
+  state.totals.efforts_stored += s.efforts.efforts_stored;
+  state.totals.segments_fetched += s.segments.fetched;
+  state.totals.activities_listed += s.listed.added;
+}
+
+/** Runs `body` as one recorded run: counts it, stamps start/end, keeps the outcome or error. */
+async function recorded(
+  ctx: EngineContext,
+  statePath: string,
+  mode: string,
+  body: (state: BackfillState) => Promise<ManageResult["outcome"]>,
+): Promise<{ outcome: ManageResult["outcome"]; warning: string | null }> {
+  const { state, warning } = await readState(statePath);
+  state.runs++;
+  state.last_start = isoSeconds(ctx.now());
+  state.last_end = null;
+  state.last_mode = mode;
+  state.last_outcome = "running";
+  await writeState(statePath, state);
+  try {
+    const outcome = await body(state);
+    state.last_outcome = outcome;
+    state.last_error = null;
+    return { outcome, warning };
+  } catch (err) {
+    state.last_outcome = "failed";
+    state.last_error = err instanceof Error ? err.message : String(err);
+    throw err;
+  } finally {
+    state.last_end = isoSeconds(ctx.now());
+    await writeState(statePath, state);
+  }
+}
+
+/** One batch; returns the summary and whether the run must end (budget or signal). */
+async function batch(
+  ctx: EngineContext,
+  state: BackfillState,
+  options: ManageOptions,
+  mode: "activities" | "efforts" | "segments" | "both",
+): Promise<RunSummary> {
+  const summary = await runBackfill(ctx, { mode, activities: options.activities, segments: options.segments });
+  addTotals(state, summary);
+  options.onBatch?.(summary, mode);
+  return summary;
+}
+
+const ended = (s: RunSummary) => s.stoppedUntil !== null || s.interrupted;
+const outcomeOf = (s: RunSummary): ManageResult["outcome"] =>
+  s.interrupted ? "interrupted" : s.stoppedUntil !== null ? "stopped at rate budget" : "done";
+
+/** `--mode one-time`: everything pending, in batches, efforts before segments. */
+export async function runOneTime(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {
+  let last: RunSummary | null = null;
+  const { outcome, warning } = await recorded(ctx, options.statePath, "one-time", async (state) => {
+    last = await batch(ctx, state, options, "activities");
+    if (ended(last)) return outcomeOf(last);
+    for (const phase of ["efforts", "segments"] as const) {
+      for (;;) {
+        last = await batch(ctx, state, options, phase);
+        if (ended(last)) return outcomeOf(last);
+        const pending = phase === "efforts" ? last.pendingActivities : last.pendingSegments;
+        const progressed = phase === "efforts"
+          ? last.efforts.fetched + last.efforts.not_found + last.efforts.forbidden + last.efforts.failed
+          : last.segments.fetched + last.segments.not_found + last.segments.forbidden + last.segments.failed;
+        // Records that failed transiently stay pending; a batch that settled nothing means
+        // only those are left, and the next run retries them.
+        if (pending === 0 || progressed === 0) break;
+      }
+    }
+    return "done";
+  });
+  const final = last as RunSummary | null;
+  return { outcome, last: final, stoppedUntil: final?.stoppedUntil ?? null, cycles: 1, warning };
+}
+
+/** `--mode continuous`: sync, one batch, sleep `intervalSeconds`; until `maxRuns` cycles or a signal. */
+export async function runContinuous(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {
+  let cycles = 0;
+  let last: RunSummary | null = null;
+  let warning: string | null = null;
+  for (;;) {
+    const result = await recorded(ctx, options.statePath, "continuous", async (state) => {
+      last = await batch(ctx, state, options, "activities");
+      if (!ended(last)) last = await batch(ctx, state, options, "both");
+      return outcomeOf(last);
+    });
+    warning ??= result.warning;
+    cycles++;
+    if (result.outcome === "interrupted") break;
+    if (options.maxRuns && cycles >= options.maxRuns) break;
+    const seconds = options.intervalSeconds ?? 300;
+    log.info("cycle {n} done; next in {s} s", { n: cycles, s: seconds });
+    await ctx.sleep(seconds * 1000, ctx.signal);
+    if (ctx.signal?.aborted) break;
+  }
+  const final = last as RunSummary | null;
+  return {
+    outcome: ctx.signal?.aborted ? "interrupted" : final ? outcomeOf(final) : "done",
+    last: final,
+    stoppedUntil: final?.stoppedUntil ?? null,
+    cycles,
+    warning,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Everything a backfill command needs, built from its flags: configuration, the database
+ * (migrated, never created), logging, the shared rate limiter, the token provider and the
+ * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
+ */
+import { loadConfig } from "./config.ts";
+import type { Database } from "./db.ts";
+import { openMigrated } from "./schema.ts";
+import { setupLogging } from "./log.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { StravaClient } from "./strava.ts";
+import { createTokenProvider } from "./tokens.ts";
+import type { EngineContext } from "./backfill.ts";
+import { type Progress, silentProgress, terminalProgress } from "./progress.ts";
+
+/** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
+export interface SessionOptions {
+  dbPath: string;
+  envPath: string;
+  envPathExplicit: boolean;
+  tokensPath?: string;
+  wait: boolean;
+  rateBuffer: number;
+  logFile: string;
+  verbose: boolean;
+}
+
+/** An open session; `close()` releases the database, logging and signal handlers. */
+export interface Session extends AsyncDisposable {
+  db: Database;
+  limiter: RateLimiter;
+  ctx: EngineContext;
+  /** Aborted by SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The progress line when stderr is a terminal, nothing otherwise. */
+export function defaultProgress(): Progress {
+  if (!Deno.stderr.isTerminal()) return silentProgress;
+  const encoder = new TextEncoder();
+  return terminalProgress({
+    write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    now: Date.now,
+    columns: Deno.consoleSize?.().columns ?? 100,
+  });
+}
+
+/** Opens a session. The database must exist (only the schema tools create one). */
+export async function openSession(options: SessionOptions): Promise<Session> {
+  const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
+  const db = openMigrated(options.dbPath);
+  let closeLogging: (() => Promise<void>) | undefined;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  try {
+    closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
+    const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
+    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath });
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter });
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    const ctx: EngineContext = {
+      db,
+      client,
+      limiter,
+      now: Date.now,
+      sleep: abortableSleep,
+      wait: options.wait,
+      progress: defaultProgress(),
+      signal: controller.signal,
+    };
+    return {
+      db,
+      limiter,
+      ctx,
+      signal: controller.signal,
+      async [Symbol.asyncDispose]() {
+        for (const s of signals) Deno.removeSignalListener(s, onSignal);
+        db.close();
+        await closeLogging?.();
+      },
+    };
+  } catch (err) {
+    db.close();
+    await closeLogging?.();
+    throw err;
+  }
+}

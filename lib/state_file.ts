@@ -1,0 +1,67 @@
+/**
+ * The `--state` file (backfill_state.json): how many runs, when the last started and ended,
+ * running totals and the last error. Written atomically; a corrupt file is reported and
+ * replaced, never fatal, because it is a convenience and the database is the truth.
+ */
+import { writeFileAtomic } from "./atomic_file.ts";
+import { logger } from "./log.ts";
+
+/** Default `--state` path. */
+export const DEFAULT_STATE_PATH = "backfill_state.json";
+
+/** Contents of the state file. */
+export interface BackfillState {
+  runs: number;
+  last_start: string | null;
+  last_end: string | null;
+  last_mode: string | null;
+  /** "done", "stopped at rate budget", "interrupted", "failed". */
+  last_outcome: string | null;
+  last_error: string | null;
+  totals: { activities_fetched: number; efforts_stored: number; segments_fetched: number; activities_listed: number };
+}
+
+/** A state with nothing recorded. */
+export function emptyState(): BackfillState {
+  return {
+    runs: 0,
+    last_start: null,
+    last_end: null,
+    last_mode: null,
+    last_outcome: null,
+    last_error: null,
+    totals: { activities_fetched: 0, efforts_stored: 0, segments_fetched: 0, activities_listed: 0 },
+  };
+}
+
+/** Result of `readState`: the state, and a warning when the file was unreadable. */
+export interface StateRead {
+  state: BackfillState;
+  warning: string | null;
+}
+
+/** Reads the state file; a missing file is an empty state, a corrupt one an empty state plus a warning. */
+export async function readState(path: string): Promise<StateRead> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { state: emptyState(), warning: null };
+    throw err;
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed === null || typeof parsed !== "object" || typeof parsed.runs !== "number") throw new Error("bad shape");
+    const base = emptyState();
+    return { state: { ...base, ...parsed, totals: { ...base.totals, ...parsed.totals } }, warning: null };
+  } catch {
+    const warning = `state file ${path} is corrupt; it will be replaced (the database is unaffected)`;
+    logger("state").warn(warning);
+    return { state: emptyState(), warning };
+  }
+}
+
+/** Writes the state file atomically. */
+export async function writeState(path: string, state: BackfillState): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(state, null, 2) + "\n");
+}

@@ -1,0 +1,153 @@
+/**
+ * `manage_backfill --mode stats`: counts straight from the database, the rate budget from
+ * the persisted limiter state (no request is made), the last run from the state file, and
+ * an ETA at the current daily limit and buffer.
+ */
+import type { Database } from "./db.ts";
+import { loadBudgetStatus } from "./rate_limit.ts";
+import { estimateFinish } from "./eta.ts";
+import type { BackfillState } from "./state_file.ts";
+import { formatDuration, formatLocalAndUtc, isoSeconds } from "./time_format.ts";
+
+/** Everything stats reports. */
+export interface Stats {
+  activities: {
+    total: number;
+    processed: number;
+    pending: number;
+    skipped: number;
+    not_found: number;
+    forbidden: number;
+    failed: number;
+  };
+  efforts: number;
+  segments: { total: number; detailed: number; pending: number; not_found: number; forbidden: number; failed: number };
+  distinct_segments_ridden: number;
+  budget: {
+    window: { reads_left: number; reads_allowed: number; resets_at: string };
+    day: { reads_left: number; reads_allowed: number; resets_at: string };
+    blocked_until: string | null;
+  };
+  eta: { requests_needed: number; days_at_daily_limit: number; finish_at: string | null };
+  last_run: BackfillState;
+}
+
+function count(db: Database, sql: string): number {
+  return Number((db.prepare(sql).get() as { n: number }).n);
+}
+
+/** Gathers the statistics. */
+export function collectStats(db: Database, state: BackfillState, now: number, buffer = 0.9): Stats {
+  const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${where}`);
+  const s = (where: string) => count(db, `SELECT count(*) n FROM segments WHERE ${where}`);
+  const activities = {
+    total: a("1"),
+    processed: a("segment_efforts_processed = 1"),
+    pending: a("segment_efforts_processed = 0 AND efforts_status IS NULL"),
+    skipped: a("efforts_status = 'skipped'"),
+    not_found: a("efforts_status = 'not_found'"),
+    forbidden: a("efforts_status = 'forbidden'"),
+    failed: a("efforts_status = 'failed'"),
+  };
+  const segments = {
+    total: s("1"),
+    detailed: s("details_status = 'ok'"),
+    pending: s("details_status IS NULL"),
+    not_found: s("details_status = 'not_found'"),
+    forbidden: s("details_status = 'forbidden'"),
+    failed: s("details_status = 'failed'"),
+  };
+  const budget = loadBudgetStatus(db, now, buffer);
+  const needed = activities.pending + segments.pending;
+  const perDay = Math.min(budget.read.allowedDay, budget.overall.allowedDay);
+  const finish = estimateFinish(needed, budget, now);
+  return {
+    activities,
+    efforts: count(db, "SELECT count(*) n FROM segment_efforts"),
+    segments,
+    distinct_segments_ridden: count(db, "SELECT count(DISTINCT segment_id) n FROM segment_efforts"),
+    budget: {
+      window: {
+        reads_left: Math.min(budget.read.remaining15, budget.overall.remaining15),
+        reads_allowed: Math.min(budget.read.allowed15, budget.overall.allowed15),
+        resets_at: isoSeconds(budget.windowResetsAt),
+      },
+      day: {
+        reads_left: Math.min(budget.read.remainingDay, budget.overall.remainingDay),
+        reads_allowed: perDay,
+        resets_at: isoSeconds(budget.dayResetsAt),
+      },
+      blocked_until: budget.blockedUntil && budget.blockedUntil > now ? isoSeconds(budget.blockedUntil) : null,
+    },
+    eta: {
+      requests_needed: needed,
+      days_at_daily_limit: perDay > 0 ? Math.ceil((needed / perDay) * 10) / 10 : Infinity,
+      finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
+    },
+    last_run: state,
+  };
+}
+
+/** The human table. */
+export function formatStats(stats: Stats, now: number): string {
+  const a = stats.activities, g = stats.segments, b = stats.budget;
+  const row = (label: string, value: string | number) => `  ${label.padEnd(22)} ${value}`;
+  const lines = [
+    "Activities",
+    row("total", a.total),
+    row("processed", a.processed),
+    row("pending", a.pending),
+    row("skipped (no efforts)", a.skipped),
+    row("not found", a.not_found),
+    row("forbidden", a.forbidden),
+    row("failed", a.failed),
+    "Segment efforts",
+    row("stored", stats.efforts),
+    row("distinct segments", stats.distinct_segments_ridden),
+    "Segments",
+    row("total", g.total),
+    row("detailed", g.detailed),
+    row("pending", g.pending),
+    row("not found", g.not_found),
+    row("forbidden", g.forbidden),
+    row("failed", g.failed),
+    "Rate budget (reads)",
+    row(
+      "this window",
+      `${b.window.reads_left} of ${b.window.reads_allowed} left, resets ${
+        formatLocalAndUtc(Date.parse(b.window.resets_at), now)
+      }`,
+    ),
+    row(
+      "today",
+      `${b.day.reads_left} of ${b.day.reads_allowed} left, resets ${
+        formatLocalAndUtc(Date.parse(b.day.resets_at), now)
+      }`,
+    ),
+  ];
+  if (b.blocked_until) {
+    lines.push(row("blocked (429) until", formatLocalAndUtc(Date.parse(b.blocked_until), now)));
+  }
+  const e = stats.eta;
+  lines.push(
+    "Estimate",
+    row("requests needed", `${e.requests_needed} (more as new segments are found)`),
+    row("days at daily limit", e.days_at_daily_limit),
+    row(
+      "finishes",
+      e.finish_at
+        ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}`
+        : "unknown",
+    ),
+  );
+  const r = stats.last_run;
+  lines.push(
+    "Last run",
+    row("runs", r.runs),
+    row("started", r.last_start ?? "never"),
+    row("ended", r.last_end ?? "-"),
+    row("outcome", r.last_outcome ?? "-"),
+  );
+  if (r.last_error) lines.push(row("last error", r.last_error));
+  return lines.join("\n");
+}

@@ -1,0 +1,38 @@
+/** Formatting of times and durations for users: local time first, UTC beside it. */
+
+function pad(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/**
+ * "16:45 (UTC 15:45)" when `ms` falls on the same local day as `now`, else
+ * "2026-11-29 01:00 (UTC 2026-11-29 00:00)", so a cron user knows exactly when to come back.
+ */
+export function formatLocalAndUtc(ms: number, now: number): string {
+  const d = new Date(ms);
+  const today = new Date(now);
+  const sameLocal = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() &&
+    d.getDate() === today.getDate();
+  const sameUtc = d.getUTCFullYear() === today.getUTCFullYear() && d.getUTCMonth() === today.getUTCMonth() &&
+    d.getUTCDate() === today.getUTCDate();
+  const local = `${sameLocal ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} `}${
+    pad(d.getHours())
+  }:${pad(d.getMinutes())}`;
+  const utc = `${sameUtc ? "" : `${d.toISOString().slice(0, 10)} `}${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  return `${local} (UTC ${utc})`;
+}
+
+/** "2h 05m", "14m 09s", "9s": a duration short enough for a progress line. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${pad(h)}h`;
+  if (h > 0) return `${h}h ${pad(m)}m`;
+  if (m > 0) return `${m}m ${pad(s % 60)}s`;
+  return `${s}s`;
+}
+
+/** ISO-8601 UTC without milliseconds, the database's date format. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,267 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { type Database, openDatabase, prepareExact } from "../lib/db.ts";
+import { migrate } from "../lib/schema.ts";
+import { RateLimiter } from "../lib/rate_limit.ts";
+import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
+import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill.ts";
+import { MAX_ATTEMPTS } from "../lib/backfill_store.ts";
+import { parseJson, stringifyJson } from "../lib/json.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { expectedBackfill, type SimActivity } from "../lib/testing/sim_data.ts";
+import { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import { tempDir } from "./helpers.ts";
+
+interface Harness extends AsyncDisposable {
+  db: Database;
+  sim: StravaSimulator;
+  clock: VirtualClock;
+  ctx: EngineContext;
+  run(limits: Partial<RunLimits>): ReturnType<typeof runBackfill>;
+  /** API requests (not OAuth) the simulator saw. */
+  apiRequests(): string[];
+}
+
+async function harness(
+  options: { scope?: string; activities?: number; limits?: Record<string, number>; wait?: boolean } = {},
+): Promise<Harness> {
+  const dir = await tempDir();
+  const clock = new VirtualClock();
+  const sim = StravaSimulator.inProcess({
+    seed: 7,
+    activities: options.activities ?? 40,
+    segments: 30,
+    now: clock.now,
+    limits: options.limits,
+  });
+  const token = sim.issueTokens(options.scope ?? "read,activity:read_all").access_token;
+  const db = openDatabase(`${dir.path}/h.db`, { create: true });
+  migrate(db);
+  const limiter = new RateLimiter({ db, now: clock.now });
+  const client = new StravaClient({
+    apiUrl: sim.apiUrl,
+    tokens: staticTokenProvider(token),
+    limiter,
+    fetch: sim.fetch,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+  });
+  const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: options.wait ?? false };
+  return {
+    db,
+    sim,
+    clock,
+    ctx,
+    run: (limits) => runBackfill(ctx, { mode: "both", activities: 1000, segments: 1000, ...limits }),
+    apiRequests: () => sim.requests.filter((r) => r.path.startsWith("/api/")).map((r) => `${r.path}?${r.query}`),
+    async [Symbol.asyncDispose]() {
+      db.close();
+      await sim.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** A truth record as it travels over the wire (JSON has no -0). */
+function wire(value: unknown): unknown {
+  return parseJson(stringifyJson(value));
+}
+
+/** Seeds activities as an archive import would: ids, dates, manual flag; nothing from the API. */
+function seedFromArchive(db: Database, activities: SimActivity[]): void {
+  const insert = db.prepare(
+    "INSERT INTO activities (id, name, start_date, distance, manual, source) VALUES (?, ?, ?, ?, ?, 'archive')",
+  );
+  for (const a of activities) insert.run(a.id, `activity ${a.id}`, a.startDate, a.distance, a.manual ? 1 : 0);
+}
+
+function statuses(db: Database, table: "activities" | "segments"): Map<bigint, string | null> {
+  const column = table === "activities" ? "efforts_status" : "details_status";
+  const rows = prepareExact(db, `SELECT id, ${column} s FROM ${table}`).all() as { id: bigint; s: string | null }[];
+  return new Map(rows.map((r) => [r.id, r.s]));
+}
+
+Deno.test("backfill: a complete run equals the simulator's truth, with no duplicate request and no 429", async () => {
+  await using h = await harness();
+  const listed = await h.run({ mode: "activities" });
+  strictEqual(listed.listed.pages, 1);
+  const summary = await h.run({});
+  strictEqual(summary.stoppedUntil, null);
+  strictEqual(summary.pendingActivities, 0);
+  strictEqual(summary.pendingSegments, 0);
+
+  const expected = expectedBackfill(h.sim.truth);
+  // Activities: those that can have efforts are ok; manual and GPS-less ones were skipped for free.
+  const activityStatus = statuses(h.db, "activities");
+  strictEqual(activityStatus.size, expected.activities.length);
+  for (const a of expected.activities) {
+    strictEqual(activityStatus.get(a.id), a.manual || !a.hasGps ? "skipped" : "ok", `activity ${a.id} (${a.kind})`);
+  }
+  // Efforts: exact ids and the whole record kept.
+  const efforts = prepareExact(h.db, "SELECT id, activity_id, segment_id, raw_json FROM segment_efforts").all() as {
+    id: bigint;
+    activity_id: bigint;
+    segment_id: bigint;
+    raw_json: string;
+  }[];
+  const fetchable = new Set(expected.activities.filter((a) => !a.manual && a.hasGps).map((a) => a.id));
+  const expectedEfforts = [...expected.efforts.entries()].filter(([, e]) =>
+    fetchable.has((e.activity as { id: bigint }).id)
+  );
+  strictEqual(efforts.length, expectedEfforts.length);
+  ok(efforts.length > 0);
+  for (const row of efforts) {
+    ok(row.id > 2n ** 53n, "effort ids above 2^53");
+    deepStrictEqual(parseJson(row.raw_json), wire(expected.efforts.get(row.id)));
+  }
+  // Segments: every referenced one settled as the truth says.
+  const segmentStatus = statuses(h.db, "segments");
+  const expectedSegments = new Set(efforts.map((e) => e.segment_id));
+  strictEqual(segmentStatus.size, expectedSegments.size);
+  for (const id of expectedSegments) strictEqual(segmentStatus.get(id), expected.segments.get(id), `segment ${id}`);
+  const detailed = prepareExact(h.db, "SELECT id, raw_json FROM segments WHERE details_status = 'ok'").all();
+  for (const row of detailed) {
+    deepStrictEqual(parseJson(row.raw_json as string), wire(h.sim.truth.segments.get(row.id as bigint)));
+  }
+
+  // Requests: exactly one per fetchable activity and per segment, plus the list page; no 429.
+  const requests = h.apiRequests();
+  strictEqual(new Set(requests).size, requests.length, "no request twice");
+  strictEqual(requests.length, 1 + fetchable.size + expectedSegments.size);
+  ok(requests.filter((r) => r.startsWith("/api/v3/activities/")).every((r) => r.includes("include_all_efforts=true")));
+  strictEqual(h.sim.requests.filter((r) => r.status === 429).length, 0);
+
+  // A second run with nothing pending asks nothing.
+  const before = h.sim.requests.length;
+  const again = await h.run({});
+  strictEqual(h.sim.requests.length, before);
+  strictEqual(again.efforts.fetched + again.segments.fetched, 0);
+});
+
+Deno.test("backfill: deleted activities and hidden segments settle as not_found and are never asked again", async () => {
+  await using h = await harness({ activities: 80, wait: true });
+  seedFromArchive(h.db, h.sim.truth.activities);
+  const deleted = h.sim.truth.activities.filter((a) => a.deleted);
+  ok(deleted.length > 0, "the simulated athlete has deleted activities");
+  await h.run({});
+  const status = statuses(h.db, "activities");
+  for (const a of deleted) strictEqual(status.get(a.id), "not_found");
+  const segStatus = statuses(h.db, "segments");
+  const hidden = [...segStatus.keys()].filter((id) => h.sim.truth.notFoundSegments.has(id));
+  ok(hidden.length > 0, "some ridden segments are hidden");
+  for (const id of hidden) strictEqual(segStatus.get(id), "not_found");
+  const before = h.sim.requests.length;
+  await h.run({});
+  strictEqual(h.sim.requests.length, before);
+});
+
+Deno.test("backfill: private activities without activity:read_all are settled forbidden, once", async () => {
+  await using h = await harness({ scope: "read,activity:read", activities: 80 });
+  seedFromArchive(h.db, h.sim.truth.activities);
+  const privates = h.sim.truth.activities.filter((a) => a.private && !a.deleted && !a.manual);
+  ok(privates.length > 0);
+  await h.run({});
+  const status = statuses(h.db, "activities");
+  for (const a of privates) ok(["forbidden", "not_found"].includes(status.get(a.id)!), `${a.id}: ${status.get(a.id)}`);
+  const asked = h.apiRequests().filter((r) => privates.some((a) => r.startsWith(`/api/v3/activities/${a.id}?`)));
+  strictEqual(asked.length, privates.length);
+});
+
+Deno.test("backfill: --no-wait stops at the budget with the reopening time, and the next window resumes", async () => {
+  await using h = await harness({ limits: { read15: 20, readDay: 1000 } });
+  await h.run({ mode: "activities" });
+  const first = await h.run({});
+  ok(first.stoppedUntil !== null, "stopped at the budget");
+  strictEqual(first.stoppedUntil! % (15 * 60 * 1000), 0, "reopens on a window boundary");
+  // 90% of 20 = 18 reads per window; the list page took one.
+  strictEqual(h.apiRequests().length, 18);
+  strictEqual(h.sim.requests.filter((r) => r.status === 429).length, 0);
+  let runs = 1;
+  for (let s = first; s.stoppedUntil !== null; runs++) {
+    h.clock.advanceTo(s.stoppedUntil + 1000);
+    s = await h.run({});
+  }
+  ok(runs > 2);
+  const requests = h.apiRequests();
+  strictEqual(new Set(requests).size, requests.length, "resuming never repeats a request");
+  strictEqual(h.sim.requests.filter((r) => r.status === 429).length, 0);
+});
+
+Deno.test("backfill: waiting mode sleeps across windows to completion without a 429", async () => {
+  await using h = await harness({ limits: { read15: 20, readDay: 1000 }, wait: true });
+  await h.run({ mode: "activities" });
+  const start = h.clock.now();
+  const summary = await h.run({});
+  strictEqual(summary.stoppedUntil, null);
+  strictEqual(summary.pendingActivities + summary.pendingSegments, 0);
+  ok(h.clock.now() - start >= 15 * 60 * 1000, "waited at least one window");
+  strictEqual(h.sim.requests.filter((r) => r.status === 429).length, 0);
+});
+
+Deno.test("backfill: a 429 stops the run at once and the next run sends nothing until the window reopens", async () => {
+  await using h = await harness();
+  await h.run({ mode: "activities" });
+  h.sim.addFault({ path: /\/activities\/\d+/, kind: "429" });
+  const s = await h.run({});
+  ok(s.stoppedUntil !== null);
+  strictEqual(s.stoppedReason, "rate_limited");
+  const count = h.sim.requests.length;
+  const again = await h.run({});
+  ok(again.stoppedUntil !== null);
+  strictEqual(h.sim.requests.length, count, "no request into a spent window");
+});
+
+Deno.test("backfill: a record that keeps failing settles as failed after bounded attempts", async () => {
+  await using h = await harness();
+  await h.run({ mode: "activities" });
+  const [victim] = (prepareExact(
+    h.db,
+    "SELECT id FROM activities WHERE manual = 0 AND has_gps = 1 ORDER BY start_date DESC LIMIT 1",
+  ).all() as { id: bigint }[]).map((r) => r.id);
+  for (let run = 1; run <= MAX_ATTEMPTS; run++) {
+    h.sim.addFault({ path: new RegExp(`/activities/${victim}$`), kind: "malformed", times: 10 });
+    await h.run({ mode: "efforts", activities: 3 });
+    const row = prepareExact(
+      h.db,
+      "SELECT efforts_status s, efforts_attempts n, efforts_error e FROM activities WHERE id = ?",
+    )
+      .get(victim) as { s: string | null; n: bigint; e: string };
+    strictEqual(Number(row.n), run);
+    strictEqual(row.s, run < MAX_ATTEMPTS ? null : "failed");
+    ok(row.e.length > 0);
+  }
+  const asked = h.apiRequests().filter((r) => r.startsWith(`/api/v3/activities/${victim}?`)).length;
+  await h.run({ mode: "efforts", activities: 1000 });
+  strictEqual(h.apiRequests().filter((r) => r.startsWith(`/api/v3/activities/${victim}?`)).length, asked);
+});
+
+Deno.test("backfill: a 5xx storm ends the run with an error and charges no record an attempt", async () => {
+  await using h = await harness();
+  await h.run({ mode: "activities" });
+  h.sim.addFault({ path: /\/activities\/\d+/, kind: "503", times: 1000 });
+  await rejects(h.run({ mode: "efforts" }), new RegExp(`failed ${MAX_CONSECUTIVE_FAILURES} times in a row`));
+  const charged = h.db.prepare("SELECT count(*) n FROM activities WHERE efforts_attempts > 0").get() as { n: number };
+  strictEqual(charged.n, 0);
+});
+
+Deno.test("backfill: an aborted signal stops cleanly before the next record", async () => {
+  await using h = await harness();
+  await h.run({ mode: "activities" });
+  const controller = new AbortController();
+  let fetched = 0;
+  const client = h.ctx.client;
+  h.ctx.client = {
+    ...client,
+    getActivity: async (id) => {
+      const a = await client.getActivity(id);
+      if (++fetched === 2) controller.abort();
+      return a;
+    },
+    getSegment: (id) => client.getSegment(id),
+    listActivities: (p) => client.listActivities(p),
+  };
+  h.ctx.signal = controller.signal;
+  const s = await h.run({});
+  strictEqual(s.interrupted, true);
+  strictEqual(s.efforts.fetched, 2);
+});
