@@ -184,8 +184,13 @@ export function validateCallback(
 function requestOptions(config: OAuthClientConfig, signal: AbortSignal): oauth.TokenEndpointRequestOptions {
   const options: oauth.TokenEndpointRequestOptions = { signal };
   const fetchImpl = config.fetch;
-  if (fetchImpl) options[oauth.customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
-  if (isLoopbackHttp(checkOAuthUrl(config.oauthUrl))) options[oauth.allowInsecureRequests] = true;
+  if (fetchImpl) {
+    options[oauth.customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
+    // An injected transport (the in-process simulator) never touches the network.
+    if (new URL(config.oauthUrl).protocol === "http:") options[oauth.allowInsecureRequests] = true;
+  } else if (isLoopbackHttp(checkOAuthUrl(config.oauthUrl))) {
+    options[oauth.allowInsecureRequests] = true;
+  }
   return options;
 }
 

@@ -17,6 +17,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db.ts";
 import { AuthError, RuntimeError } from "./errors.ts";
 import { GrantRejectedError, refreshTokens, STRAVA_API_SETTINGS_URL } from "./oauth.ts";
+import { staticTokenProvider, type TokenProvider } from "./strava.ts";
 import {
   DEFAULT_TOKENS_PATH,
   hasRefreshLock,
@@ -33,18 +34,12 @@ import {
 
 const log = getLogger(["strava-backfill", "tokens"]);
 
-/** What the Strava client needs (the contract of lib/strava.ts, declared here structurally). */
-export interface TokenProvider {
-  /** A valid access token, refreshed ahead of expiry. */
-  accessToken(): Promise<string>;
-  /** After a 401: refresh once; resolves a new token, or throws AuthError (exit 3) if impossible. */
-  refreshAfterUnauthorized(rejected: string): Promise<string>;
-}
+export type { TokenProvider };
 
 /** The exact message of SPEC.md when no token exists anywhere. */
 export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
 
-/** Message when STRAVA_ACCESS_TOKEN is answered 401. */
+/** Message when STRAVA_ACCESS_TOKEN is answered 401 (given by lib/strava.ts staticTokenProvider). */
 export const ACCESS_TOKEN_REJECTED_MESSAGE = "the access token was rejected or expired; run setup_auth";
 
 /** Message when every stored refresh token was refused. */
@@ -78,26 +73,9 @@ export interface TokenProviderOptions {
   oauthTimeoutMs?: number;
 }
 
-/** A provider for a fixed access token: never refreshed; a 401 is final. */
-export class StaticTokenProvider implements TokenProvider {
-  readonly #token: string;
-  /** Wraps `token`. */
-  constructor(token: string) {
-    this.#token = token;
-  }
-  /** The token as given. */
-  accessToken(): Promise<string> {
-    return Promise.resolve(this.#token);
-  }
-  /** Always an AuthError: a direct access token cannot be refreshed. */
-  refreshAfterUnauthorized(_rejected: string): Promise<string> {
-    return Promise.reject(new AuthError(ACCESS_TOKEN_REJECTED_MESSAGE));
-  }
-}
-
 /** The provider for `options.config`: STRAVA_ACCESS_TOKEN as is, else a refreshing one. */
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
-  if (options.config.accessToken) return new StaticTokenProvider(options.config.accessToken);
+  if (options.config.accessToken) return staticTokenProvider(options.config.accessToken);
   return new RefreshingTokenProvider(options);
 }
 

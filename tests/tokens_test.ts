@@ -33,7 +33,12 @@ import {
   type TokenProviderOptions,
 } from "../lib/tokens.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { tempDir } from "./helpers.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { RateLimiter } from "../lib/rate_limit.ts";
+import { StravaClient } from "../lib/strava.ts";
+import { permissionFlags } from "../lib/permissions.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { baseEnv, ROOT, type ScriptResult, tempDir } from "./helpers.ts";
 
 // Recorded Strava answers, from dblock/strava-ruby-client spec/fixtures/strava (MIT), as kept in the
 // team's fixtures (oauth_token_responses.json, error_responses.json); unchanged, trimmed to what is used.
@@ -637,4 +642,261 @@ Deno.test("tokens: if tokens.json cannot be written the database still gets the 
   ok(err instanceof RuntimeError, String(err));
   ok(/disk is full/.test(err.message) && /run setup_auth/.test(err.message), err.message);
   ok(!err.message.includes(token) && !err.message.includes(readDatabaseTokens(s.db)[0].refreshToken), err.message);
+});
+
+// ------------------------------------------------------------------------------------------------
+// Against the Strava simulator: in-process with a virtual clock, and as separate processes.
+
+/** Stores a pair the simulator issued, as setup_auth would. */
+function storeIssued(
+  db: DatabaseSync,
+  tokensPath: string,
+  issued: ReturnType<StravaSimulator["issueTokens"]>,
+  now: number,
+  expiresAt = issued.expires_at,
+) {
+  const record = stored({
+    athleteId: BigInt((issued.athlete as { id: bigint | number }).id),
+    accessToken: issued.access_token,
+    refreshToken: issued.refresh_token,
+    expiresAt,
+    updatedAt: new Date(now).toISOString(),
+  });
+  saveDatabaseTokens(db, record);
+  writeTokensFile(tokensPath, record);
+  return record;
+}
+
+Deno.test("tokens+sim: expiry and rotation over several runs by a virtual clock; a 401 refreshes once and retries", async () => {
+  await using dir = await tempDir();
+  const clock = new VirtualClock();
+  const sim = StravaSimulator.inProcess({ now: clock.now });
+  const db = openMigrated(`${dir.path}/segments.db`, { create: true });
+  const tokensPath = `${dir.path}/tokens.json`;
+  try {
+    storeIssued(db, tokensPath, sim.issueTokens(), clock.now());
+    const run = async () => {
+      const tokens = new RefreshingTokenProvider({
+        config: { ...CLIENT, oauthUrl: sim.oauthUrl, clientSecret: "sim-secret" },
+        db,
+        tokensPath,
+        fetch: sim.fetch,
+        now: clock.now,
+        sleep: clock.sleep,
+      });
+      const limiter = new RateLimiter({ db, now: clock.now });
+      const client = new StravaClient({ apiUrl: sim.apiUrl, tokens, limiter, fetch: sim.fetch, now: clock.now });
+      const athlete = await client.getAthlete();
+      strictEqual(athlete.id, sim.truth.athleteId);
+      return tokens.refreshCount;
+    };
+    strictEqual(await run(), 0, "a fresh token is used as is");
+    for (let i = 0; i < 3; i++) {
+      clock.advance(6 * 3600_000 - 4 * 60_000); // 4 minutes before expiry: refreshed ahead, never a 401
+      strictEqual(await run(), 1);
+      strictEqual(sim.validRefreshTokens(), 1, "exactly one live refresh token: the stored one");
+    }
+    strictEqual(sim.requests.filter((r) => r.path === "/api/v3/athlete" && r.status === 401).length, 0);
+    strictEqual(readDatabaseTokens(db)[0].athleteId, sim.truth.athleteId, "kept across refresh answers");
+
+    // The access token dies early (revoked on Strava's side): 401, one refresh, one retry.
+    sim.revokeAccessTokens();
+    strictEqual(await run(), 1);
+    const athleteCalls = sim.requests.filter((r) => r.path === "/api/v3/athlete").slice(-2).map((r) => r.status);
+    deepStrictEqual(athleteCalls, [401, 200]);
+  } finally {
+    db.close();
+    await sim.close();
+  }
+});
+
+Deno.test("tokens+sim: two providers on one database refresh at once over HTTP: one refresh, same token", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start();
+  const path = `${dir.path}/segments.db`;
+  const one = openMigrated(path, { create: true });
+  const two = openMigrated(path);
+  try {
+    // Stored as expiring now: both must refresh, and only one may.
+    storeIssued(one, `${dir.path}/tokens.json`, sim.issueTokens(), Date.now(), Math.floor(Date.now() / 1000));
+    const make = (db: DatabaseSync) =>
+      new RefreshingTokenProvider({
+        config: { ...CLIENT, oauthUrl: sim.oauthUrl, clientSecret: "sim-secret" },
+        db,
+        tokensPath: `${dir.path}/tokens.json`,
+        lockPollMs: 5,
+      });
+    const [a, b] = [make(one), make(two)];
+    const [ta, tb] = await Promise.all([a.accessToken(), b.accessToken()]);
+    strictEqual(ta, tb);
+    strictEqual(sim.requests.filter((r) => r.path === "/oauth/token").length, 1);
+    strictEqual(sim.validRefreshTokens(), 1);
+    strictEqual(readDatabaseTokens(two)[0].accessToken, ta);
+  } finally {
+    one.close();
+    two.close();
+  }
+});
+
+/** Runs tests/token_probe.ts (one backfill-like run) under the backfill's permissions. */
+async function probe(cwd: string, sim: StravaSimulator, env: Record<string, string> = {}): Promise<ScriptResult> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      `--config=${ROOT}deno.json`,
+      ...permissionFlags("incremental_backfill", [sim.host]),
+      `${ROOT}tests/token_probe.ts`,
+      "--db",
+      "segments.db",
+    ],
+    cwd,
+    env: {
+      ...baseEnv(),
+      STRAVA_CLIENT_ID: "12345",
+      STRAVA_CLIENT_SECRET: "sim-secret",
+      STRAVA_API_URL: sim.apiUrl,
+      STRAVA_OAUTH_URL: sim.oauthUrl,
+      ...env,
+    },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+function assertClean(results: ScriptResult[], secrets: (string | null | undefined)[]): void {
+  for (const r of results) {
+    for (const secret of [...secrets, "sim-secret"]) {
+      if (secret) ok(!(r.stdout + r.stderr).includes(secret), `a secret appears in:\n${r.stdout}${r.stderr}`);
+    }
+  }
+}
+
+Deno.test("tokens+sim subprocesses: runs across expiry refresh after the 401 and rotate; the rest reuse the token", async () => {
+  await using dir = await tempDir();
+  // The simulator's clock jumps ahead; the subprocesses' clocks are real, so they learn of expiry by a 401.
+  const clock = new VirtualClock(Date.now());
+  await using sim = await StravaSimulator.start({ now: clock.now });
+  const db = openMigrated(`${dir.path}/segments.db`, { create: true });
+  const secrets: string[] = [];
+  try {
+    const first = storeIssued(db, `${dir.path}/tokens.json`, sim.issueTokens(), Date.now());
+    secrets.push(first.accessToken!, first.refreshToken);
+  } finally {
+    db.close();
+  }
+  const results: ScriptResult[] = [];
+  const runOnce = async (expectedRefreshes: number) => {
+    const r = await probe(dir.path, sim);
+    results.push(r);
+    strictEqual(r.code, 0, r.stderr);
+    strictEqual(r.stdout.trim(), `athlete ${sim.truth.athleteId} refreshes ${expectedRefreshes}`);
+  };
+  await runOnce(0);
+  await runOnce(0);
+  for (let i = 0; i < 3; i++) {
+    clock.advance(7 * 3600_000);
+    await runOnce(1);
+    strictEqual(sim.validRefreshTokens(), 1);
+    const file = readTokensFile(`${dir.path}/tokens.json`)!;
+    secrets.push(file.accessToken!, file.refreshToken);
+    strictEqual((await Deno.stat(`${dir.path}/tokens.json`)).mode! & 0o777, 0o600);
+  }
+  const statuses = sim.requests.filter((r) => r.path === "/api/v3/athlete").map((r) => r.status);
+  deepStrictEqual(statuses, [200, 200, 401, 200, 401, 200, 401, 200]);
+  strictEqual(sim.requests.filter((r) => r.path === "/oauth/token").length, 3);
+  assertClean(results, secrets);
+});
+
+Deno.test("tokens+sim subprocesses: ahead-of-expiry refresh; concurrent runs share one refresh", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ accessTokenTtlSeconds: 120 }); // always within 5 minutes
+  const db = openMigrated(`${dir.path}/segments.db`, { create: true });
+  try {
+    storeIssued(db, `${dir.path}/tokens.json`, sim.issueTokens(), Date.now());
+  } finally {
+    db.close();
+  }
+  const r1 = await probe(dir.path, sim);
+  strictEqual(r1.code, 0, r1.stderr);
+  strictEqual(r1.stdout.trim(), `athlete ${sim.truth.athleteId} refreshes 1`);
+  strictEqual(sim.requests.filter((r) => r.status === 401).length, 0, "refreshed before the token expired");
+
+  const before = sim.requests.filter((r) => r.path === "/oauth/token").length;
+  const both = await Promise.all([probe(dir.path, sim), probe(dir.path, sim)]);
+  for (const r of both) strictEqual(r.code, 0, r.stderr);
+  // Each run finds a token inside the margin; without the lock the second would trade in a dead token.
+  const refreshes = both.map((r) => Number(r.stdout.trim().split(" ").at(-1)));
+  strictEqual(sim.requests.filter((r) => r.path === "/oauth/token").length - before, refreshes[0] + refreshes[1]);
+  strictEqual(sim.requests.filter((r) => r.path === "/oauth/token" && r.status !== 200).length, 0);
+  strictEqual(sim.validRefreshTokens(), 1);
+  const file = readTokensFile(`${dir.path}/tokens.json`)!;
+  assertClean([r1, ...both], [file.accessToken, file.refreshToken]);
+});
+
+Deno.test("tokens+sim subprocesses: a revoked refresh token and no token at all are clear exit-3 errors", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start();
+  openMigrated(`${dir.path}/segments.db`, { create: true }).close();
+  const none = await probe(dir.path, sim);
+  strictEqual(none.code, 3, none.stderr);
+  strictEqual(none.stderr.trim(), `error: ${NO_TOKEN_MESSAGE}`);
+
+  const db = openMigrated(`${dir.path}/segments.db`);
+  let record: StoredTokens;
+  try {
+    record = storeIssued(db, `${dir.path}/tokens.json`, sim.issueTokens(), Date.now());
+  } finally {
+    db.close();
+  }
+  sim.revokeRefreshTokens();
+  sim.revokeAccessTokens();
+  const revoked = await probe(dir.path, sim, { STRAVA_REFRESH_TOKEN: "env-refresh-token-also-dead" });
+  strictEqual(revoked.code, 3, revoked.stderr);
+  strictEqual(revoked.stderr.trim(), `error: ${REFRESH_REJECTED_MESSAGE}`);
+  assertClean([none, revoked], [record.accessToken, record.refreshToken, "env-refresh-token-also-dead"]);
+
+  // With STRAVA_ACCESS_TOKEN the token is used as is; a 401 on it says so.
+  const direct = await probe(dir.path, sim, { STRAVA_ACCESS_TOKEN: "direct-access-token" });
+  strictEqual(direct.code, 3, direct.stderr);
+  strictEqual(direct.stderr.trim(), `error: ${ACCESS_TOKEN_REJECTED_MESSAGE}`);
+  assertClean([direct], ["direct-access-token"]);
+});
+
+Deno.test("tokens: no log line carries a token or the client secret (every path logged at debug level)", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (record: LogRecord) => records.push(record) },
+    loggers: [
+      { category: ["strava-backfill"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    await using s = await setup();
+    const secrets: string[] = [CLIENT.clientSecret];
+    const first = s.authorize();
+    secrets.push(first.accessToken!, first.refreshToken);
+    s.clock.advance(7 * 3600_000);
+    const provider = s.provider({ config: { ...CLIENT, refreshToken: "env-token-dead" } });
+    secrets.push("env-token-dead");
+    const token = await provider.accessToken(); // refresh, logged
+    secrets.push(token, readTokensFile(s.tokensPath)!.refreshToken);
+    await s.provider().accessToken(); // stored token, logged at debug
+    s.endpoint.valid.clear();
+    s.clock.advance(7 * 3600_000);
+    await provider.accessToken().catch(() => {}); // rejected twice (db/file, env), logged as warnings
+    ok(records.length >= 4, `${records.length} log records`);
+    for (const record of records) {
+      const text = record.message.map(String).join("") + Deno.inspect(record.properties, { depth: 5 });
+      for (const secret of secrets) ok(!text.includes(secret), `log line leaks a secret: ${text}`);
+    }
+  } finally {
+    await reset();
+  }
 });
