@@ -129,9 +129,21 @@ export function expectedBackfill(truth: SimTruth, scope: string = DEFAULT_SCOPE)
   return { activities, efforts, segments };
 }
 
+const dayCache = new Map<number, string>();
+const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
+
 /** `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds (Strava's format, also for local times). */
 export function isoSeconds(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().slice(0, 19) + "Z";
+  const s = Math.floor(epochSeconds);
+  const day = Math.floor(s / 86400);
+  // Formatting dates dominated generation time; the date part repeats for every effort of a day.
+  let date = dayCache.get(day);
+  if (date === undefined) {
+    date = new Date(day * 86400000).toISOString().slice(0, 10);
+    if (dayCache.size < 100_000) dayCache.set(day, date);
+  }
+  const t = s - day * 86400;
+  return `${date}T${pad2(Math.floor(t / 3600))}:${pad2(Math.floor(t / 60) % 60)}:${pad2(t % 60)}Z`;
 }
 
 /** Google encoded polyline of [lat, lng] points (what map.polyline holds). */
@@ -200,6 +212,10 @@ const ODD_SEGMENT_NAMES = [
   "SSüper Steep 🚴",
 ];
 const VIRTUAL_SEGMENTS = ["Epic KOM", "Volcano Climb", "Alpe du Zwift", "Watopia Sprint", "Radio Tower Climb"];
+const STATS_VISIBILITY = ["heart_rate", "pace", "power", "speed", "calories"].map((type) => ({
+  type,
+  visibility: "everyone",
+}));
 const PART_OF_DAY = ["Morning", "Lunch", "Afternoon", "Evening", "Night"];
 const ODD_ACTIVITY_NAMES = [
   "Flagstaff, again",
@@ -234,6 +250,7 @@ export class SimGenerator {
   readonly #poolByKind = new Map<SegmentEntry["kind"], { entries: SegmentEntry[]; cumulative: number[] }>();
   readonly #gear: GearEntry[] = [];
   #nextActivityId = 2_000_000_000n;
+  #athleteRef: Json = {};
   #nextEffortId = EFFORT_ID_BASE;
   #lastStart = 0;
 
@@ -247,6 +264,7 @@ export class SimGenerator {
     }
     this.#rng = new Rng(options.seed);
     const athleteId = BigInt(this.#rng.int(10_000_000, 99_000_000));
+    this.#athleteRef = { id: athleteId, resource_state: 1 };
     this.#makeGear();
     const { detailed, summary } = this.#makeAthlete(athleteId);
     this.truth = {
@@ -715,28 +733,38 @@ export class SimGenerator {
       end_latlng: hasGps ? points[points.length - 1] : [],
       average_speed: Math.round(speed * 1000) / 1000,
       max_speed: Math.round(speed * r.float(1.3, 2.2, 2) * 1000) / 1000,
-      ...(isRide && !manual ? { average_cadence: r.float(75, 95, 1) } : {}),
-      ...(watts !== null
-        ? { average_watts: watts, kilojoules: Math.round(watts * movingTime / 100) / 10, device_watts: true }
-        : {}),
-      has_heartrate: hasHr,
-      ...(hasHr ? { average_heartrate: averageHr, max_heartrate: maxHr } : {}),
-      heartrate_opt_out: false,
-      display_hide_heartrate_option: hasHr,
-      ...(hasGps ? { elev_high: Math.round((elevLow! + elevationGain / 3 + 5) * 10) / 10, elev_low: elevLow } : {}),
-      upload_id: uploadId,
-      upload_id_str: uploadId === null ? null : String(uploadId),
-      external_id: manual
-        ? null
-        : kind === "virtual"
-        ? `zwift-activity-${r.int(1e9, 9e9)}.fit`
-        : `${r.int(1e9, 9e10)}.fit`,
-      from_accepted_tag: false,
-      pr_count: 0,
-      total_photo_count: 0,
-      has_kudoed: false,
-      ...(hasHr ? { suffer_score: r.float(10, 250, 0) } : {}),
     };
+    // Optional keys are added in the recorded order, key by key: conditional spreads were the
+    // slowest part of generating thousands of activities.
+    if (isRide && !manual) summary.average_cadence = r.float(75, 95, 1);
+    if (watts !== null) {
+      summary.average_watts = watts;
+      summary.kilojoules = Math.round(watts * movingTime / 100) / 10;
+      summary.device_watts = true;
+    }
+    summary.has_heartrate = hasHr;
+    if (hasHr) {
+      summary.average_heartrate = averageHr;
+      summary.max_heartrate = maxHr;
+    }
+    summary.heartrate_opt_out = false;
+    summary.display_hide_heartrate_option = hasHr;
+    if (hasGps) {
+      summary.elev_high = Math.round((elevLow! + elevationGain / 3 + 5) * 10) / 10;
+      summary.elev_low = elevLow;
+    }
+    summary.upload_id = uploadId;
+    summary.upload_id_str = uploadId === null ? null : String(uploadId);
+    summary.external_id = manual
+      ? null
+      : kind === "virtual"
+      ? `zwift-activity-${r.int(1e9, 9e9)}.fit`
+      : `${r.int(1e9, 9e10)}.fit`;
+    summary.from_accepted_tag = false;
+    summary.pr_count = 0;
+    summary.total_photo_count = 0;
+    summary.has_kudoed = false;
+    if (hasHr) summary.suffer_score = r.float(10, 250, 0);
 
     const efforts = hasGps
       ? this.#makeEfforts(id, start, offset, kind, distance, movingTime, speed, visibility, watts, hasHr)
@@ -755,7 +783,7 @@ export class SimGenerator {
       resource_state: 2,
       name: "Lap 1",
       activity: { id, visibility, resource_state: 1 },
-      athlete: { id: this.truth.athleteId, resource_state: 1 },
+      athlete: this.#athleteRef,
       elapsed_time: elapsedTime,
       moving_time: movingTime,
       start_date: startDate,
@@ -769,9 +797,12 @@ export class SimGenerator {
       end_index: movingTime,
       total_elevation_gain: elevationGain,
       device_watts: watts !== null,
-      ...(watts !== null ? { average_watts: watts } : {}),
-      ...(hasHr ? { average_heartrate: averageHr, max_heartrate: maxHr } : {}),
     };
+    if (watts !== null) lap.average_watts = watts;
+    if (hasHr) {
+      lap.average_heartrate = averageHr;
+      lap.max_heartrate = maxHr;
+    }
     const description = r.chance(0.15)
       ? r.pick(["Legs felt good.", 'Windy, "fun".\r\n\r\nNew PR on the climb!', "Easy day, with friends"])
       : null;
@@ -784,24 +815,18 @@ export class SimGenerator {
       perceived_exertion: null,
       prefer_perceived_exertion: null,
       segment_efforts: efforts,
-      ...(type === "Run" && hasGps ? { splits_metric: this.#splits(distance, speed, averageHr) } : {}),
-      laps: manual ? [] : [lap],
-      gear: gearEntry ? this.#gearJson(gearEntry, 2) : null,
-      photos: { primary: null, count: 0 },
-      stats_visibility: [
-        { type: "heart_rate", visibility: "everyone" },
-        { type: "pace", visibility: "everyone" },
-        { type: "power", visibility: "everyone" },
-        { type: "speed", visibility: "everyone" },
-        { type: "calories", visibility: "everyone" },
-      ],
-      hide_from_home: false,
-      ...(manual
-        ? {}
-        : { device_name: kind === "virtual" ? "Zwift" : r.pick(["Garmin Edge 840", "Garmin Forerunner 265"]) }),
-      embed_token: r.hex(20),
-      available_zones: hasHr ? ["heartrate"] : [],
     };
+    if (type === "Run" && hasGps) detail.splits_metric = this.#splits(distance, speed, averageHr);
+    detail.laps = manual ? [] : [lap];
+    detail.gear = gearEntry ? this.#gearJson(gearEntry, 2) : null;
+    detail.photos = { primary: null, count: 0 };
+    detail.stats_visibility = STATS_VISIBILITY;
+    detail.hide_from_home = false;
+    if (!manual) {
+      detail.device_name = kind === "virtual" ? "Zwift" : r.pick(["Garmin Edge 840", "Garmin Forerunner 265"]);
+    }
+    detail.embed_token = r.hex(20);
+    detail.available_zones = hasHr ? ["heartrate"] : [];
     return {
       id,
       kind,
@@ -831,7 +856,7 @@ export class SimGenerator {
       const d = i === n - 1 ? Math.round((distance - 1000 * (n - 1)) * 10) / 10 : 1000;
       const s = Math.round(speed * r.float(0.92, 1.08, 3) * 100) / 100;
       const t = Math.max(1, Math.round(d / s));
-      out.push({
+      const split: Json = {
         distance: d,
         elapsed_time: t,
         elevation_difference: r.float(-10, 10, 1),
@@ -839,9 +864,10 @@ export class SimGenerator {
         split: i + 1,
         average_speed: s,
         average_grade_adjusted_speed: s,
-        ...(hr !== null ? { average_heartrate: hr + r.float(-5, 5, 2) } : {}),
-        pace_zone: r.int(1, 4),
-      });
+      };
+      if (hr !== null) split.average_heartrate = hr + r.float(-5, 5, 2);
+      split.pace_zone = r.int(1, 4);
+      out.push(split);
     }
     return out;
   }
@@ -886,6 +912,8 @@ export class SimGenerator {
       const at = r.int(0, Math.max(0, movingTime - elapsed));
       return { seg, elapsed, at };
     }).sort((a, b) => a.at - b.at);
+    // Shared by every effort of the activity (read-only data, serialized per response).
+    const activityRef = { id: activityId, visibility, resource_state: 1 };
     return timed.map(({ seg, elapsed, at }) => {
       this.#nextEffortId += BigInt(r.int(1_000_000, 2_000_000_000));
       const x = r.next();
@@ -896,12 +924,13 @@ export class SimGenerator {
       if (prRank !== null) achievements.push({ type_id: 3n, type: "pr", rank: prRank });
       const moving = r.chance(0.8) ? elapsed : Math.max(1, elapsed - r.int(1, 10));
       const hr = hasHr ? r.float(125, 175, 1) : null;
-      return {
+      // Built key by key (not with spreads) for speed; the key order is the recorded one.
+      const effort: Json = {
         id: this.#nextEffortId,
         resource_state: 2,
         name: seg.summary.name,
-        activity: { id: activityId, visibility, resource_state: 1 },
-        athlete: { id: this.truth.athleteId, resource_state: 1 },
+        activity: activityRef,
+        athlete: this.#athleteRef,
         elapsed_time: elapsed,
         moving_time: moving,
         start_date: isoSeconds(start + at),
@@ -909,17 +938,21 @@ export class SimGenerator {
         distance: Math.round(seg.distance * r.float(0.99, 1.02, 4) * 10) / 10,
         start_index: at,
         end_index: at + elapsed,
-        ...(kind !== "run" && kind !== "walk" ? { average_cadence: r.float(70, 100, 1) } : {}),
-        device_watts: watts !== null,
-        ...(watts !== null ? { average_watts: Math.round(watts * r.float(0.9, 1.35, 3) * 10) / 10 } : {}),
-        ...(hr !== null ? { average_heartrate: hr, max_heartrate: Math.round(hr + r.float(3, 15, 0)) } : {}),
-        segment: seg.summary,
-        pr_rank: prRank,
-        achievements,
-        visibility,
-        kom_rank: komRank,
-        hidden: r.chance(0.03),
-      } as Json;
+      };
+      if (kind !== "run" && kind !== "walk") effort.average_cadence = r.float(70, 100, 1);
+      effort.device_watts = watts !== null;
+      if (watts !== null) effort.average_watts = Math.round(watts * r.float(0.9, 1.35, 3) * 10) / 10;
+      if (hr !== null) {
+        effort.average_heartrate = hr;
+        effort.max_heartrate = Math.round(hr + r.float(3, 15, 0));
+      }
+      effort.segment = seg.summary;
+      effort.pr_rank = prRank;
+      effort.achievements = achievements;
+      effort.visibility = visibility;
+      effort.kom_rank = komRank;
+      effort.hidden = r.chance(0.03);
+      return effort;
     });
   }
 }
