@@ -5,6 +5,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/db.ts";
+import { main } from "../scripts/setup_auth.ts";
 import { openMigrated } from "../lib/schema.ts";
 import { readDatabaseTokens, readTokensFile } from "../lib/token_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
@@ -286,3 +287,32 @@ async function collect(child: Deno.ChildProcess): Promise<ScriptResult> {
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
+
+Deno.test("setup_auth (in process): the browser is opened with the printed URL; failing to open one is not an error", async () => {
+  await using sim = await StravaSimulator.start();
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/.env`, "");
+  const out: string[] = [];
+  const err: string[] = [];
+  let browsing: Promise<void> | undefined;
+  let opened = "";
+  const code = await main(
+    ["--port", "0", "--env", `${dir.path}/.env`, "--db", `${dir.path}/none.db`, "--tokens", `${dir.path}/t.json`],
+    {
+      getEnv: (name) => simEnv(sim)[name],
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      openBrowser: (url) => {
+        opened = url;
+        // The "browser" goes on by itself, as a real one would; the launcher reports failure.
+        browsing = authorize(new URL(url)).then(callback).then(() => {});
+        return Promise.resolve(false);
+      },
+    },
+  );
+  await browsing;
+  strictEqual(code, 0);
+  ok(out.some((line) => line.trim() === opened), "the opened URL is the printed one");
+  ok(err.includes("could not open a browser; open the URL above yourself"), err.join("\n"));
+  strictEqual((await Deno.stat(`${dir.path}/t.json`)).mode! & 0o777, 0o600);
+});
