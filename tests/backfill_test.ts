@@ -1,15 +1,15 @@
-import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { ok, rejects, strictEqual } from "node:assert/strict";
 import { type Database, openDatabase, prepareExact } from "../lib/db.ts";
 import { migrate } from "../lib/schema.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
 import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
 import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill.ts";
 import { MAX_ATTEMPTS } from "../lib/backfill_store.ts";
-import { parseJson, stringifyJson } from "../lib/json.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { expectedBackfill, type SimActivity } from "../lib/testing/sim_data.ts";
+import type { SimActivity } from "../lib/testing/sim_data.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { tempDir } from "./helpers.ts";
+import { apiRequests, assertMatchesTruth, statuses } from "./truth.ts";
 
 interface Harness extends AsyncDisposable {
   db: Database;
@@ -53,7 +53,7 @@ async function harness(
     clock,
     ctx,
     run: (limits) => runBackfill(ctx, { mode: "both", activities: 1000, segments: 1000, ...limits }),
-    apiRequests: () => sim.requests.filter((r) => r.path.startsWith("/api/")).map((r) => `${r.path}?${r.query}`),
+    apiRequests: () => apiRequests(sim),
     async [Symbol.asyncDispose]() {
       db.close();
       await sim.close();
@@ -62,23 +62,12 @@ async function harness(
   };
 }
 
-/** A truth record as it travels over the wire (JSON has no -0). */
-function wire(value: unknown): unknown {
-  return parseJson(stringifyJson(value));
-}
-
 /** Seeds activities as an archive import would: ids, dates, manual flag; nothing from the API. */
 function seedFromArchive(db: Database, activities: SimActivity[]): void {
   const insert = db.prepare(
     "INSERT INTO activities (id, name, start_date, distance, manual, source) VALUES (?, ?, ?, ?, ?, 'archive')",
   );
   for (const a of activities) insert.run(a.id, `activity ${a.id}`, a.startDate, a.distance, a.manual ? 1 : 0);
-}
-
-function statuses(db: Database, table: "activities" | "segments"): Map<bigint, string | null> {
-  const column = table === "activities" ? "efforts_status" : "details_status";
-  const rows = prepareExact(db, `SELECT id, ${column} s FROM ${table}`).all() as { id: bigint; s: string | null }[];
-  return new Map(rows.map((r) => [r.id, r.s]));
 }
 
 Deno.test("backfill: a complete run equals the simulator's truth, with no duplicate request and no 429", async () => {
@@ -90,44 +79,11 @@ Deno.test("backfill: a complete run equals the simulator's truth, with no duplic
   strictEqual(summary.pendingActivities, 0);
   strictEqual(summary.pendingSegments, 0);
 
-  const expected = expectedBackfill(h.sim.truth);
-  // Activities: those that can have efforts are ok; manual and GPS-less ones were skipped for free.
-  const activityStatus = statuses(h.db, "activities");
-  strictEqual(activityStatus.size, expected.activities.length);
-  for (const a of expected.activities) {
-    strictEqual(activityStatus.get(a.id), a.manual || !a.hasGps ? "skipped" : "ok", `activity ${a.id} (${a.kind})`);
-  }
-  // Efforts: exact ids and the whole record kept.
-  const efforts = prepareExact(h.db, "SELECT id, activity_id, segment_id, raw_json FROM segment_efforts").all() as {
-    id: bigint;
-    activity_id: bigint;
-    segment_id: bigint;
-    raw_json: string;
-  }[];
-  const fetchable = new Set(expected.activities.filter((a) => !a.manual && a.hasGps).map((a) => a.id));
-  const expectedEfforts = [...expected.efforts.entries()].filter(([, e]) =>
-    fetchable.has((e.activity as { id: bigint }).id)
-  );
-  strictEqual(efforts.length, expectedEfforts.length);
-  ok(efforts.length > 0);
-  for (const row of efforts) {
-    ok(row.id > 2n ** 53n, "effort ids above 2^53");
-    deepStrictEqual(parseJson(row.raw_json), wire(expected.efforts.get(row.id)));
-  }
-  // Segments: every referenced one settled as the truth says.
-  const segmentStatus = statuses(h.db, "segments");
-  const expectedSegments = new Set(efforts.map((e) => e.segment_id));
-  strictEqual(segmentStatus.size, expectedSegments.size);
-  for (const id of expectedSegments) strictEqual(segmentStatus.get(id), expected.segments.get(id), `segment ${id}`);
-  const detailed = prepareExact(h.db, "SELECT id, raw_json FROM segments WHERE details_status = 'ok'").all();
-  for (const row of detailed) {
-    deepStrictEqual(parseJson(row.raw_json as string), wire(h.sim.truth.segments.get(row.id as bigint)));
-  }
-
+  const needed = assertMatchesTruth(h.db, h.sim);
   // Requests: exactly one per fetchable activity and per segment, plus the list page; no 429.
   const requests = h.apiRequests();
   strictEqual(new Set(requests).size, requests.length, "no request twice");
-  strictEqual(requests.length, 1 + fetchable.size + expectedSegments.size);
+  strictEqual(requests.length, 1 + needed);
   ok(requests.filter((r) => r.startsWith("/api/v3/activities/")).every((r) => r.includes("include_all_efforts=true")));
   strictEqual(h.sim.requests.filter((r) => r.status === 429).length, 0);
 

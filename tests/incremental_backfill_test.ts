@@ -1,0 +1,154 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { openDatabase, prepareExact } from "../lib/db.ts";
+import { migrate } from "../lib/schema.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { runScript, spawnScript, tempDir } from "./helpers.ts";
+import { apiRequests, assertMatchesTruth } from "./truth.ts";
+
+function createDb(dir: string): void {
+  const db = openDatabase(`${dir}/data/segments.db`, { create: true });
+  migrate(db);
+  db.close();
+}
+
+function simEnv(sim: StravaSimulator, scope = "read,activity:read_all"): Record<string, string> {
+  return {
+    STRAVA_ACCESS_TOKEN: sim.issueTokens(scope).access_token,
+    STRAVA_API_URL: sim.apiUrl,
+    STRAVA_OAUTH_URL: sim.oauthUrl,
+  };
+}
+
+function withDb<T>(dir: string, fn: (db: ReturnType<typeof openDatabase>) => T): T {
+  const db = openDatabase(`${dir}/data/segments.db`);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("incremental_backfill: list, then a complete backfill equal to the truth; the re-run asks nothing", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 11, activities: 30, segments: 25 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  const listed = await runScript("incremental_backfill", ["--mode", "activities"], opts);
+  strictEqual(listed.code, 0, listed.stderr);
+  ok(listed.stdout.includes("activities: "), listed.stdout);
+  const full = await runScript("incremental_backfill", ["--activities", "500", "--segments", "500"], opts);
+  strictEqual(full.code, 0, full.stderr);
+  ok(full.stdout.includes("pending: 0 activities, 0 segments"), full.stdout);
+  const needed = withDb(dir.path, (db) => assertMatchesTruth(db, sim));
+  const requests = apiRequests(sim);
+  strictEqual(requests.length, 1 + needed);
+  strictEqual(new Set(requests).size, requests.length);
+  strictEqual(sim.requests.filter((r) => r.status === 429).length, 0);
+  // The log names what was fetched; ids are exact there too.
+  const log = await Deno.readTextFile(`${dir.path}/backfill.log`);
+  const effortId = withDb(dir.path, (db) => prepareExact(db, "SELECT max(id) id FROM segment_efforts").get()!.id);
+  ok(log.includes("stored") && !log.includes(`${effortId}n`));
+
+  const before = sim.requests.length;
+  const again = await runScript("incremental_backfill", [], opts);
+  strictEqual(again.code, 0, again.stderr);
+  strictEqual(sim.requests.length, before, "nothing pending: no request");
+});
+
+Deno.test("incremental_backfill: --no-wait stops at the budget (exit 0, when it reopens); the next run sends nothing", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 3, activities: 40, limits: { read15: 12 } });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
+  const r = await runScript("incremental_backfill", ["--no-wait"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  ok(/budget reopens at \d\d:\d\d .*\(UTC .*\d\d:\d\d\)/.test(r.stdout), r.stdout);
+  // floor(12 * 0.9) = 10 reads in the window, one of them the list page.
+  strictEqual(apiRequests(sim).length, 10);
+  strictEqual(sim.requests.filter((q) => q.status === 429).length, 0);
+  const count = sim.requests.length;
+  const again = await runScript("incremental_backfill", ["--no-wait"], opts);
+  strictEqual(again.code, 0);
+  strictEqual(sim.requests.length, count, "the persisted budget is shared between runs");
+});
+
+Deno.test("incremental_backfill: a 429 on the first request stops cleanly and is not retried", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 3, activities: 10, usage: { read15: 100 } });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  const r = await runScript("incremental_backfill", ["--mode", "activities", "--no-wait"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  ok(r.stdout.includes("budget reopens at"), r.stdout);
+  strictEqual(sim.requests.length, 1);
+  strictEqual(sim.requests[0].status, 429);
+});
+
+Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; the next run redoes at most one record", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 5, activities: 30, segments: 20 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
+  sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 150, times: 12 });
+  const child = spawnScript("incremental_backfill", ["--mode", "efforts", "--activities", "500"], opts);
+  const started = Date.now();
+  while (sim.requests.filter((r) => r.path.startsWith("/api/v3/activities/")).length < 6) {
+    if (Date.now() - started > 20_000) throw new Error("the backfill never got going");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  const status = await child.status;
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  strictEqual(status.signal, "SIGKILL");
+
+  withDb(dir.path, (db) => {
+    strictEqual((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
+    const orphans = db.prepare(
+      "SELECT count(*) n FROM segment_efforts e LEFT JOIN activities a ON a.id = e.activity_id WHERE a.id IS NULL OR a.segment_efforts_processed = 0",
+    ).get() as { n: number };
+    strictEqual(orphans.n, 0, "no effort without its processed activity");
+    for (const a of sim.truth.activities) {
+      const row = prepareExact(db, "SELECT efforts_status s FROM activities WHERE id = ?").get(a.id);
+      if (row?.s !== "ok") continue;
+      const n = db.prepare("SELECT count(*) n FROM segment_efforts WHERE activity_id = ?").get(a.id) as { n: number };
+      strictEqual(n.n, a.effortIds.length, `activity ${a.id} has all its efforts`);
+    }
+  });
+  const beforeResume = new Set(apiRequests(sim));
+  const resume = await runScript("incremental_backfill", ["--activities", "500", "--segments", "500"], opts);
+  strictEqual(resume.code, 0, resume.stderr);
+  withDb(dir.path, (db) => assertMatchesTruth(db, sim));
+  const repeated = apiRequests(sim).slice(beforeResume.size).filter((r) => beforeResume.has(r));
+  ok(repeated.length <= 1, `redone: ${repeated.join(", ")}`);
+});
+
+Deno.test("incremental_backfill: Strava failing repeatedly exits 1 with one line; no token exits 3; a missing database exits 2", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 9, activities: 10 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
+  // Garbled answers are not retried by the client, so this is quick; 5xx storms with their
+  // backoff are covered in-process with a virtual clock (backfill_test.ts).
+  sim.addFault({ path: /\/activities\/\d+$/, kind: "malformed", times: 1000 });
+  const storm = await runScript("incremental_backfill", ["--mode", "efforts"], opts);
+  strictEqual(storm.code, 1, storm.stderr);
+  strictEqual(storm.stderr.trim().split("\n").length, 1, storm.stderr);
+  ok(storm.stderr.includes("in a row"), storm.stderr);
+
+  const noToken = await runScript("incremental_backfill", ["--mode", "activities"], {
+    cwd: dir.path,
+    env: { STRAVA_API_URL: sim.apiUrl, STRAVA_OAUTH_URL: sim.oauthUrl },
+    hosts: [sim.host],
+  });
+  strictEqual(noToken.code, 3, noToken.stderr);
+  strictEqual(noToken.stderr.trim(), "error: No refresh token found. Please authenticate with Strava first.");
+
+  const missing = await runScript("incremental_backfill", ["--db", "nope.db"], opts);
+  strictEqual(missing.code, 2);
+  ok(missing.stderr.includes("nope.db"));
+  ok(!(await Deno.stat(`${dir.path}/nope.db`).catch(() => null)), "no database created");
+});
