@@ -96,7 +96,7 @@ export interface RequestLogEntry {
   query: string;
   /** status sent; 0 when the connection was dropped or the client gave up first */
   status: number;
-  /** clock time (ms) when the request arrived */
+  /** when the request arrived (ms, Strava's clock: options.now() + clockSkewMs) */
   at: number;
   /** "token#N" (N-th token pair issued), with ":expired"/":revoked", "token?" for an unknown token, "none" */
   auth?: string;
