@@ -1,21 +1,123 @@
 /**
- * import_archive.ts: not built yet (see the issue tracker). Prints usage with --help.
+ * import_archive.ts: load the activities of a Strava bulk export into the database, so the
+ * backfill can fetch their segment efforts without listing them through the API.
+ *
+ *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { RuntimeError } from "../lib/errors.ts";
+import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
+import { UsageError } from "../lib/errors.ts";
+import { migrate } from "../lib/schema.ts";
+import { openActivitiesCsv } from "../lib/archive.ts";
+import { readActivities } from "../lib/activities_csv.ts";
+import { describeBadRows, importActivities } from "../lib/import.ts";
 
-const USAGE = `Usage: import_archive.ts [options]
+const USAGE = `Usage: import_archive.ts [options] EXPORT
 
-Not built yet.`;
+Imports the activities of a Strava bulk export ("Download or Delete Your Account" >
+"Request Your Archive") into the database. EXPORT is the export's .zip (read in place,
+not unzipped), the folder it was unzipped into, or its activities.csv.
+
+New activities are added as pending for the backfill; activities already in the database
+get their archive fields refreshed, and keep their segment efforts and processing state.
+Re-importing the same or a newer export is safe. Only English exports can be read.
+
+Options:
+  --db PATH        database file (default: ${DEFAULT_DB_PATH})
+  --create         create the database (and its folder) if it does not exist
+  --skip-invalid   import the good rows of a file with bad rows, and list the bad ones
+                   (without it, a bad row refuses the whole file and nothing is imported)
+  -v, --verbose    show stack traces on errors
+  -h, --help       show this help`;
+
+/** Rows read, throughput and share of the file, redrawn on stderr a few times a second. */
+class Progress {
+  #last = 0;
+  #start = performance.now();
+  #shown = false;
+  #bytes = 0;
+  constructor(private readonly size: number | null, private readonly enabled: boolean) {}
+
+  bytes(n: number): void {
+    this.#bytes = n;
+  }
+
+  rows(n: number): void {
+    const t = performance.now();
+    if (!this.enabled || t - this.#last < 250) return;
+    this.#last = t;
+    const rate = n / Math.max((t - this.#start) / 1000, 0.001);
+    const share = this.size ? ` (${Math.min(100, Math.floor((this.#bytes / this.size) * 100))}%)` : "";
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`\r\x1b[K${n.toLocaleString("en-US")} rows${share}, ${Math.round(rate)} rows/s`),
+    );
+    this.#shown = true;
+  }
+
+  clear(): void {
+    if (this.#shown) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+  }
+}
 
 /** Entry point; returns the exit code. */
-export function main(args: string[]): number {
-  const { values } = parseFlags(args, {}, { positionals: 1 });
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    db: { type: "string" },
+    create: { type: "boolean" },
+    "skip-invalid": { type: "boolean" },
+  }, { positionals: 1 });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  throw new RuntimeError("import_archive.ts is not built yet");
+  const path = positionals[0];
+  if (path === undefined || path === "") {
+    throw new UsageError("missing EXPORT: the export .zip, its unzipped folder, or activities.csv (see --help)");
+  }
+  const dbPath = values.db ?? DEFAULT_DB_PATH;
+
+  // The export is checked before the database is created, so a wrong path leaves nothing behind.
+  await using source = await openActivitiesCsv(path);
+  const db = openDatabase(dbPath, { create: values.create });
+  try {
+    migrate(db);
+    const progress = new Progress(source.size, Deno.stderr.isTerminal());
+    const started = performance.now();
+    let result;
+    try {
+      result = await importActivities(
+        db,
+        readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n) }),
+        { label: source.label, skipInvalid: values["skip-invalid"], onRows: (n) => progress.rows(n) },
+      );
+    } finally {
+      progress.clear();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (result.skipped > 0) {
+      console.error(
+        `warning: skipped ${result.skipped} bad row${result.skipped === 1 ? "" : "s"}: ` +
+          describeBadRows(result.badRows, result.skipped, 20),
+      );
+    }
+    if (result.unknownTypes.length > 0) {
+      console.error(
+        `note: activity types this version does not know, kept as written: ${result.unknownTypes.join(", ")}`,
+      );
+    }
+    const total = result.added + result.updated + result.unchanged + result.skipped;
+    console.log(
+      `${source.label}: ${total} rows in ${seconds.toFixed(1)} s: ${result.added} added, ${result.updated} updated, ` +
+        `${result.unchanged} unchanged, ${result.skipped} skipped`,
+    );
+    const pending = db.prepare("SELECT COUNT(*) AS n FROM activities WHERE segment_efforts_processed = 0").get() as {
+      n: number;
+    };
+    console.log(`${dbPath}: ${pending.n} activities wait for their segment efforts (run the backfill)`);
+  } finally {
+    db.close();
+  }
+  return 0;
 }
 
 if (import.meta.main) Deno.exit(await runMain(main, Deno.args));
