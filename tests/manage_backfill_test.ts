@@ -1,0 +1,192 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { openDatabase } from "../lib/db.ts";
+import { migrate } from "../lib/schema.ts";
+import { RateLimiter } from "../lib/rate_limit.ts";
+import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
+import type { EngineContext } from "../lib/backfill.ts";
+import { runOneTime } from "../lib/manage.ts";
+import { readState } from "../lib/state_file.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import { runScript, spawnScript, tempDir } from "./helpers.ts";
+import { apiRequests, assertMatchesTruth } from "./truth.ts";
+
+function createDb(dir: string): void {
+  const db = openDatabase(`${dir}/data/segments.db`, { create: true });
+  migrate(db);
+  db.close();
+}
+
+function simEnv(sim: StravaSimulator): Record<string, string> {
+  return {
+    STRAVA_ACCESS_TOKEN: sim.issueTokens("read,activity:read_all").access_token,
+    STRAVA_API_URL: sim.apiUrl,
+    STRAVA_OAUTH_URL: sim.oauthUrl,
+  };
+}
+
+async function waitFor(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("manage one-time: batches to completion across rate windows (virtual clock), state recorded", async () => {
+  await using dir = await tempDir();
+  const clock = new VirtualClock();
+  await using sim = StravaSimulator.inProcess({
+    seed: 21,
+    activities: 50,
+    segments: 30,
+    now: clock.now,
+    limits: { read15: 25 },
+  });
+  const db = openDatabase(`${dir.path}/m.db`, { create: true });
+  try {
+    migrate(db);
+    const limiter = new RateLimiter({ db, now: clock.now });
+    const client = new StravaClient({
+      apiUrl: sim.apiUrl,
+      tokens: staticTokenProvider(sim.issueTokens().access_token),
+      limiter,
+      fetch: sim.fetch,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+    const batches: string[] = [];
+    const start = clock.now();
+    const result = await runOneTime(ctx, {
+      activities: 7,
+      segments: 9,
+      statePath: `${dir.path}/state.json`,
+      onBatch: (_s, mode) => batches.push(mode),
+    });
+    strictEqual(result.outcome, "done");
+    ok(clock.now() - start > 2 * 15 * 60 * 1000, "crossed several windows");
+    const needed = assertMatchesTruth(db, sim);
+    strictEqual(apiRequests(sim).length, 1 + needed, "no request wasted");
+    strictEqual(sim.requests.filter((r) => r.status === 429).length, 0);
+    // Efforts before segments: every efforts batch comes before the first segments batch.
+    const firstSegments = batches.indexOf("segments");
+    ok(firstSegments > 1 && batches.slice(firstSegments).every((m) => m === "segments"), batches.join(","));
+    const { state } = await readState(`${dir.path}/state.json`);
+    strictEqual(state.runs, 1);
+    strictEqual(state.last_outcome, "done");
+    strictEqual(
+      state.totals.segments_fetched,
+      db.prepare("SELECT count(*) n FROM segments WHERE details_status = 'ok'").get()!.n,
+    );
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the database, --json is valid", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 4, activities: 12, segments: 10 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  const r = await runScript("manage_backfill", ["--mode", "continuous", "--interval", "0", "--max-runs", "2"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  const { state } = await readState(`${dir.path}/backfill_state.json`);
+  strictEqual(state.runs, 2);
+  strictEqual(state.last_mode, "continuous");
+
+  const json = await runScript("manage_backfill", ["--mode", "stats", "--json"], opts);
+  strictEqual(json.code, 0, json.stderr);
+  const stats = JSON.parse(json.stdout);
+  const db = openDatabase(`${dir.path}/data/segments.db`);
+  try {
+    const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    strictEqual(stats.activities.total, n("SELECT count(*) n FROM activities"));
+    strictEqual(stats.activities.processed, n("SELECT count(*) n FROM activities WHERE segment_efforts_processed = 1"));
+    strictEqual(stats.activities.skipped, n("SELECT count(*) n FROM activities WHERE efforts_status = 'skipped'"));
+    strictEqual(stats.efforts, n("SELECT count(*) n FROM segment_efforts"));
+    strictEqual(stats.segments.total, n("SELECT count(*) n FROM segments"));
+    strictEqual(stats.segments.detailed, n("SELECT count(*) n FROM segments WHERE details_status = 'ok'"));
+    strictEqual(stats.distinct_segments_ridden, n("SELECT count(DISTINCT segment_id) n FROM segment_efforts"));
+    ok(stats.activities.processed > 0);
+  } finally {
+    db.close();
+  }
+  strictEqual(stats.last_run.runs, 2);
+  strictEqual(stats.budget.window.reads_allowed, 90);
+  ok(stats.budget.window.reads_left < 90, "usage persisted by the runs is shown");
+
+  const table = await runScript("manage_backfill", [], opts);
+  strictEqual(table.code, 0, table.stderr);
+  ok(table.stdout.includes("Activities") && table.stdout.includes("Rate budget"), table.stdout);
+});
+
+Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, database consistent", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 8, activities: 30, segments: 20 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 200, times: 1000 });
+  const child = spawnScript("manage_backfill", ["--mode", "one-time"], opts);
+  await waitFor(
+    "a few activity requests",
+    () => apiRequests(sim).filter((r) => r.includes("/activities/")).length >= 3,
+  );
+  const sentAt = Date.now();
+  child.kill("SIGTERM");
+  const out = await child.output();
+  ok(Date.now() - sentAt < 5000, "stopped within seconds");
+  strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+  ok(new TextDecoder().decode(out.stdout).includes("stopped on signal"));
+  const { state } = await readState(`${dir.path}/backfill_state.json`);
+  strictEqual(state.last_outcome, "interrupted");
+  ok(state.last_end !== null);
+  const db = openDatabase(`${dir.path}/data/segments.db`);
+  try {
+    strictEqual((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
+    const processed =
+      (db.prepare("SELECT count(*) n FROM activities WHERE efforts_status = 'ok'").get() as { n: number }).n;
+    ok(processed >= 2, `${processed} activities stored before the signal`);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("manage: a second writer is refused while one runs; a stale lock is taken over", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  const first = spawnScript("manage_backfill", ["--mode", "continuous", "--interval", "60"], opts);
+  try {
+    await waitFor("the first run's cycle", () => sim.requests.length > 0);
+    const second = await runScript("manage_backfill", ["--mode", "one-time"], opts);
+    strictEqual(second.code, 1);
+    ok(second.stderr.includes(`already running`) && second.stderr.includes(`(pid ${first.pid})`), second.stderr);
+    const stats = await runScript("manage_backfill", ["--mode", "stats"], opts);
+    strictEqual(stats.code, 0, "stats never needs the lock");
+  } finally {
+    first.kill("SIGTERM");
+    const out = await first.output();
+    strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+  }
+  // A lock file left by a dead process (no OS lock held) is taken over.
+  await Deno.writeTextFile(`${dir.path}/data/segments.db.lock`, "999999 2026-01-01T00:00:00Z\n");
+  const after = await runScript("manage_backfill", ["--mode", "one-time"], opts);
+  strictEqual(after.code, 0, after.stderr);
+});
+
+Deno.test("manage: a corrupt state file is reported and replaced, never fatal", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
+  createDb(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await Deno.writeTextFile(`${dir.path}/backfill_state.json`, "{ not json");
+  const r = await runScript("manage_backfill", ["--mode", "one-time"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  ok(r.stderr.includes("corrupt"), r.stderr);
+  const { state, warning } = await readState(`${dir.path}/backfill_state.json`);
+  strictEqual(warning, null);
+  strictEqual(state.runs, 1);
+  deepStrictEqual(state.last_outcome, "done");
+});
