@@ -144,12 +144,12 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
   }
 
   async function waitUntil(until: number, reason: string): Promise<void> {
-    // A countdown on the terminal needs a tick; a plain sleep is enough otherwise, but
-    // ticking every second costs nothing and keeps SIGINT responsive either way.
+    // A countdown on the terminal needs a tick each second; otherwise one sleep will do
+    // (a signal still ends it at once).
+    const tick = progress === silentProgress ? Infinity : 1000;
     while (ctx.now() < until) {
-      if (ctx.signal?.aborted) throw new StopRun("interrupted");
       progress.waiting(until, reason === "rate_limited" ? "Strava answered 429" : "rate budget spent");
-      await pause(Math.min(1000, until - ctx.now()));
+      await pause(Math.min(tick, until - ctx.now()));
     }
     // One second of slack: Strava's window edge and our clock are not the same clock.
     await pause(1000);
