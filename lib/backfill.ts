@@ -114,7 +114,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     pendingActivities: 0,
     pendingSegments: 0,
   };
-  let forbiddenLogged = false;
+  const forbiddenLogged = new Set<string>();
   const stamp = () => isoSeconds(ctx.now());
 
   /** Sends one request, waiting across rate windows (or stopping) as configured. */
@@ -203,9 +203,12 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     else if (result === "failed") phase.failed++;
     else phase.retry_later++;
     log.warn("{kind} {id}: {result} ({message})", { kind, id, result: result ?? "will retry", message });
-    if (result === "forbidden" && !forbiddenLogged) {
-      forbiddenLogged = true;
-      log.warn("some records are forbidden with the current token: {hint}", { hint: FORBIDDEN_HINT });
+    if (result === "forbidden" && !forbiddenLogged.has(kind)) {
+      forbiddenLogged.add(kind);
+      log.warn("some {kind} records are forbidden with the current token: {hint}", {
+        kind,
+        hint: FORBIDDEN_HINT[kind],
+      });
     }
   }
 

@@ -43,3 +43,22 @@ export function permissionFlags(script: ScriptName, extraHosts: string[] = []): 
       : [],
   );
 }
+
+/** The repository root (where deno.json and scripts/ are). */
+export const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/**
+ * `deno run` arguments that run `script` exactly as its binary would run (same permissions),
+ * from any working folder. Used by the tests and the demo.
+ */
+export function denoRunArgs(script: ScriptName, args: string[], extraHosts: string[] = []): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    `--config=${PROJECT_ROOT}deno.json`,
+    ...permissionFlags(script, extraHosts),
+    `${PROJECT_ROOT}scripts/${script}.ts`,
+    ...args,
+  ];
+}

@@ -3,7 +3,7 @@
  * permissions its compiled binary gets (lib/permissions.ts), from a temp working folder.
  */
 import { fileURLToPath } from "node:url";
-import { permissionFlags, type ScriptName } from "../lib/permissions.ts";
+import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -49,23 +49,10 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** The `deno run` argument list for `script` under its binary's permissions. */
-export function scriptCommand(script: ScriptName, args: string[], hosts: string[] = []): string[] {
-  return [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    `--config=${ROOT}deno.json`,
-    ...permissionFlags(script, hosts),
-    `${ROOT}scripts/${script}.ts`,
-    ...args,
-  ];
-}
-
 /** Spawns `script` with `args`; the caller owns the returned child process. */
 export function spawnScript(script: ScriptName, args: string[], options: RunOptions): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: scriptCommand(script, args, options.hosts),
+    args: denoRunArgs(script, args, options.hosts),
     cwd: options.cwd,
     env: { ...baseEnv(), ...options.env },
     clearEnv: true,

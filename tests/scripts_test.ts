@@ -1,4 +1,4 @@
-import { ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
 import { ROOT, runScript, tempDir } from "./helpers.ts";
 
@@ -24,4 +24,28 @@ Deno.test("deno.json tasks run each script with exactly its permissions, and non
     const flags = match[1].split(/\s+/).filter((f) => f.startsWith("--allow"));
     strictEqual(flags.join(" "), PERMISSIONS[match[2] as ScriptName].join(" "), `task ${name}`);
   }
+});
+
+Deno.test("compile: one binary per script, with exactly the permissions the tests run it under", async () => {
+  const { compileArgs } = await import("../tools/compile.ts");
+  for (const script of SCRIPTS) {
+    const args = compileArgs(script);
+    strictEqual(args[0], "compile");
+    deepStrictEqual(args.filter((a) => a.startsWith("--allow")), [...PERMISSIONS[script]]);
+    ok(args.includes(`${ROOT}dist/${script}`), args.join(" "));
+    strictEqual(args.at(-1), `${ROOT}scripts/${script}.ts`);
+  }
+});
+
+Deno.test("incremental_backfill: a log file outside the working folder is refused by Deno's permissions", async () => {
+  await using dir = await tempDir();
+  await using other = await tempDir();
+  await runScript("update_schema", ["--create"], { cwd: dir.path });
+  const r = await runScript("incremental_backfill", ["--log-file", `${other.path}/b.log`], {
+    cwd: dir.path,
+    env: { STRAVA_ACCESS_TOKEN: "x" },
+  });
+  strictEqual(r.code, 2, r.stderr);
+  ok(/Requires (read|write) access/.test(r.stderr), r.stderr);
+  strictEqual([...Deno.readDirSync(other.path)].length, 0);
 });
