@@ -98,7 +98,11 @@ class StopRun extends Error {}
 /** Transient failures in a row after which the run gives up (exit 1) instead of spending budget. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
 
-const FORBIDDEN_HINT = "re-run setup_auth.ts with --scope read,activity:read_all so private activities can be read";
+const FORBIDDEN_HINT = {
+  activity: "re-run setup_auth.ts with --scope read,activity:read_all so private activities can be read",
+  segment:
+    "private segments need the scope read_all: re-run setup_auth.ts with --scope read,read_all,activity:read_all",
+};
 
 /** Runs one backfill pass; see the module comment. */
 export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promise<RunSummary> {
