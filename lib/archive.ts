@@ -34,13 +34,15 @@ const ZIP_MAGIC = [0x50, 0x4b]; // "PK": a local file header, or the end record 
 /** Random access to a file for zip.js: reads only the byte ranges it asks for. */
 class FsFileReader extends Reader<Deno.FsFile> {
   #file: Deno.FsFile;
+  #onRead?: (bytes: number) => void;
   // zip.js may ask for several ranges at once; seek + read must not interleave.
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(file: Deno.FsFile, size: number) {
+  constructor(file: Deno.FsFile, size: number, onRead?: (bytes: number) => void) {
     super(file);
     this.#file = file;
     this.size = size;
+    this.#onRead = onRead;
   }
 
   override readUint8Array(offset: number, length: number): Promise<Uint8Array> {
@@ -50,10 +52,11 @@ class FsFileReader extends Reader<Deno.FsFile> {
       let filled = 0;
       while (filled < length) {
         const n = await this.#file.read(data.subarray(filled));
-        if (n === null) return data.subarray(0, filled);
+        if (n === null) break;
         filled += n;
       }
-      return data;
+      this.#onRead?.(filled);
+      return filled === length ? data : data.subarray(0, filled);
     });
     this.#queue = result.catch(() => undefined);
     return result;
@@ -78,13 +81,19 @@ async function readHead(file: Deno.FsFile, length: number): Promise<Uint8Array> 
   return head.subarray(0, filled);
 }
 
+/** Options for `openActivitiesCsv`. */
+export interface OpenOptions {
+  /** Called with the size of every read zip.js makes in an archive (lets tests prove random access). */
+  onArchiveRead?: (bytes: number) => void;
+}
+
 /**
  * Opens the activities CSV of an export: `path` is a `.zip`, a folder holding `activities.csv`
  * (directly or in one subfolder), or a CSV file. Missing or unreadable paths, a file that is
  * not a zip although named `.zip`, a damaged zip and an export without `activities.csv` are
  * `UsageError`s. Dispose the result (`await using`) to close the file.
  */
-export async function openActivitiesCsv(path: string): Promise<ActivitiesSource> {
+export async function openActivitiesCsv(path: string, options: OpenOptions = {}): Promise<ActivitiesSource> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -102,7 +111,7 @@ export async function openActivitiesCsv(path: string): Promise<ActivitiesSource>
     const head = await readHead(file, 4);
     const isZip = head.length === 4 && head[0] === ZIP_MAGIC[0] && head[1] === ZIP_MAGIC[1] &&
       ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6) || (head[2] === 7 && head[3] === 8));
-    if (isZip) return await openZipEntry(path, file, info.size);
+    if (isZip) return await openZipEntry(path, file, info.size, options.onArchiveRead);
     if (/\.zip$/i.test(path)) throw new UsageError(`${path} is not a zip archive`);
     return csvSource(path, file, info.size);
   } catch (err) {
@@ -161,8 +170,13 @@ function pickEntry(entries: Entry[]): FileEntry | undefined {
   return matches[0];
 }
 
-async function openZipEntry(path: string, file: Deno.FsFile, size: number): Promise<ActivitiesSource> {
-  const zip = new ZipReader(new FsFileReader(file, size), { useWebWorkers: false });
+async function openZipEntry(
+  path: string,
+  file: Deno.FsFile,
+  size: number,
+  onRead?: (bytes: number) => void,
+): Promise<ActivitiesSource> {
+  const zip = new ZipReader(new FsFileReader(file, size, onRead), { useWebWorkers: false });
   let entries: Entry[];
   try {
     entries = await zip.getEntries();
@@ -184,7 +198,7 @@ async function openZipEntry(path: string, file: Deno.FsFile, size: number): Prom
   const done = entry.getData(writable, { checkSignature: true, useWebWorkers: false }).then(
     () => undefined,
     (err) => {
-      failure = new UsageError(`${label} is damaged: ${(err as Error).message}`);
+      failure = new UsageError(`${label} is damaged: ${err instanceof Error ? err.message : String(err)}`);
       // Wakes a pending read if zip.js gave up without closing the stream.
       return reader.cancel(failure).catch(() => {});
     },

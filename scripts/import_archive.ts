@@ -78,7 +78,9 @@ export async function main(args: string[]): Promise<number> {
 
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);
+  const existed = exists(dbPath);
   const db = openDatabase(dbPath, { create: values.create });
+  let ok = false;
   try {
     migrate(db);
     const progress = new Progress(source.size, Deno.stderr.isTerminal());
@@ -114,10 +116,33 @@ export async function main(args: string[]): Promise<number> {
       n: number;
     };
     console.log(`${dbPath}: ${pending.n} activities wait for their segment efforts (run the backfill)`);
+    ok = true;
   } finally {
     db.close();
+    // A database this run created for an import that failed holds nothing: do not leave it behind.
+    if (!ok && !existed) removeDatabase(dbPath);
   }
   return 0;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+function removeDatabase(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      Deno.removeSync(file);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
 }
 
 if (import.meta.main) Deno.exit(await runMain(main, Deno.args));
