@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AuthError } from "../lib/errors.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
+import { RateLimiter, WINDOW_MS, windowStart } from "../lib/rate_limit.ts";
+import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import {
   ForbiddenError,
   MalformedResponseError,
@@ -345,4 +346,149 @@ Deno.test("each retry asks the provider for the token again (a long backoff can 
   const { client, calls } = setup((_, call) => call === 1 ? answer(503, "down") : answer(200, { id: 8 }), { tokens });
   strictEqual((await client.getSegment(8n)).id, 8n);
   deepStrictEqual(calls.map((c) => c.auth), ["Bearer token-1", "Bearer token-2"]);
+});
+
+// ---- Against the project's Strava simulator, over real HTTP on 127.0.0.1 ----
+
+/**
+ * A client on the simulator's socket. Simulator and limiter share a clock standing still at
+ * 12:05 UTC, so no test meets a window edge; backoff sleeps are recorded, not waited.
+ */
+async function simSetup(options: SimOptions = {}, client: { timeoutMs?: number; maxRetries?: number } = {}) {
+  const now = () => T0;
+  const sim = await StravaSimulator.start({ now, ...options });
+  const { access_token } = sim.issueTokens(options.scope);
+  const limiter = new RateLimiter({ now });
+  const sleeps: number[] = [];
+  const strava = new StravaClient({
+    apiUrl: sim.apiUrl,
+    tokens: staticTokenProvider(access_token),
+    limiter,
+    sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+    ...client,
+  });
+  return { sim, limiter, strava, sleeps, token: access_token };
+}
+
+Deno.test("simulator: an activity with all its efforts, ids above 2^53 exact, usage from Strava's headers", async () => {
+  const { sim, limiter, strava } = await simSetup();
+  await using _ = sim;
+  const truth = sim.truth.activities.find((a) => !a.deleted && !a.private && a.effortIds.length > 3)!;
+  const activity = await strava.getActivity(truth.id);
+  strictEqual(activity.id, truth.id);
+  const efforts = activity.segment_efforts as Json[];
+  deepStrictEqual(efforts.map((e) => e.id), truth.effortIds);
+  ok(truth.effortIds.every((id) => id > 2n ** 53n));
+  strictEqual(sim.requests.length, 1);
+  strictEqual(sim.requests[0].query, "include_all_efforts=true");
+  const usage = sim.rateUsage();
+  deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [usage.read15, usage.readDay]);
+});
+
+Deno.test("simulator: listing pages returns every listed activity with exact ids", async () => {
+  const { sim, strava } = await simSetup({ activities: 45 });
+  await using _ = sim;
+  const seen: bigint[] = [];
+  for (let page = 1;; page++) {
+    const list = await strava.listActivities({ after: 0, page, perPage: 20 });
+    seen.push(...list.map((a) => a.id as bigint));
+    if (list.length < 20) break;
+  }
+  const listed = sim.truth.activities.filter((a) => !a.deleted).map((a) => a.id);
+  deepStrictEqual(seen.toSorted((a, b) => (a < b ? -1 : 1)), listed);
+  ok(sim.requests.every((r) => /per_page=20/.test(r.query) && /after=0/.test(r.query)));
+});
+
+Deno.test("simulator: 503 twice then success; a dropped connection is retried; bodies all consumed", async () => {
+  const { sim, strava, sleeps } = await simSetup();
+  await using _ = sim;
+  const id = sim.truth.activities.find((a) => !a.deleted && !a.private)!.id;
+  sim.addFault({ path: /\/activities\//, kind: "503", times: 2 });
+  strictEqual((await strava.getActivity(id)).id, id);
+  deepStrictEqual(sim.requests.map((r) => r.status), [503, 503, 200]);
+  strictEqual(sleeps.length, 2);
+  sim.addFault({ path: /\/activities\//, kind: "drop" });
+  strictEqual((await strava.getActivity(id)).id, id);
+  strictEqual(sim.requests.length, 5);
+});
+
+Deno.test("simulator: a truncated body is MalformedResponseError, not retried", async () => {
+  const { sim, strava } = await simSetup();
+  await using _ = sim;
+  const id = sim.truth.activities.find((a) => !a.deleted && !a.private)!.id;
+  sim.addFault({ path: /\/activities\//, kind: "malformed" });
+  await rejects(strava.getActivity(id), MalformedResponseError);
+  strictEqual(sim.requests.length, 1);
+});
+
+Deno.test("simulator: a slow answer times out, is retried a bounded number of times, then TransientError", async () => {
+  const { sim, strava } = await simSetup({}, { timeoutMs: 150, maxRetries: 1 });
+  await using _ = sim;
+  sim.addFault({ path: /\/segments\//, kind: "slow", delayMs: 60_000, times: 2 });
+  const segment = [...sim.truth.segments.keys()][0];
+  const err = await failure(strava.getSegment(segment));
+  ok(err instanceof TransientError, String(err));
+  strictEqual(sim.requests.length, 2);
+});
+
+Deno.test("simulator: a 429 is not retried and the limiter then sends nothing until the window turns", async () => {
+  const { sim, strava, limiter } = await simSetup();
+  await using _ = sim;
+  const id = sim.truth.activities.find((a) => !a.deleted && !a.private)!.id;
+  sim.addFault({ kind: "429" });
+  const err = await failure(strava.getActivity(id));
+  ok(err instanceof RateLimitedError);
+  strictEqual(err.status, 429);
+  strictEqual(err.until, windowStart(T0) + WINDOW_MS);
+  await rejects(strava.getSegment(1n), RateLimitedError);
+  strictEqual(sim.requests.length, 1);
+  strictEqual(limiter.status().blockedUntil, err.until);
+});
+
+Deno.test("simulator: the limiter stops at 90% of the server's figures, whatever they are", async () => {
+  // Another process already spent 87 of this window's 100 reads.
+  const { sim, strava } = await simSetup({ usage: { read15: 87, all15: 87 } });
+  await using _ = sim;
+  const ids = sim.truth.activities.filter((a) => !a.deleted && !a.private).map((a) => a.id);
+  let fetched = 0;
+  let refusal: RateLimitedError | undefined;
+  for (const id of ids) {
+    try {
+      await strava.getActivity(id);
+      fetched++;
+    } catch (err) {
+      if (!(err instanceof RateLimitedError)) throw err;
+      refusal = err;
+      break;
+    }
+  }
+  // The first answer told the limiter about the other process: 88, 89, 90 of 90 allowed.
+  strictEqual(fetched, 3);
+  deepStrictEqual([refusal?.reason, refusal?.status], ["window", undefined]);
+  strictEqual(sim.rateUsage().read15, 90);
+  const sent = sim.requests.length;
+  await rejects(strava.getActivity(ids[0]), RateLimitedError);
+  strictEqual(sim.requests.length, sent, "refused without sending");
+});
+
+Deno.test("simulator: a token without activity:read is Forbidden (missing scope); a revoked one is AuthError", async () => {
+  const { sim, strava } = await simSetup({ scope: "read" });
+  await using _ = sim;
+  const id = sim.truth.activities.find((a) => !a.deleted)!.id;
+  const err = await failure(strava.getActivity(id));
+  ok(err instanceof ForbiddenError, String(err));
+  strictEqual(err.missingScope, "activity:read_permission");
+
+  sim.revokeAccessTokens();
+  const err2 = await failure(strava.getAthlete());
+  ok(err2 instanceof AuthError, String(err2));
+  strictEqual(sim.requests.length, 2);
+});
+
+Deno.test("simulator: a deleted activity is NotFoundError", async () => {
+  const { sim, strava } = await simSetup({ activities: 120 });
+  await using _ = sim;
+  const deleted = sim.truth.activities.find((a) => a.deleted);
+  ok(deleted, "the seeded athlete has a deleted activity");
+  await rejects(strava.getActivity(deleted.id), NotFoundError);
 });
