@@ -9,7 +9,7 @@
  * MAX_ATTEMPTS; every record is written atomically, so a crash redoes at most the one in flight.
  */
 import type { Database } from "./db.ts";
-import { RuntimeError } from "./errors.ts";
+import { AuthError, RuntimeError } from "./errors.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { ForbiddenError, NotFoundError, RateLimitedError, StravaError } from "./strava.ts";
 import {
@@ -128,6 +128,13 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
       try {
         return await request();
       } catch (err) {
+        if (err instanceof ForbiddenError && err.missingScope) {
+          // The token lacks a permission every request needs: settling records as forbidden
+          // would only bury them; the user must re-authorize (SPEC: scope missing is exit 3).
+          throw new AuthError(
+            `the Strava token lacks the permission ${err.missingScope}; re-run setup_auth.ts with --scope read,activity:read_all`,
+          );
+        }
         if (!(err instanceof RateLimitedError)) throw err;
         const t = ctx.now();
         const when = formatLocalAndUtc(err.until, t);

@@ -221,3 +221,13 @@ Deno.test("backfill: an aborted signal stops cleanly before the next record", as
   strictEqual(s.interrupted, true);
   strictEqual(s.efforts.fetched, 2);
 });
+
+Deno.test("backfill: a token without activity:read stops with an AuthError and settles nothing", async () => {
+  await using h = await harness({ scope: "read" });
+  seedFromArchive(h.db, h.sim.truth.activities.slice(0, 5));
+  await rejects(h.run({ mode: "efforts" }), (e: Error) => e.name === "AuthError" && /activity:read/.test(e.message));
+  const settled = h.db.prepare("SELECT count(*) n FROM activities WHERE efforts_status NOT IN ('skipped')").get() as {
+    n: number;
+  };
+  strictEqual(settled.n, 0);
+});
