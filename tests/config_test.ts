@@ -8,7 +8,8 @@ const missing = (): string => {
 Deno.test("config: the process environment wins over the env file; blanks are unset", () => {
   const config = loadConfig({
     getEnv: (n) => ({ STRAVA_CLIENT_ID: "env-id", STRAVA_REFRESH_TOKEN: "  " } as Record<string, string>)[n],
-    readTextFile: () => 'STRAVA_CLIENT_ID=file-id\nSTRAVA_CLIENT_SECRET="s e c"\nSTRAVA_API_URL=http://127.0.0.1:9/api/v3/\n',
+    readTextFile: () =>
+      'STRAVA_CLIENT_ID=file-id\nSTRAVA_CLIENT_SECRET="s e c"\nSTRAVA_API_URL=http://127.0.0.1:9/api/v3/\n',
   });
   deepStrictEqual(config, {
     accessToken: undefined,
