@@ -49,8 +49,9 @@ export function terminalProgress({ write, now, columns = 100 }: TerminalProgress
     update(state) {
       const t = now();
       if (!started || started.phase !== state.phase) started = { at: t, done: state.done, phase: state.phase };
+      // A rate from the first seconds is noise (thousands per minute); wait for a sample.
       const elapsedMin = (t - started.at) / 60_000;
-      const rate = elapsedMin > 0 ? (state.done - started.done) / elapsedMin : 0;
+      const rate = elapsedMin >= 0.25 ? (state.done - started.done) / elapsedMin : 0;
       const eta = state.finishAt === undefined
         ? ""
         : state.finishAt === Infinity

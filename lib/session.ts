@@ -55,8 +55,18 @@ export function defaultProgress(): Progress {
   return terminalProgress({
     write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
     now: Date.now,
-    columns: Deno.consoleSize?.().columns ?? 100,
+    // Some terminals (and `script`) report 0 columns; assume a usual width then.
+    columns: terminalColumns(),
   });
+}
+
+function terminalColumns(): number {
+  try {
+    const { columns } = Deno.consoleSize();
+    return columns >= 40 ? columns : 100;
+  } catch {
+    return 100; // not a console after all: the width only cuts the line
+  }
 }
 
 /** Opens a session. The database must exist (only the schema tools create one). */
