@@ -4,6 +4,9 @@ import { UsageError } from "../lib/errors.ts";
 import { generateActivitiesCsv, sampleActivities, writeExportZip } from "../lib/testing/archive_gen.ts";
 import { tempDir } from "./helpers.ts";
 
+const haveZipCli = await new Deno.Command("zip", { args: ["-v"], stdout: "null", stderr: "null" }).output()
+  .then((r) => r.success, () => false);
+
 const CSV = generateActivitiesCsv(sampleActivities(50, { seed: 11 }), { headerVersion: 2026 });
 
 async function text(path: string, options?: Parameters<typeof openActivitiesCsv>[1]): Promise<[string, string]> {
@@ -39,6 +42,26 @@ Deno.test("archive: zip64 records, a stored (uncompressed) CSV and a CSV in a su
   const [label, content] = await text(`${dir.path}/c.zip`);
   strictEqual(label, `${dir.path}/c.zip:export_12345/activities.csv`);
   strictEqual(content, CSV);
+});
+
+Deno.test({
+  name: "archive: archives written by Info-ZIP zip (plain and forced zip64) are read",
+  ignore: !haveZipCli,
+  fn: async () => {
+    await using dir = await tempDir();
+    await Deno.mkdir(`${dir.path}/export/activities`, { recursive: true });
+    await Deno.writeTextFile(`${dir.path}/export/activities.csv`, CSV);
+    await Deno.writeFile(`${dir.path}/export/activities/1.fit.gz`, crypto.getRandomValues(new Uint8Array(50_000)));
+    for (const [name, flags] of [["plain.zip", []], ["zip64.zip", ["-fz"]]] as const) {
+      const r = await new Deno.Command("zip", {
+        args: ["-q", "-r", ...flags, `../${name}`, "."],
+        cwd: `${dir.path}/export`,
+      })
+        .output();
+      ok(r.success, new TextDecoder().decode(r.stderr));
+      strictEqual((await text(`${dir.path}/${name}`))[1], CSV, name);
+    }
+  },
 });
 
 Deno.test("archive: an extracted folder (or its parent) and a bare CSV are read", async () => {
@@ -80,6 +103,18 @@ Deno.test("archive: a damaged CSV entry fails while reading, as a UsageError", a
   for (let i = local + 100; i < local + 160; i++) bytes[i] ^= 0xff;
   await Deno.writeFile(path, bytes);
   await rejects(text(path), usage(/bad\.zip:activities\.csv is damaged/));
+});
+
+Deno.test("archive: a stored CSV whose bytes changed fails its CRC-32 check", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/crc.zip`;
+  await writeExportZip(path, { csv: CSV, compressCsv: false });
+  const bytes = await Deno.readFile(path);
+  const at = new TextDecoder("latin1").decode(bytes).indexOf("Activity ID,Activity Date");
+  ok(at > 0);
+  bytes[at] = "a".charCodeAt(0);
+  await Deno.writeFile(path, bytes);
+  await rejects(text(path), usage(/crc\.zip:activities\.csv is damaged: its size or CRC-32 does not match/));
 });
 
 Deno.test("archive: disposing without reading closes everything", async () => {
