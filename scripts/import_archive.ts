@@ -30,6 +30,9 @@ Options:
   -v, --verbose    show stack traces on errors
   -h, --help       show this help`;
 
+/** A CSV this large (about 10,000 activities) is written in bulk mode (see lib/import.ts). */
+const BULK_BYTES = 4 * 1024 * 1024;
+
 /** Rows read, throughput and share of the file, redrawn on stderr a few times a second. */
 class Progress {
   #last = 0;
@@ -90,7 +93,12 @@ export async function main(args: string[]): Promise<number> {
       result = await importActivities(
         db,
         readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n) }),
-        { label: source.label, skipInvalid: values["skip-invalid"], onRows: (n) => progress.rows(n) },
+        {
+          label: source.label,
+          skipInvalid: values["skip-invalid"],
+          onRows: (n) => progress.rows(n),
+          bulk: (source.size ?? 0) >= BULK_BYTES,
+        },
       );
     } finally {
       progress.clear();

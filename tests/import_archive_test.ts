@@ -256,3 +256,35 @@ Deno.test("import_archive.ts: re-importing does not reset what the backfill did"
     .all();
   deepStrictEqual(states.map((s) => ({ ...s })), [{ p: 1, s: "ok" }]);
 });
+
+Deno.test("importActivities: bulk mode writes without WAL when alone, returns to WAL, never waits on others", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/bulk.db`;
+  const csv = generateActivitiesCsv(sampleActivities(20, { seed: 12 }), { headerVersion: 2026 });
+  const mode = (db: Database) => (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
+  let during = "";
+  const run = async (db: Database) => {
+    const source = ReadableStream.from([new TextEncoder().encode(csv)]);
+    return await importActivities(db, readActivities(source, { label: "a.csv" }), {
+      label: "a.csv",
+      bulk: true,
+      onRows: () => (during = mode(db)),
+    });
+  };
+  {
+    using db = openMigrated(path, { create: true });
+    strictEqual(mode(db), "wal");
+    strictEqual((await run(db)).added, 20);
+    strictEqual(during, "delete");
+    strictEqual(mode(db), "wal");
+  }
+  // Another process has the database open: the import stays in WAL and does not wait for it.
+  using other = openMigrated(path);
+  other.prepare("SELECT COUNT(*) FROM activities").get();
+  using db = openMigrated(path);
+  const started = performance.now();
+  strictEqual((await run(db)).unchanged, 20);
+  ok(performance.now() - started < 5000, "did not sit out the busy timeout");
+  strictEqual(during, "wal");
+  strictEqual(mode(db), "wal");
+});
