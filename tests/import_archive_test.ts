@@ -105,6 +105,17 @@ Deno.test("importActivities: a newer export refreshes archive fields and never r
   strictEqual(before.length, 5);
 });
 
+Deno.test("importActivities: a cell the archive leaves empty does not erase a stored value", async () => {
+  using db = openMigrated(":memory:", { create: true });
+  const manual = { ...sampleActivities(1, { seed: 6 })[0], manual: true };
+  const csv = generateActivitiesCsv([manual], { headerVersion: 2026 });
+  await importText(db, csv);
+  strictEqual(row(db, manual.id).average_watts, null);
+  db.prepare("UPDATE activities SET average_watts = 201.5 WHERE id = ?").run(manual.id);
+  deepStrictEqual(counts(await importText(db, csv)), { added: 0, updated: 0, unchanged: 1, skipped: 0 });
+  strictEqual(row(db, manual.id).average_watts, 201.5);
+});
+
 Deno.test("importActivities: bad rows refuse the whole file (nothing written) unless skipped", async () => {
   using db = openMigrated(":memory:", { create: true });
   const good = sampleActivities(4, { seed: 2 }).map((a) => ({ ...a, description: "" }));
