@@ -12,11 +12,18 @@
  * Everything runs in a temp folder that is removed at the end. The import runs as users run
  * it: `deno run` with the permissions of lib/permissions.ts.
  *
- * Options: --rows N (50000), --runs N (3), --big-mb N (500), --small-mb N (5), --keep (leave the temp folder).
+ * 3. The CSV parser alone against csv-parse on the same file, in this process (why lib/activities_csv.ts
+ *    has its own).
+ *
+ * Options: --rows N (50000), --runs N (3), --big-mb N (500), --big-entries N (10000: the big
+ * archive's filler is spread over this many files, like an export's activity files), --small-mb N (5),
+ * --keep (leave the temp folder).
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { permissionFlags } from "../lib/permissions.ts";
+import { parse as csvParse } from "csv-parse/sync";
+import { CsvParser, type CsvRecord } from "../lib/activities_csv.ts";
 import { generateActivitiesCsv, sampleActivities, writeExportZip } from "../lib/testing/archive_gen.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -27,6 +34,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     "big-mb": { type: "string", default: "500" },
     "small-mb": { type: "string", default: "5" },
+    "big-entries": { type: "string", default: "10000" },
     keep: { type: "boolean", default: false },
   },
 });
@@ -155,23 +163,69 @@ try {
   if (!haveTime) {
     console.log("   /usr/bin/time not found: peak memory not measured (install it: apt-get install -y time)");
   }
-  for (const mb of [Number(values["small-mb"]), Number(values["big-mb"])]) {
+  const zips = [
+    { mb: Number(values["small-mb"]), entries: 20 },
+    { mb: Number(values["big-mb"]), entries: Number(values["big-entries"]) },
+  ];
+  for (const { mb, entries } of zips) {
     const zip = `${tmp}/export_${mb}mb.zip`;
     const t = performance.now();
-    await writeExportZip(zip, { csv: small, fillerBytes: mb * MB });
+    await writeExportZip(zip, { csv: small, fillerBytes: mb * MB, fillerEntries: entries });
     const size = (await Deno.stat(zip)).size;
     const made = ((performance.now() - t) / 1000).toFixed(1);
     // Flush the freshly written archive first, so the import's own fsyncs do not wait behind it.
     await new Deno.Command("sync").output().catch(() => {});
-    await fresh(`${tmp}/mem`);
-    const run = await measure(importCommand(["--db", "m.db", "--create", zip]), `${tmp}/mem`);
-    check(run, `import of ${zip}`);
+    const runs: Run[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      await fresh(`${tmp}/mem`);
+      const r = await measure(importCommand(["--db", "m.db", "--create", zip]), `${tmp}/mem`);
+      check(r, `import of ${zip}`);
+      runs.push(r);
+    }
+    const run = {
+      seconds: median(runs.map((r) => r.seconds)),
+      maxRssKb: haveTime ? Math.max(...runs.map((r) => r.maxRssKb!)) : null,
+    };
     console.log(
-      `   ${(size / MB).toFixed(0).padStart(4)} MB zip (written in ${made} s): import ${run.seconds.toFixed(2)} s, ` +
-        `peak RSS ${run.maxRssKb === null ? "not measured" : `${(run.maxRssKb / 1024).toFixed(0)} MB`}`,
+      `   ${(size / MB).toFixed(0).padStart(4)} MB zip, ${entries + 2} entries (written in ${made} s): ` +
+        `import median ${run.seconds.toFixed(2)} s, ` +
+        `peak RSS ${
+          run.maxRssKb === null ? "not measured" : `${(run.maxRssKb / 1024).toFixed(0)} MB`
+        } (highest of ${RUNS})`,
     );
     await Deno.remove(zip);
   }
+
+  // --- 3. The CSV parser alone ------------------------------------------------------------------
+  console.log(`\n3. parsing the ${(csv.length / MB).toFixed(1)} MB CSV of part 1 in 64 KiB pieces, best of ${RUNS}`);
+  const time = (fn: () => number) => {
+    let best = Infinity;
+    let records = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      records = fn();
+      best = Math.min(best, performance.now() - t);
+    }
+    return { best, records };
+  };
+  const ownParser = time(() => {
+    const parser = new CsvParser();
+    const out: CsvRecord[] = [];
+    let n = 0;
+    for (let i = 0; i < csv.length; i += 65_536) {
+      parser.push(csv.slice(i, i + 65_536), out);
+      n += out.length;
+      out.length = 0;
+    }
+    parser.end(out);
+    return n + out.length;
+  });
+  const bytes = new TextEncoder().encode(csv);
+  const csvParseSync = time(() => csvParse(bytes, { relax_column_count: true }).length);
+  console.log(`   lib/activities_csv.ts CsvParser: ${ownParser.best.toFixed(0)} ms (${ownParser.records} records)`);
+  console.log(
+    `   csv-parse (sync):                ${csvParseSync.best.toFixed(0)} ms (${csvParseSync.records} records)`,
+  );
 } finally {
   if (values.keep) console.log(`kept ${tmp}`);
   else await Deno.remove(tmp, { recursive: true });
