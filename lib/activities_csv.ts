@@ -538,10 +538,10 @@ export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
  * LF or CRLF records; blank lines skipped. Text goes in by `push` in any chunking; complete
  * records come out with the line each starts on.
  *
- * Why not csv-parse: on a 50,000-row, 103-column export (22 MB) csv-parse alone took 1.3 s,
- * longer than sqlite3's whole `.import` of the file (0.9 s), and the import must stay within 2x
- * of that. This parser takes about 0.4 s; tests/activities_csv_test.ts checks it against
- * csv-parse record for record on generated exports cut into odd-sized chunks.
+ * Why not csv-parse: on the 50,000-row, 103-column export of bench/import_bench.ts (21 MB), csv-parse
+ * alone took 0.7-0.85 s (its streaming API 1.3 s), as long as sqlite3's whole `.import` of the file,
+ * where the import must stay within 2x of that; this parser takes 0.13-0.25 s. tests/activities_csv_test.ts
+ * checks it against csv-parse record for record on generated exports cut into odd-sized chunks.
  */
 export class CsvParser {
   private buf = "";

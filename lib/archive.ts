@@ -10,11 +10,12 @@
  * 65,535 entries) are read the same way.
  *
  * Why not @zip.js/zip.js (which the project uses to write test archives): its reader builds a
- * full entry object for every file of the archive, about 5 KB of garbage each, so reading an
- * export of 10,000 activity files peaked 55 MB higher than a small one. Locating one entry needs
- * none of that, and the format subset involved (end records, zip64 extra fields, stored or
- * deflated data) is small and covered by tests/archive_test.ts, which also reads archives
- * written by Info-ZIP `zip` when it is installed.
+ * full entry object for every file of the archive, so memory grew with the number of files: an
+ * archive of 20,000 files peaked at 306 MB RSS through `getEntries()` and 163-183 MB through its
+ * entry generator, against 86-92 MB with this reader. Locating one entry needs none of that, and
+ * the format subset involved (end records, zip64 extra fields, stored or deflated data) is small
+ * and covered by tests/archive_test.ts, which also reads archives written by Info-ZIP `zip` when
+ * it is installed.
  */
 import { join } from "node:path";
 import { UsageError } from "./errors.ts";

