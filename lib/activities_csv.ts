@@ -197,7 +197,7 @@ const BY_SQUASHED: ReadonlyMap<string, string> = new Map([
 export function apiSportType(display: string): { sportType: string; known: boolean } {
   let cached = SPORT_CACHE.get(display);
   if (cached === undefined) {
-    cached = resolveSportType(display);
+    cached = Object.freeze(resolveSportType(display));
     if (SPORT_CACHE.size < 1000) SPORT_CACHE.set(display, cached);
   }
   return cached;
