@@ -16,18 +16,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { DAY_MS, dayStart, type Permit, RateLimiter, windowStart } from "../lib/rate_limit.ts";
 import { migrate } from "../lib/schema.ts";
-
-/** Deterministic PRNG (mulberry32), so every run of the benchmark is the same simulation. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../lib/testing/sim_random.ts";
 
 /** Strava's counting, per application, on the server's own clock. */
 class FakeStrava {
@@ -115,7 +104,7 @@ const LATENCY_MS = 300;
 const SLACK_MS = 1000;
 
 function run(scenario: Scenario, needed: number, buffer: number, start: number): Result {
-  const random = prng(42);
+  const random = mulberry32(42);
   const server = new FakeStrava(scenario.limits ?? {}, scenario.skewMs ?? 0);
   const db = new DatabaseSync(":memory:");
   migrate(db);

@@ -6,10 +6,11 @@
  * and export `.zip` files holding it among incompressible filler, written as a stream so a
  * multi-gigabyte archive costs no memory.
  *
- * The header rows are those of real exports (shared/fixtures/strava/activities_header_*.csv,
+ * The header rows are those of real exports (tests/fixtures/strava/activities_header_*.csv,
  * header only); tests/activities_csv_test.ts checks they match when the fixtures are present.
  */
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
+import { mulberry32 } from "./sim_random.ts";
 import { SPORT_TYPES } from "../activities_csv.ts";
 
 configure({ useWebWorkers: false });
@@ -284,18 +285,6 @@ export function generateActivitiesCsv(rows: Iterable<GenActivity>, options: CsvO
   return (options.bom ? "\ufeff" : "") + out.join(nl) + nl;
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same export. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NAMES = [
   "Morning Ride",
   "Lunch Run",
@@ -331,7 +320,7 @@ export interface SampleOptions {
 
 /** `count` varied activities: sports, unicode names, multi-line descriptions, commutes, manual entries. */
 export function sampleActivities(count: number, options: SampleOptions = {}): GenActivity[] {
-  const random = prng(options.seed ?? 1);
+  const random = mulberry32(options.seed ?? 1);
   let id = options.firstId ?? 8_000_000_000n;
   let start = Date.parse(options.firstStart ?? "2019-01-01T06:30:00Z");
   const manualEvery = options.manualEvery ?? 9;
