@@ -4,6 +4,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
+import { type Database, openDatabase } from "../lib/db.ts";
+import { migrate } from "../lib/schema.ts";
+import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -80,4 +83,30 @@ export async function runScript(script: ScriptName, args: string[], options: Run
 export async function fileDigest(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Creates and migrates `data/segments.db` in `dir`, as `update_schema.ts --create` would. */
+export function createDatabase(dir: string): void {
+  const db = openDatabase(`${dir}/data/segments.db`, { create: true });
+  migrate(db);
+  db.close();
+}
+
+/** Runs `fn` on `dir`'s data/segments.db and closes it. */
+export function withDatabase<T>(dir: string, fn: (db: Database) => T): T {
+  const db = openDatabase(`${dir}/data/segments.db`);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** Environment that points a script at the simulator, with an access token of `scope`. */
+export function simEnv(sim: StravaSimulator, scope = "read,activity:read_all"): Record<string, string> {
+  return {
+    STRAVA_ACCESS_TOKEN: sim.issueTokens(scope).access_token,
+    STRAVA_API_URL: sim.apiUrl,
+    STRAVA_OAUTH_URL: sim.oauthUrl,
+  };
 }

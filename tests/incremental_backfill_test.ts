@@ -1,37 +1,13 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { openDatabase, prepareExact } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
+import { prepareExact } from "../lib/db.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { runScript, spawnScript, tempDir } from "./helpers.ts";
+import { createDatabase, runScript, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
-
-function createDb(dir: string): void {
-  const db = openDatabase(`${dir}/data/segments.db`, { create: true });
-  migrate(db);
-  db.close();
-}
-
-function simEnv(sim: StravaSimulator, scope = "read,activity:read_all"): Record<string, string> {
-  return {
-    STRAVA_ACCESS_TOKEN: sim.issueTokens(scope).access_token,
-    STRAVA_API_URL: sim.apiUrl,
-    STRAVA_OAUTH_URL: sim.oauthUrl,
-  };
-}
-
-function withDb<T>(dir: string, fn: (db: ReturnType<typeof openDatabase>) => T): T {
-  const db = openDatabase(`${dir}/data/segments.db`);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
 
 Deno.test("incremental_backfill: list, then a complete backfill equal to the truth; the re-run asks nothing", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 11, activities: 30, segments: 25 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   const listed = await runScript("incremental_backfill", ["--mode", "activities"], opts);
   strictEqual(listed.code, 0, listed.stderr);
@@ -39,14 +15,14 @@ Deno.test("incremental_backfill: list, then a complete backfill equal to the tru
   const full = await runScript("incremental_backfill", ["--activities", "500", "--segments", "500"], opts);
   strictEqual(full.code, 0, full.stderr);
   ok(full.stdout.includes("pending: 0 activities, 0 segments"), full.stdout);
-  const needed = withDb(dir.path, (db) => assertMatchesTruth(db, sim));
+  const needed = withDatabase(dir.path, (db) => assertMatchesTruth(db, sim));
   const requests = apiRequests(sim);
   strictEqual(requests.length, 1 + needed);
   strictEqual(new Set(requests).size, requests.length);
   strictEqual(sim.requests.filter((r) => r.status === 429).length, 0);
   // The log names what was fetched; ids are exact there too.
   const log = await Deno.readTextFile(`${dir.path}/backfill.log`);
-  const effortId = withDb(dir.path, (db) => prepareExact(db, "SELECT max(id) id FROM segment_efforts").get()!.id);
+  const effortId = withDatabase(dir.path, (db) => prepareExact(db, "SELECT max(id) id FROM segment_efforts").get()!.id);
   ok(log.includes("stored") && !log.includes(`${effortId}n`));
 
   const before = sim.requests.length;
@@ -58,7 +34,7 @@ Deno.test("incremental_backfill: list, then a complete backfill equal to the tru
 Deno.test("incremental_backfill: --no-wait stops at the budget (exit 0, when it reopens); the next run sends nothing", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 3, activities: 40, limits: { read15: 12 } });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const r = await runScript("incremental_backfill", ["--no-wait"], opts);
@@ -76,7 +52,7 @@ Deno.test("incremental_backfill: --no-wait stops at the budget (exit 0, when it 
 Deno.test("incremental_backfill: a 429 on the first request stops cleanly and is not retried", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 3, activities: 10, usage: { read15: 100 } });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   const r = await runScript("incremental_backfill", ["--mode", "activities", "--no-wait"], opts);
   strictEqual(r.code, 0, r.stderr);
@@ -88,7 +64,7 @@ Deno.test("incremental_backfill: a 429 on the first request stops cleanly and is
 Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; the next run redoes at most one record", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 5, activities: 30, segments: 20 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 150, times: 12 });
@@ -104,7 +80,7 @@ Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; t
   await child.stderr.cancel();
   strictEqual(status.signal, "SIGKILL");
 
-  withDb(dir.path, (db) => {
+  withDatabase(dir.path, (db) => {
     strictEqual((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
     const orphans = db.prepare(
       "SELECT count(*) n FROM segment_efforts e LEFT JOIN activities a ON a.id = e.activity_id WHERE a.id IS NULL OR a.segment_efforts_processed = 0",
@@ -120,7 +96,7 @@ Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; t
   const beforeResume = new Set(apiRequests(sim));
   const resume = await runScript("incremental_backfill", ["--activities", "500", "--segments", "500"], opts);
   strictEqual(resume.code, 0, resume.stderr);
-  withDb(dir.path, (db) => assertMatchesTruth(db, sim));
+  withDatabase(dir.path, (db) => assertMatchesTruth(db, sim));
   const repeated = apiRequests(sim).slice(beforeResume.size).filter((r) => beforeResume.has(r));
   ok(repeated.length <= 1, `redone: ${repeated.join(", ")}`);
 });
@@ -128,7 +104,7 @@ Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; t
 Deno.test("incremental_backfill: Strava failing repeatedly exits 1 with one line; no token exits 3; a missing database exits 2", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 9, activities: 10 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   // Garbled answers are not retried by the client, so this is quick; 5xx storms with their

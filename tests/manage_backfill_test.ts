@@ -8,22 +8,8 @@ import { runOneTime } from "../lib/manage.ts";
 import { readState } from "../lib/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { runScript, spawnScript, tempDir } from "./helpers.ts";
+import { createDatabase, runScript, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
-
-function createDb(dir: string): void {
-  const db = openDatabase(`${dir}/data/segments.db`, { create: true });
-  migrate(db);
-  db.close();
-}
-
-function simEnv(sim: StravaSimulator): Record<string, string> {
-  return {
-    STRAVA_ACCESS_TOKEN: sim.issueTokens("read,activity:read_all").access_token,
-    STRAVA_API_URL: sim.apiUrl,
-    STRAVA_OAUTH_URL: sim.oauthUrl,
-  };
-}
 
 async function waitFor(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
   const start = Date.now();
@@ -87,7 +73,7 @@ Deno.test("manage one-time: batches to completion across rate windows (virtual c
 Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the database, --json is valid", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 4, activities: 12, segments: 10 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   const r = await runScript("manage_backfill", ["--mode", "continuous", "--interval", "0", "--max-runs", "2"], opts);
   strictEqual(r.code, 0, r.stderr);
@@ -98,8 +84,7 @@ Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the da
   const json = await runScript("manage_backfill", ["--mode", "stats", "--json"], opts);
   strictEqual(json.code, 0, json.stderr);
   const stats = JSON.parse(json.stdout);
-  const db = openDatabase(`${dir.path}/data/segments.db`);
-  try {
+  withDatabase(dir.path, (db) => {
     const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     strictEqual(stats.activities.total, n("SELECT count(*) n FROM activities"));
     strictEqual(stats.activities.processed, n("SELECT count(*) n FROM activities WHERE segment_efforts_processed = 1"));
@@ -109,9 +94,7 @@ Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the da
     strictEqual(stats.segments.detailed, n("SELECT count(*) n FROM segments WHERE details_status = 'ok'"));
     strictEqual(stats.distinct_segments_ridden, n("SELECT count(DISTINCT segment_id) n FROM segment_efforts"));
     ok(stats.activities.processed > 0);
-  } finally {
-    db.close();
-  }
+  });
   strictEqual(stats.last_run.runs, 2);
   strictEqual(stats.budget.window.reads_allowed, 90);
   ok(stats.budget.window.reads_left < 90, "usage persisted by the runs is shown");
@@ -124,7 +107,7 @@ Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the da
 Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, database consistent", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 8, activities: 30, segments: 20 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 200, times: 1000 });
   const child = spawnScript("manage_backfill", ["--mode", "one-time"], opts);
@@ -141,21 +124,18 @@ Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, da
   const { state } = await readState(`${dir.path}/backfill_state.json`);
   strictEqual(state.last_outcome, "interrupted");
   ok(state.last_end !== null);
-  const db = openDatabase(`${dir.path}/data/segments.db`);
-  try {
+  withDatabase(dir.path, (db) => {
     strictEqual((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
     const processed =
       (db.prepare("SELECT count(*) n FROM activities WHERE efforts_status = 'ok'").get() as { n: number }).n;
     ok(processed >= 2, `${processed} activities stored before the signal`);
-  } finally {
-    db.close();
-  }
+  });
 });
 
 Deno.test("manage: a second writer is refused while one runs; a stale lock is taken over", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   const first = spawnScript("manage_backfill", ["--mode", "continuous", "--interval", "60"], opts);
   try {
@@ -179,7 +159,7 @@ Deno.test("manage: a second writer is refused while one runs; a stale lock is ta
 Deno.test("manage: a corrupt state file is reported and replaced, never fatal", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
-  createDb(dir.path);
+  createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
   await Deno.writeTextFile(`${dir.path}/backfill_state.json`, "{ not json");
   const r = await runScript("manage_backfill", ["--mode", "one-time"], opts);
