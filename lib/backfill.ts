@@ -176,6 +176,13 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     if (ctx.signal?.aborted) throw new StopRun("interrupted");
   }
 
+  /** The usage Strava last reported, for the log: what the limiter's decisions rest on. */
+  function usage(): string {
+    const { read, overall } = ctx.limiter.status();
+    return `reads ${read.usage15}/${read.limit15} this window, ${read.usageDay}/${read.limitDay} today; ` +
+      `all requests ${overall.usage15}/${overall.limit15}, ${overall.usageDay}/${overall.limitDay}`;
+  }
+
   function report(phase: string, done: number, total: number, pendingRequests: number) {
     const status = ctx.limiter.status();
     progress.update({
@@ -268,7 +275,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
         const n = saveActivityEfforts(ctx.db, id, activity, stamp());
         summary.efforts.fetched++;
         summary.efforts.efforts_stored += n;
-        log.info("activity {id}: stored {n} segment efforts", { id, n });
+        log.info("activity {id}: stored {n} segment efforts; {usage}", { id, n, usage: usage() });
         succeeded();
       } catch (err) {
         if (err instanceof StopRun) throw err;
@@ -287,7 +294,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
         const segment = await call(`segment ${id}`, () => ctx.client.getSegment(id));
         saveSegmentDetails(ctx.db, id, segment, stamp());
         summary.segments.fetched++;
-        log.info("segment {id}: stored details", { id });
+        log.info("segment {id}: stored details; {usage}", { id, usage: usage() });
         succeeded();
       } catch (err) {
         if (err instanceof StopRun) throw err;
@@ -308,7 +315,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
       summary.listed.pages++;
       summary.listed.seen += list.length;
       summary.listed.added += upsertListedActivities(ctx.db, list, stamp());
-      log.info("activity list page {page}: {n} activities", { page, n: list.length });
+      log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: usage() });
       if (list.length < perPage) break;
     }
   }

@@ -24,6 +24,8 @@ Deno.test("incremental_backfill: list, then a complete backfill equal to the tru
   const log = await Deno.readTextFile(`${dir.path}/backfill.log`);
   const effortId = withDatabase(dir.path, (db) => prepareExact(db, "SELECT max(id) id FROM segment_efforts").get()!.id);
   ok(log.includes("stored") && !log.includes(`${effortId}n`));
+  // Every fetch logs the usage Strava reported with it.
+  ok(/stored \d+ segment efforts; reads \d+\/100 this window, \d+\/1000 today/.test(log), log.slice(0, 2000));
 
   const before = sim.requests.length;
   const again = await runScript("incremental_backfill", [], opts);
