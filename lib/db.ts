@@ -142,3 +142,25 @@ export function columnsOf(db: Database, table: string): string[] {
 export function tableExists(db: Database, table: string): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) !== undefined;
 }
+
+/** Whether anything exists at `path` (a database this run would otherwise create). */
+export function databaseExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Deletes the database at `path` with its WAL and shared-memory files; missing ones are fine. */
+export function removeDatabaseFiles(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      Deno.removeSync(file);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+}

@@ -73,3 +73,50 @@ export function terminalProgress({ write, now, columns = 100 }: TerminalProgress
     },
   };
 }
+
+/** The progress line of import_archive.ts. */
+export interface ImportProgress {
+  /** Bytes of the file read so far (for the share shown). */
+  bytes(n: number): void;
+  /** Rows written so far; redraws the line at most every 250 ms. */
+  rows(n: number): void;
+  /** Clears the line (before the summary is printed). */
+  clear(): void;
+}
+
+/** Options for `importProgress`. */
+export interface ImportProgressOptions {
+  write: (text: string) => void;
+  /** A monotonic clock in ms (performance.now). */
+  now: () => number;
+  /** False off a terminal: nothing is ever written. */
+  enabled: boolean;
+}
+
+/**
+ * Rows read, throughput and share of a file of `size` bytes (null: unknown, no share shown),
+ * as one self-overwriting line redrawn a few times a second.
+ */
+export function importProgress(size: number | null, { write, now, enabled }: ImportProgressOptions): ImportProgress {
+  let last = 0;
+  const start = now();
+  let shown = false;
+  let bytes = 0;
+  return {
+    bytes(n) {
+      bytes = n;
+    },
+    rows(n) {
+      const t = now();
+      if (!enabled || t - last < 250) return;
+      last = t;
+      const rate = n / Math.max((t - start) / 1000, 0.001);
+      const share = size ? ` (${Math.min(100, Math.floor((bytes / size) * 100))}%)` : "";
+      write(`\r\x1b[K${n.toLocaleString("en-US")} rows${share}, ${Math.round(rate).toLocaleString("en-US")} rows/s`);
+      shown = true;
+    },
+    clear() {
+      if (shown) write("\r\x1b[K");
+    },
+  };
+}

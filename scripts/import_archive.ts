@@ -5,12 +5,13 @@
  *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
+import { databaseExists, DEFAULT_DB_PATH, openDatabase, removeDatabaseFiles } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/schema.ts";
 import { openActivitiesCsv } from "../lib/archive.ts";
 import { readActivities } from "../lib/activities_csv.ts";
 import { describeBadRows, importActivities } from "../lib/import.ts";
+import { importProgress } from "../lib/progress.ts";
 
 const USAGE = `Usage: import_archive.ts [options] EXPORT
 
@@ -33,37 +34,6 @@ Options:
 /** A CSV this large (about 10,000 activities) is written in bulk mode (see lib/import.ts). */
 const BULK_BYTES = 4 * 1024 * 1024;
 
-/** Rows read, throughput and share of the file, redrawn on stderr a few times a second. */
-class Progress {
-  #last = 0;
-  #start = performance.now();
-  #shown = false;
-  #bytes = 0;
-  constructor(private readonly size: number | null, private readonly enabled: boolean) {}
-
-  bytes(n: number): void {
-    this.#bytes = n;
-  }
-
-  rows(n: number): void {
-    const t = performance.now();
-    if (!this.enabled || t - this.#last < 250) return;
-    this.#last = t;
-    const rate = n / Math.max((t - this.#start) / 1000, 0.001);
-    const share = this.size ? ` (${Math.min(100, Math.floor((this.#bytes / this.size) * 100))}%)` : "";
-    Deno.stderr.writeSync(
-      new TextEncoder().encode(
-        `\r\x1b[K${n.toLocaleString("en-US")} rows${share}, ${Math.round(rate).toLocaleString("en-US")} rows/s`,
-      ),
-    );
-    this.#shown = true;
-  }
-
-  clear(): void {
-    if (this.#shown) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-  }
-}
-
 /** Entry point; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
@@ -83,12 +53,16 @@ export async function main(args: string[]): Promise<number> {
 
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);
-  const existed = exists(dbPath);
+  const existed = databaseExists(dbPath);
   const db = openDatabase(dbPath, { create: values.create });
   let ok = false;
   try {
     migrate(db);
-    const progress = new Progress(source.size, Deno.stderr.isTerminal());
+    const progress = importProgress(source.size, {
+      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+      now: () => performance.now(),
+      enabled: Deno.stderr.isTerminal(),
+    });
     const started = performance.now();
     let result;
     try {
@@ -130,29 +104,9 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     db.close();
     // A database this run created for an import that failed holds nothing: do not leave it behind.
-    if (!ok && !existed) removeDatabase(dbPath);
+    if (!ok && !existed) removeDatabaseFiles(dbPath);
   }
   return 0;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
-function removeDatabase(path: string): void {
-  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-    try {
-      Deno.removeSync(file);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
 }
 
 if (import.meta.main) Deno.exit(await runMain(main, Deno.args));

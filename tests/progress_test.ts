@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { terminalProgress } from "../lib/progress.ts";
+import { importProgress, terminalProgress } from "../lib/progress.ts";
 import { estimateFinish } from "../lib/eta.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../lib/time_format.ts";
 import type { BudgetStatus, FamilyBudget } from "../lib/rate_limit.ts";
@@ -75,4 +75,40 @@ Deno.test("terminal progress: one self-overwriting line with counts, rate, budge
   p.clear();
   ok(out.endsWith("\r\x1b[K"));
   strictEqual(out.includes("\n"), false, "never scrolls");
+});
+
+Deno.test("import progress: rows, share of the file and rows/s, redrawn at most every 250 ms, then cleared", () => {
+  let t = 10_000;
+  let out = "";
+  const p = importProgress(1000, { write: (s) => out += s, now: () => t, enabled: true });
+  t += 500;
+  p.bytes(250);
+  p.rows(1500);
+  strictEqual(out, "\r\x1b[K1,500 rows (25%), 3,000 rows/s");
+  t += 249;
+  p.rows(1600);
+  strictEqual(out.split("\r\x1b[K").length, 2, "not redrawn within 250 ms");
+  t += 1;
+  p.bytes(2000); // the share never passes 100%
+  p.rows(2500);
+  strictEqual(out.split("\r\x1b[K").at(-1), "2,500 rows (100%), 3,333 rows/s");
+  p.clear();
+  ok(out.endsWith("2,500 rows (100%), 3,333 rows/s\r\x1b[K"), out);
+  strictEqual(out.includes("\n"), false, "never scrolls");
+});
+
+Deno.test("import progress: no share for an unknown size; nothing at all off a terminal", () => {
+  let t = 0;
+  let out = "";
+  const unknown = importProgress(null, { write: (s) => out += s, now: () => t, enabled: true });
+  t = 2000;
+  unknown.rows(10);
+  strictEqual(out, "\r\x1b[K10 rows, 5 rows/s");
+  let off = "";
+  const silent = importProgress(1000, { write: (s) => off += s, now: () => t, enabled: false });
+  t = 5000;
+  silent.bytes(500);
+  silent.rows(100);
+  silent.clear();
+  strictEqual(off, "");
 });
