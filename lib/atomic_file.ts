@@ -3,24 +3,33 @@ import { basename, dirname, join } from "node:path";
 
 /**
  * Writes `text` to a temp file beside `path` (same filesystem), syncs it, and renames it
- * over `path`. `mode` applies from creation, so a secret is never readable by others.
+ * over `path`. `mode` applies from creation (and exactly, whatever the umask), so a secret is
+ * never readable by others, not even for a moment. Synchronous on purpose: it is small, and
+ * callers such as the token store must have the file on disk before they go on.
  */
-export async function writeFileAtomic(path: string, text: string, options: { mode?: number } = {}): Promise<void> {
-  const dir = dirname(path);
-  if (dir !== ".") await Deno.mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+export function writeFileAtomic(path: string, text: string, options: { mode?: number } = {}): void {
+  const folder = dirname(path);
+  Deno.mkdirSync(folder, { recursive: true });
+  const temp = join(folder, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
+  const mode = options.mode ?? 0o644;
   try {
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+    const file = Deno.openSync(temp, { write: true, createNew: true, mode });
     try {
-      await file.write(new TextEncoder().encode(text));
-      await file.sync();
+      const bytes = new TextEncoder().encode(text);
+      let written = 0;
+      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+      file.syncSync();
     } finally {
       file.close();
     }
-    if (options.mode !== undefined && Deno.build.os !== "windows") await Deno.chmod(temp, options.mode);
-    await Deno.rename(temp, path);
+    if (Deno.build.os !== "windows") Deno.chmodSync(temp, mode);
+    Deno.renameSync(temp, path);
   } catch (err) {
-    await Deno.remove(temp).catch(() => {}); // best effort: the original error is what matters
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // the temp file was never created or is already renamed; nothing to clean up
+    }
     throw err;
   }
 }

@@ -54,7 +54,7 @@ async function recorded(
   state.last_end = null;
   state.last_mode = mode;
   state.last_outcome = "running";
-  await writeState(statePath, state);
+  writeState(statePath, state);
   try {
     const outcome = await body(state);
     state.last_outcome = outcome;
@@ -66,7 +66,7 @@ async function recorded(
     throw err;
   } finally {
     state.last_end = isoSeconds(ctx.now());
-    await writeState(statePath, state);
+    writeState(statePath, state);
   }
 }
 

@@ -62,6 +62,6 @@ export async function readState(path: string): Promise<StateRead> {
 }
 
 /** Writes the state file atomically. */
-export async function writeState(path: string, state: BackfillState): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(state, null, 2) + "\n");
+export function writeState(path: string, state: BackfillState): void {
+  writeFileAtomic(path, JSON.stringify(state, null, 2) + "\n");
 }

@@ -5,9 +5,9 @@
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
-import { basename, dirname, join } from "node:path";
 import { type Database, prepareExact, tableExists, transaction } from "./db.ts";
 import { UsageError } from "./errors.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";
@@ -201,28 +201,9 @@ export function tokensFileText(tokens: StoredTokens): string {
  * never half of either, and the file is never readable by others, even for a moment.
  */
 export function writeTokensFile(path: string, tokens: StoredTokens): void {
-  const folder = dirname(path);
-  Deno.mkdirSync(folder, { recursive: true });
-  const temp = join(folder, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
   try {
-    const file = Deno.openSync(temp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      const bytes = new TextEncoder().encode(tokensFileText(tokens));
-      let written = 0;
-      while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-      file.syncSync();
-    } finally {
-      file.close();
-    }
-    // The umask can only narrow the create mode; make it exactly 0600 anyway.
-    if (Deno.build.os !== "windows") Deno.chmodSync(temp, 0o600);
-    Deno.renameSync(temp, path);
+    writeFileAtomic(path, tokensFileText(tokens), { mode: 0o600 });
   } catch (err) {
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // the temp file was never created or is already renamed; nothing to clean up
-    }
     if (err instanceof Deno.errors.IsADirectory) throw new UsageError(`tokens file ${path} is a directory`);
     throw err;
   }
