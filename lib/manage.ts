@@ -11,6 +11,9 @@ import { isoSeconds } from "./time_format.ts";
 
 const log = logger("manage");
 
+/** Continuous mode lists new activities at most once an hour (and on its first cycle). */
+export const DEFAULT_SYNC_EVERY_SECONDS = 3600;
+
 /** Options of the two loops. */
 export interface ManageOptions {
   activities: number;
@@ -20,6 +23,8 @@ export interface ManageOptions {
   intervalSeconds?: number;
   /** Continuous: cycles before exiting (0 = never). */
   maxRuns?: number;
+  /** Continuous: list new activities at most this often (default DEFAULT_SYNC_EVERY_SECONDS). */
+  syncEverySeconds?: number;
   /** Called after every batch (the script prints summaries). */
   onBatch?: (summary: RunSummary, mode: string) => void;
 }
@@ -117,10 +122,18 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
   let cycles = 0;
   let last: RunSummary | null = null;
   let warning: string | null = null;
+  let lastSync = -Infinity;
+  const syncEveryMs = (options.syncEverySeconds ?? DEFAULT_SYNC_EVERY_SECONDS) * 1000;
   for (;;) {
     const result = await recorded(ctx, options.statePath, "continuous", async (state) => {
-      last = await batch(ctx, state, options, "activities");
-      if (!ended(last)) last = await batch(ctx, state, options, "both");
+      // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
+      // of the daily budget) to find the one or two activities a day a rider uploads.
+      if (ctx.now() - lastSync >= syncEveryMs) {
+        last = await batch(ctx, state, options, "activities");
+        if (ended(last)) return outcomeOf(last);
+        lastSync = ctx.now();
+      }
+      last = await batch(ctx, state, options, "both");
       return outcomeOf(last);
     });
     warning ??= result.warning;

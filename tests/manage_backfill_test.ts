@@ -4,7 +4,7 @@ import { migrate } from "../lib/schema.ts";
 import { RateLimiter } from "../lib/rate_limit.ts";
 import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
 import type { EngineContext } from "../lib/backfill.ts";
-import { runOneTime } from "../lib/manage.ts";
+import { runContinuous, runOneTime } from "../lib/manage.ts";
 import { readState } from "../lib/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
@@ -169,4 +169,43 @@ Deno.test("manage: a corrupt state file is reported and replaced, never fatal", 
   strictEqual(warning, null);
   strictEqual(state.runs, 1);
   deepStrictEqual(state.last_outcome, "done");
+});
+
+Deno.test("manage continuous: new activities are listed on the first cycle, then at most once an hour", async () => {
+  await using dir = await tempDir();
+  const clock = new VirtualClock();
+  await using sim = StravaSimulator.inProcess({ seed: 5, activities: 6, segments: 5, now: clock.now });
+  const db = openDatabase(`${dir.path}/c.db`, { create: true });
+  try {
+    migrate(db);
+    const limiter = new RateLimiter({ db, now: clock.now });
+    const client = new StravaClient({
+      apiUrl: sim.apiUrl,
+      tokens: staticTokenProvider(sim.issueTokens().access_token),
+      limiter,
+      fetch: sim.fetch,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
+    const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+    // Six cycles 20 minutes apart span 100 minutes: listings at 0 and 60 (the 80 has not waited an hour since).
+    const result = await runContinuous(ctx, {
+      activities: 50,
+      segments: 50,
+      intervalSeconds: 20 * 60,
+      maxRuns: 6,
+      statePath: `${dir.path}/state.json`,
+    });
+    strictEqual(result.cycles, 6);
+    strictEqual(apiRequests(sim).filter((r) => r.startsWith("/api/v3/athlete/activities?")).length, 2);
+    // An activity uploaded meanwhile is found by the next hourly listing and backfilled.
+    const [added] = sim.addActivities(1);
+    await runContinuous(ctx, { activities: 50, segments: 50, maxRuns: 1, statePath: `${dir.path}/state.json` });
+    strictEqual(
+      (db.prepare("SELECT efforts_status s FROM activities WHERE id = ?").get(added.id) as { s: string }).s,
+      added.manual || !added.hasGps ? "skipped" : "ok",
+    );
+  } finally {
+    db.close();
+  }
 });
