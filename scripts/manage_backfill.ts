@@ -25,7 +25,8 @@ Modes:
   --mode stats        counts, rate budget left, last run and an ETA (default; makes no request)
   --mode one-time     sync new activities, then fetch every pending activity's efforts, then every
                       pending segment's details, in batches, waiting across rate windows
-  --mode continuous   every --interval seconds: sync new activities, run one batch
+  --mode continuous   every --interval seconds: run one batch (new activities are listed
+                      at most once an hour)
 
 Options:
   --activities N      activities per batch (default: 50)
