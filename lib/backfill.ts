@@ -13,8 +13,10 @@ import { AuthError, RuntimeError } from "./errors.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { ForbiddenError, NotFoundError, RateLimitedError, StravaError } from "./strava.ts";
 import {
+  countActivities,
   countPendingActivities,
   countPendingSegments,
+  countUnknownGps,
   newestStartEpoch,
   pendingActivities,
   pendingSegments,
@@ -23,11 +25,13 @@ import {
   settleActivity,
   type Settled,
   settleSegment,
+  settleUnlisted,
   skipActivitiesWithoutEfforts,
   upsertListedActivities,
 } from "./backfill_store.ts";
 import { estimateFinish } from "./eta.ts";
 import { logger } from "./log.ts";
+import { idOf } from "./records.ts";
 import { type Progress, silentProgress } from "./progress.ts";
 import { formatLocalAndUtc, isoSeconds } from "./time_format.ts";
 
@@ -94,6 +98,12 @@ const emptyPhase = (): PhaseSummary => ({ fetched: 0, not_found: 0, forbidden: 0
 
 /** Thrown inside the engine to unwind when the run must stop (budget with --no-wait, or a signal). */
 class StopRun extends Error {}
+
+/** Activities per list page (Strava's maximum). */
+const PER_PAGE = 200;
+
+/** The full-list survey runs when unknown activities are at least this many times its pages. */
+export const SURVEY_FACTOR = 20;
 
 /** Transient failures in a row after which the run gives up (exit 1) instead of spending budget. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
@@ -262,6 +272,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
   return summary;
 
   async function effortsPhase() {
+    await surveyImportedActivities();
     summary.skipped = skipActivitiesWithoutEfforts(ctx.db, stamp());
     if (summary.skipped > 0) {
       log.info("skipped {n} activities that cannot have segment efforts", { n: summary.skipped });
@@ -304,19 +315,64 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     }
   }
 
-  async function listNewActivities() {
-    const newest = newestStartEpoch(ctx.db);
-    // One second earlier: `after` is exclusive, and two activities may share a start second.
-    const after = newest === null ? undefined : newest - 1;
-    const perPage = 200;
+  /** Lists the athlete's activities after `after` (epoch s), storing every page; returns the ids seen. */
+  async function listFrom(after: number | undefined, phase: string): Promise<Set<bigint>> {
+    const seen = new Set<bigint>();
     for (let page = 1;; page++) {
-      report("listing", page - 1, page, 1);
-      const list = await call(`activity list page ${page}`, () => ctx.client.listActivities({ after, page, perPage }));
+      report(phase, page - 1, page, 1);
+      const list = await call(
+        `activity list page ${page}`,
+        () => ctx.client.listActivities({ after, page, perPage: PER_PAGE }),
+      );
       summary.listed.pages++;
       summary.listed.seen += list.length;
       summary.listed.added += upsertListedActivities(ctx.db, list, stamp());
+      for (const activity of list) {
+        const id = idOf(activity.id);
+        if (id !== null) seen.add(id);
+      }
       log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: usage() });
-      if (list.length < perPage) break;
+      if (list.length < PER_PAGE) return seen;
+    }
+  }
+
+  async function listNewActivities() {
+    const newest = newestStartEpoch(ctx.db);
+    // One second earlier: `after` is exclusive, and two activities may share a start second.
+    await listFrom(newest === null ? undefined : newest - 1, "listing");
+  }
+
+  /**
+   * Imported activities say nothing of GPS, and an old export still holds activities deleted
+   * since. One pass over the whole list (a read per 200 activities) tells both: activities
+   * without a track are then skipped, and ones missing from the list settled, without a request
+   * each. Worth it once the unknown ones are SURVEY_FACTOR times the pages it costs.
+   */
+  async function surveyImportedActivities() {
+    const unknown = countUnknownGps(ctx.db);
+    const pages = Math.ceil((countActivities(ctx.db) + 1) / PER_PAGE);
+    if (unknown < SURVEY_FACTOR * pages) return;
+    const status = ctx.limiter.status();
+    const left = Math.min(status.read.remaining15, status.overall.remaining15);
+    if (!ctx.wait && left < pages + 1) {
+      // A survey cut short by --no-wait would have to start over; fetch one by one meanwhile.
+      log.info("not listing all activities now: {pages} reads needed, {left} left in this window", { pages, left });
+      return;
+    }
+    log.info("listing all activities once ({pages} reads) to learn which of {unknown} imported ones can have efforts", {
+      pages,
+      unknown,
+    });
+    const seen = await listFrom(0, "survey");
+    const settled = settleUnlisted(ctx.db, seen, stamp());
+    summary.efforts.not_found += settled;
+    if (settled > 0) {
+      log.info(
+        "{n} imported activities are not in the athlete's list (deleted, or private without activity:read_all): settled as not_found",
+        {
+          n: settled,
+        },
+      );
     }
   }
 }

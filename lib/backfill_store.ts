@@ -57,6 +57,34 @@ export function countPendingActivities(db: Database): number {
   return Number((db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES}`).get() as { n: number }).n);
 }
 
+/** Number of activities. */
+export function countActivities(db: Database): number {
+  return Number((db.prepare("SELECT count(*) n FROM activities").get() as { n: number }).n);
+}
+
+/** Pending activities of which nothing tells whether they have a GPS track (imported ones). */
+export function countUnknownGps(db: Database): number {
+  return Number(
+    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL`).get() as {
+      n: number;
+    }).n,
+  );
+}
+
+/**
+ * After a complete listing of the athlete's activities: pending ones of unknown GPS that were
+ * not listed are deleted, or private and invisible to this token; a fetch would answer 404.
+ */
+export function settleUnlisted(db: Database, listed: ReadonlySet<bigint>, now: string): number {
+  return Number(
+    db.prepare(
+      `UPDATE activities SET efforts_status = 'not_found', updated_at = ?,
+         efforts_error = 'not in the athlete''s activity list (deleted, or private without activity:read_all)'
+       WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL AND id NOT IN (SELECT value FROM json_each(?))`,
+    ).run(now, `[${[...listed].join(",")}]`).changes,
+  );
+}
+
 /** Ids of up to `limit` segments whose details are pending, most-ridden first. */
 export function pendingSegments(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
   const rows = prepareExact(

@@ -94,33 +94,56 @@ Deno.test("backfill: a complete run equals the simulator's truth, with no duplic
   strictEqual(again.efforts.fetched + again.segments.fetched, 0);
 });
 
-Deno.test("backfill: deleted activities and hidden segments settle as not_found and are never asked again", async () => {
+Deno.test("backfill: an imported archive is surveyed with one listing: deleted and GPS-less activities cost no fetch", async () => {
   await using h = await harness({ activities: 80, wait: true });
   seedFromArchive(h.db, h.sim.truth.activities);
   const deleted = h.sim.truth.activities.filter((a) => a.deleted);
-  ok(deleted.length > 0, "the simulated athlete has deleted activities");
-  await h.run({});
+  const noGps = h.sim.truth.activities.filter((a) => !a.deleted && !a.manual && !a.hasGps);
+  ok(deleted.length > 0 && noGps.length > 0, "the simulated athlete has deleted and GPS-less activities");
+  const summary = await h.run({});
+  strictEqual(summary.listed.pages, 1, "one list page surveys all 80");
   const status = statuses(h.db, "activities");
   for (const a of deleted) strictEqual(status.get(a.id), "not_found");
+  for (const a of noGps) strictEqual(status.get(a.id), "skipped");
+  const fetched = h.apiRequests().filter((r) => r.startsWith("/api/v3/activities/"));
+  for (const a of [...deleted, ...noGps]) {
+    ok(!fetched.some((r) => r.startsWith(`/api/v3/activities/${a.id}?`)), `activity ${a.id} was not fetched`);
+  }
+  // The result is the same as a backfill from the API's own listing, request for request.
+  const needed = assertMatchesTruth(h.db, h.sim);
+  strictEqual(h.apiRequests().length, 1 + needed);
   const segStatus = statuses(h.db, "segments");
   const hidden = [...segStatus.keys()].filter((id) => h.sim.truth.notFoundSegments.has(id));
   ok(hidden.length > 0, "some ridden segments are hidden");
   for (const id of hidden) strictEqual(segStatus.get(id), "not_found");
   const before = h.sim.requests.length;
   await h.run({});
-  strictEqual(h.sim.requests.length, before);
+  strictEqual(h.sim.requests.length, before, "nothing settled is asked again");
 });
 
-Deno.test("backfill: private activities without activity:read_all are settled forbidden, once", async () => {
+Deno.test("backfill: a few imported activities are fetched one by one; a deleted one settles not_found, once", async () => {
+  await using h = await harness({ activities: 80 });
+  const deleted = h.sim.truth.activities.filter((a) => a.deleted).slice(0, 1);
+  const some = [...deleted, ...h.sim.truth.activities.filter((a) => !a.deleted && !a.manual).slice(0, 3)];
+  seedFromArchive(h.db, some);
+  const summary = await h.run({ mode: "efforts" });
+  strictEqual(summary.listed.pages, 0, "4 unknown activities are not worth a survey");
+  strictEqual(statuses(h.db, "activities").get(deleted[0].id), "not_found");
+  strictEqual(h.apiRequests().length, 4);
+  await h.run({ mode: "efforts" });
+  strictEqual(h.apiRequests().length, 4);
+});
+
+Deno.test("backfill: private activities are invisible without activity:read_all and settle not_found without a fetch", async () => {
   await using h = await harness({ scope: "read,activity:read", activities: 80 });
   seedFromArchive(h.db, h.sim.truth.activities);
   const privates = h.sim.truth.activities.filter((a) => a.private && !a.deleted && !a.manual);
   ok(privates.length > 0);
   await h.run({});
   const status = statuses(h.db, "activities");
-  for (const a of privates) ok(["forbidden", "not_found"].includes(status.get(a.id)!), `${a.id}: ${status.get(a.id)}`);
+  for (const a of privates) strictEqual(status.get(a.id), "not_found");
   const asked = h.apiRequests().filter((r) => privates.some((a) => r.startsWith(`/api/v3/activities/${a.id}?`)));
-  strictEqual(asked.length, privates.length);
+  strictEqual(asked.length, 0);
 });
 
 Deno.test("backfill: --no-wait stops at the budget with the reopening time, and the next window resumes", async () => {
