@@ -82,7 +82,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
   if (state === "missing") {
     if (!options.create || options.readOnly) {
       throw new UsageError(
-        `database ${path} does not exist; pass --create to create it (or run update_schema.ts --create)`,
+        `database ${path} does not exist; create it with --create (update_schema.ts --create, or import_archive.ts --create EXPORT)`,
       );
     }
     Deno.mkdirSync(dirname(path), { recursive: true });

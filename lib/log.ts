@@ -1,10 +1,10 @@
 /**
  * Logging setup for the long-running scripts: plain lines in `--log-file` (default
- * backfill.log), written unbuffered so a kill -9 loses no line. Modules log through
+ * backfill.log, rotated at 10 MiB), written unbuffered so a kill -9 loses no line. Modules log through
  * `getLogger(["strava-backfill", ...])`, which is silent until a script calls `setupLogging`.
  */
 import { configure, getLogger, getTextFormatter, type Logger, reset } from "@logtape/logtape";
-import { getFileSink } from "@logtape/file";
+import { getRotatingFileSink } from "@logtape/file";
 import { dirname } from "node:path";
 
 /** Default `--log-file`. */
@@ -21,6 +21,8 @@ export interface LoggingOptions {
   path: string;
   /** Log debug lines too (each request, each usage header). */
   verbose?: boolean;
+  /** Size at which the file is rotated (default 10 MiB). */
+  maxBytes?: number;
 }
 
 /**
@@ -32,7 +34,10 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
   await configure({
     reset: true,
     sinks: {
-      file: getFileSink(options.path, {
+      // Months of runs: rotate at 10 MiB, keeping the last five files (backfill.log.1 … .4).
+      file: getRotatingFileSink(options.path, {
+        maxSize: options.maxBytes ?? 10 * 1024 * 1024,
+        maxFiles: 5,
         bufferSize: 0,
         formatter: getTextFormatter({
           timestamp: "rfc3339",

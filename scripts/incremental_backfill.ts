@@ -4,7 +4,8 @@
  *   deno task incremental [--mode both|efforts|segments|activities] [--activities N] [--segments N] ...
  */
 import { choiceFlag, floatFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH } from "../lib/db.ts";
+import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
+import { acquireRunLock } from "../lib/run_lock.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
 import { type Mode, runBackfill } from "../lib/backfill.ts";
@@ -35,6 +36,8 @@ Options:
   -v, --verbose      log every request; show stack traces on errors
   -h, --help         show this help
 
+Only one backfill (this or manage_backfill.ts) runs on a database at a time.
+
 Exit codes: 0 done or stopped at the rate budget, 1 run-time failure, 2 bad usage,
 3 authentication (run setup_auth.ts).`;
 
@@ -62,8 +65,13 @@ export async function main(args: string[]): Promise<number> {
     activities: intFlag(values.activities, "activities", 50),
     segments: intFlag(values.segments, "segments", 50),
   };
+  // One writer per database, as for manage_backfill: two overlapping runs (cron) would fetch
+  // the same pending records twice. The database is checked before its lock file is made.
+  const dbPath = values.db ?? DEFAULT_DB_PATH;
+  openDatabase(dbPath).close();
+  using _lock = acquireRunLock(dbPath);
   await using session = await openSession({
-    dbPath: values.db ?? DEFAULT_DB_PATH,
+    dbPath,
     envPath: values.env ?? DEFAULT_ENV_PATH,
     envPathExplicit: values.env !== undefined,
     tokensPath: values.tokens,

@@ -132,7 +132,7 @@ Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, da
   });
 });
 
-Deno.test("manage: a second writer is refused while one runs; a stale lock is taken over", async () => {
+Deno.test("manage: a second writer (manage or incremental) is refused while one runs; a stale lock is taken over", async () => {
   await using dir = await tempDir();
   await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
   createDatabase(dir.path);
@@ -143,6 +143,9 @@ Deno.test("manage: a second writer is refused while one runs; a stale lock is ta
     const second = await runScript("manage_backfill", ["--mode", "one-time"], opts);
     strictEqual(second.code, 1);
     ok(second.stderr.includes(`already running`) && second.stderr.includes(`(pid ${first.pid})`), second.stderr);
+    const incremental = await runScript("incremental_backfill", [], opts);
+    strictEqual(incremental.code, 1);
+    ok(incremental.stderr.includes(`(pid ${first.pid})`), incremental.stderr);
     const stats = await runScript("manage_backfill", ["--mode", "stats"], opts);
     strictEqual(stats.code, 0, "stats never needs the lock");
   } finally {
