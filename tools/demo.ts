@@ -21,7 +21,8 @@ async function run(sim: StravaSimulator, script: ScriptName, args: string[]): Pr
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
-  const status = await new Deno.Command(Deno.execPath(), {
+  // "deno" from PATH (as `deno task` found it), so the demo needs only --allow-run=deno.
+  const status = await new Deno.Command("deno", {
     args: denoRunArgs(script, args, [sim.host]),
     cwd: DEMO_DIR,
     env,
