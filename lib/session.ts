@@ -3,8 +3,11 @@
  * (migrated, never created), logging, the shared rate limiter, the token provider and the
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
-import { loadConfig } from "./config.ts";
-import type { Database } from "./db.ts";
+import { DEFAULT_ENV_PATH, loadConfig } from "./config.ts";
+import { type Database, DEFAULT_DB_PATH, openDatabase } from "./db.ts";
+import { floatFlag } from "./cli.ts";
+import { DEFAULT_LOG_PATH } from "./log.ts";
+import { acquireRunLock } from "./run_lock.ts";
 import { openMigrated } from "./schema.ts";
 import { setupLogging } from "./log.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -25,13 +28,11 @@ export interface SessionOptions {
   verbose: boolean;
 }
 
-/** An open session; `close()` releases the database, logging and signal handlers. */
+/** An open session; disposing it releases the database, the lock, logging and signal handlers. */
 export interface Session extends AsyncDisposable {
   db: Database;
-  limiter: RateLimiter;
+  /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
   ctx: EngineContext;
-  /** Aborted by SIGINT/SIGTERM. */
-  signal: AbortSignal;
 }
 
 /** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. */
@@ -69,10 +70,48 @@ function terminalColumns(): number {
   }
 }
 
-/** Opens a session. The database must exist (only the schema tools create one). */
+/** Values of the flags both backfill scripts share (as parsed by `parseFlags`). */
+export interface SessionFlags {
+  db?: string;
+  env?: string;
+  tokens?: string;
+  "no-wait"?: boolean;
+  "rate-buffer"?: string;
+  "log-file"?: string;
+  verbose?: boolean;
+}
+
+/** The session options those flags ask for, with SPEC.md's defaults. */
+export function sessionOptions(flags: SessionFlags): SessionOptions {
+  return {
+    dbPath: flags.db ?? DEFAULT_DB_PATH,
+    envPath: flags.env ?? DEFAULT_ENV_PATH,
+    envPathExplicit: flags.env !== undefined,
+    tokensPath: flags.tokens,
+    wait: !flags["no-wait"],
+    rateBuffer: floatFlag(flags["rate-buffer"], "rate-buffer", 0.9),
+    logFile: flags["log-file"] ?? DEFAULT_LOG_PATH,
+    verbose: flags.verbose ?? false,
+  };
+}
+
+/**
+ * Opens a session. The database must exist (only the schema tools create one). The session
+ * holds the one-writer lock (lib/run_lock.ts): two overlapping runs would fetch the same pending
+ * records twice. The database is checked before its lock file is made beside it, and locked
+ * before anything writes, migrations included.
+ */
 export async function openSession(options: SessionOptions): Promise<Session> {
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
-  const db = openMigrated(options.dbPath);
+  openDatabase(options.dbPath).close();
+  const lock = acquireRunLock(options.dbPath);
+  let db: Database;
+  try {
+    db = openMigrated(options.dbPath);
+  } catch (err) {
+    lock[Symbol.dispose]();
+    throw err;
+  }
   let closeLogging: (() => Promise<void>) | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -95,17 +134,17 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     };
     return {
       db,
-      limiter,
       ctx,
-      signal: controller.signal,
       async [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
+        lock[Symbol.dispose]();
         await closeLogging?.();
       },
     };
   } catch (err) {
     db.close();
+    lock[Symbol.dispose]();
     await closeLogging?.();
     throw err;
   }

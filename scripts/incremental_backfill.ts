@@ -3,14 +3,13 @@
  *
  *   deno task incremental [--mode both|efforts|segments|activities] [--activities N] [--segments N] ...
  */
-import { choiceFlag, floatFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
-import { acquireRunLock } from "../lib/run_lock.ts";
+import { choiceFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
+import { DEFAULT_DB_PATH } from "../lib/db.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
 import { type Mode, runBackfill } from "../lib/backfill.ts";
 import { requeueFailed } from "../lib/backfill_store.ts";
-import { openSession } from "../lib/session.ts";
+import { openSession, sessionOptions } from "../lib/session.ts";
 import { formatRunSummary } from "../lib/summary.ts";
 
 const MODES = ["both", "efforts", "segments", "activities"] as const;
@@ -65,21 +64,7 @@ export async function main(args: string[]): Promise<number> {
     activities: intFlag(values.activities, "activities", 50),
     segments: intFlag(values.segments, "segments", 50),
   };
-  // One writer per database, as for manage_backfill: two overlapping runs (cron) would fetch
-  // the same pending records twice. The database is checked before its lock file is made.
-  const dbPath = values.db ?? DEFAULT_DB_PATH;
-  openDatabase(dbPath).close();
-  using _lock = acquireRunLock(dbPath);
-  await using session = await openSession({
-    dbPath,
-    envPath: values.env ?? DEFAULT_ENV_PATH,
-    envPathExplicit: values.env !== undefined,
-    tokensPath: values.tokens,
-    wait: !values["no-wait"],
-    rateBuffer: floatFlag(values["rate-buffer"], "rate-buffer", 0.9),
-    logFile: values["log-file"] ?? DEFAULT_LOG_PATH,
-    verbose: values.verbose ?? false,
-  });
+  await using session = await openSession(sessionOptions(values));
   if (values["retry-failed"]) {
     const n = requeueFailed(session.db);
     console.log(`re-queued ${n.activities} failed activities and ${n.segments} failed segments`);

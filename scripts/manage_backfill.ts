@@ -6,15 +6,14 @@
  *   deno task stats [--json]
  */
 import { choiceFlag, floatFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
+import { DEFAULT_DB_PATH } from "../lib/db.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
 import { openMigrated } from "../lib/schema.ts";
-import { acquireRunLock } from "../lib/run_lock.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/state_file.ts";
 import { collectStats, formatStats } from "../lib/stats.ts";
 import { runContinuous, runOneTime } from "../lib/manage.ts";
-import { openSession } from "../lib/session.ts";
+import { openSession, sessionOptions } from "../lib/session.ts";
 import { formatRunSummary } from "../lib/summary.ts";
 
 const MODES = ["one-time", "continuous", "stats"] as const;
@@ -93,20 +92,8 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  // Check the database before creating its lock file beside it, and lock before anything
-  // writes: a second writer must not even migrate.
-  openDatabase(dbPath).close();
-  using _lock = acquireRunLock(dbPath);
-  await using session = await openSession({
-    dbPath,
-    envPath: values.env ?? DEFAULT_ENV_PATH,
-    envPathExplicit: values.env !== undefined,
-    tokensPath: values.tokens,
-    wait: !values["no-wait"],
-    rateBuffer,
-    logFile: values["log-file"] ?? DEFAULT_LOG_PATH,
-    verbose: values.verbose ?? false,
-  });
+  await using session = await openSession({ ...sessionOptions(values), rateBuffer });
+
   const onBatch = (summary: Parameters<typeof formatRunSummary>[0], batchMode: string) => {
     for (const line of formatRunSummary(summary, batchMode, Date.now())) console.log(line);
   };

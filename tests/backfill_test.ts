@@ -1,14 +1,12 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { type Database, openDatabase, prepareExact } from "../lib/db.ts";
 import { migrate } from "../lib/schema.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
 import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill.ts";
 import { MAX_ATTEMPTS } from "../lib/backfill_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { SimActivity } from "../lib/testing/sim_data.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { tempDir } from "./helpers.ts";
+import { simContext, tempDir } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth, statuses } from "./truth.ts";
 
 interface Harness extends AsyncDisposable {
@@ -33,20 +31,9 @@ async function harness(
     now: clock.now,
     limits: options.limits,
   });
-  const token = sim.issueTokens(options.scope ?? "read,activity:read_all").access_token;
   const db = openDatabase(`${dir.path}/h.db`, { create: true });
   migrate(db);
-  const limiter = new RateLimiter({ db, now: clock.now });
-  const client = new StravaClient({
-    apiUrl: sim.apiUrl,
-    tokens: staticTokenProvider(token),
-    limiter,
-    fetch: sim.fetch,
-    now: clock.now,
-    sleep: clock.sleep,
-    random: () => 0.5,
-  });
-  const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: options.wait ?? false };
+  const ctx = simContext(db, sim, clock, { wait: options.wait ?? false, scope: options.scope });
   return {
     db,
     sim,

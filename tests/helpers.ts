@@ -7,6 +7,10 @@ import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
 import { type Database, openDatabase } from "../lib/db.ts";
 import { migrate } from "../lib/schema.ts";
 import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import type { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import type { EngineContext } from "../lib/backfill.ts";
+import { RateLimiter } from "../lib/rate_limit.ts";
+import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -109,4 +113,27 @@ export function simEnv(sim: StravaSimulator, scope = "read,activity:read_all"): 
     STRAVA_API_URL: sim.apiUrl,
     STRAVA_OAUTH_URL: sim.oauthUrl,
   };
+}
+
+/**
+ * The engine's context for in-process runs: the real limiter (persisting to `db`) and client,
+ * talking to `sim` through its in-process fetch, everything on `clock`.
+ */
+export function simContext(
+  db: Database,
+  sim: StravaSimulator,
+  clock: VirtualClock,
+  { wait = true, scope = "read,activity:read_all" }: { wait?: boolean; scope?: string } = {},
+): EngineContext {
+  const limiter = new RateLimiter({ db, now: clock.now });
+  const client = new StravaClient({
+    apiUrl: sim.apiUrl,
+    tokens: staticTokenProvider(sim.issueTokens(scope).access_token),
+    limiter,
+    fetch: sim.fetch,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+  });
+  return { db, client, limiter, now: clock.now, sleep: clock.sleep, wait };
 }

@@ -1,14 +1,11 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/db.ts";
 import { migrate } from "../lib/schema.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
-import type { EngineContext } from "../lib/backfill.ts";
 import { runContinuous, runOneTime } from "../lib/manage.ts";
 import { readState } from "../lib/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
+import { createDatabase, runScript, simContext, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
 
 async function waitFor(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
@@ -32,16 +29,7 @@ Deno.test("manage one-time: batches to completion across rate windows (virtual c
   const db = openDatabase(`${dir.path}/m.db`, { create: true });
   try {
     migrate(db);
-    const limiter = new RateLimiter({ db, now: clock.now });
-    const client = new StravaClient({
-      apiUrl: sim.apiUrl,
-      tokens: staticTokenProvider(sim.issueTokens().access_token),
-      limiter,
-      fetch: sim.fetch,
-      now: clock.now,
-      sleep: clock.sleep,
-    });
-    const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+    const ctx = simContext(db, sim, clock);
     const batches: string[] = [];
     const start = clock.now();
     const result = await runOneTime(ctx, {
@@ -181,16 +169,7 @@ Deno.test("manage continuous: new activities are listed on the first cycle, then
   const db = openDatabase(`${dir.path}/c.db`, { create: true });
   try {
     migrate(db);
-    const limiter = new RateLimiter({ db, now: clock.now });
-    const client = new StravaClient({
-      apiUrl: sim.apiUrl,
-      tokens: staticTokenProvider(sim.issueTokens().access_token),
-      limiter,
-      fetch: sim.fetch,
-      now: clock.now,
-      sleep: clock.sleep,
-    });
-    const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+    const ctx = simContext(db, sim, clock);
     // Six cycles 20 minutes apart span 100 minutes: listings at 0 and 60 (the 80 has not waited an hour since).
     const result = await runContinuous(ctx, {
       activities: 50,
