@@ -14,14 +14,14 @@
  * Usage: deno task bench:backfill [--activities N] [--segments N] [--seed N] [--json]
  */
 import { parseArgs } from "node:util";
-import { openDatabase } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
-import { DAY_MS, RateLimiter } from "../lib/rate_limit.ts";
-import { StravaClient } from "../lib/strava.ts";
-import { createTokenProvider } from "../lib/tokens.ts";
-import { type EngineContext, runBackfill } from "../lib/backfill.ts";
-import { importActivities } from "../lib/import.ts";
-import { readActivities } from "../lib/activities_csv.ts";
+import { openDatabase } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { DAY_MS, RateLimiter } from "../lib/strava/rate_limit.ts";
+import { StravaClient } from "../lib/strava/client.ts";
+import { createTokenProvider } from "../lib/strava/tokens.ts";
+import { type EngineContext, runBackfill } from "../lib/backfill/engine.ts";
+import { importActivities } from "../lib/archive/import.ts";
+import { readActivities } from "../lib/archive/activities_csv.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { generateArchive } from "../lib/testing/sim_archive.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

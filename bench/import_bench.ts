@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { permissionFlags } from "../lib/permissions.ts";
 import { parse as csvParse } from "csv-parse/sync";
-import { CsvParser, type CsvRecord } from "../lib/activities_csv.ts";
+import { CsvParser, type CsvRecord } from "../lib/archive/activities_csv.ts";
 import { generateActivitiesCsv, sampleActivities, writeExportZip } from "../lib/testing/archive_gen.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -14,8 +14,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { DAY_MS, dayStart, type Permit, RateLimiter, windowStart } from "../lib/rate_limit.ts";
-import { migrate } from "../lib/schema.ts";
+import { DAY_MS, dayStart, type Permit, RateLimiter, windowStart } from "../lib/strava/rate_limit.ts";
+import { migrate } from "../lib/store/schema.ts";
 import { mulberry32 } from "../lib/testing/sim_random.ts";
 
 /** Strava's counting, per application, on the server's own clock. */

@@ -6,9 +6,9 @@
 import { parseEnv } from "node:util";
 import { UsageError } from "./errors.ts";
 
-/** Default API base (SPEC.md). */
+/** Default API base (docs/contract.md). */
 export const DEFAULT_API_URL = "https://www.strava.com/api/v3";
-/** Default OAuth base (SPEC.md). */
+/** Default OAuth base (docs/contract.md). */
 export const DEFAULT_OAUTH_URL = "https://www.strava.com/oauth";
 /** Default `--env` path. */
 export const DEFAULT_ENV_PATH = ".env";

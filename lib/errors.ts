@@ -1,5 +1,5 @@
 /**
- * Typed errors. Each maps to one exit code of SPEC.md, so every script reports
+ * Typed errors. Each maps to one exit code of docs/contract.md, so every script reports
  * failures the same way through `runMain` in `lib/cli.ts`.
  */
 
@@ -21,7 +21,7 @@ export class RuntimeError extends Error {
   readonly exitCode = 1;
 }
 
-/** The exit code SPEC.md assigns to an error of any kind. */
+/** The exit code docs/contract.md assigns to an error of any kind. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return 2;
   if (err instanceof AuthError) return 3;

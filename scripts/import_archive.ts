@@ -5,12 +5,12 @@
  *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { databaseExists, DEFAULT_DB_PATH, openDatabase, removeDatabaseFiles } from "../lib/db.ts";
+import { databaseExists, DEFAULT_DB_PATH, openDatabase, removeDatabaseFiles } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { migrate } from "../lib/schema.ts";
-import { openActivitiesCsv } from "../lib/archive.ts";
-import { readActivities } from "../lib/activities_csv.ts";
-import { describeBadRows, importActivities } from "../lib/import.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { openActivitiesCsv } from "../lib/archive/export_source.ts";
+import { readActivities } from "../lib/archive/activities_csv.ts";
+import { describeBadRows, importActivities } from "../lib/archive/import.ts";
 import { importProgress } from "../lib/progress.ts";
 
 const USAGE = `Usage: import_archive.ts [options] EXPORT
@@ -31,7 +31,7 @@ Options:
   -v, --verbose    show stack traces on errors
   -h, --help       show this help`;
 
-/** A CSV this large (about 10,000 activities) is written in bulk mode (see lib/import.ts). */
+/** A CSV this large (about 10,000 activities) is written in bulk mode (see lib/archive/import.ts). */
 const BULK_BYTES = 4 * 1024 * 1024;
 
 /** Entry point; returns the exit code. */

@@ -4,13 +4,13 @@
  *   deno task incremental [--mode both|efforts|segments|activities] [--activities N] [--segments N] ...
  */
 import { choiceFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH } from "../lib/db.ts";
+import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
-import { type Mode, runBackfill } from "../lib/backfill.ts";
-import { requeueFailed } from "../lib/backfill_store.ts";
-import { openSession, sessionOptions } from "../lib/session.ts";
-import { formatRunSummary } from "../lib/summary.ts";
+import { type Mode, runBackfill } from "../lib/backfill/engine.ts";
+import { requeueFailed } from "../lib/store/backfill_store.ts";
+import { openSession, sessionOptions } from "../lib/backfill/session.ts";
+import { formatRunSummary } from "../lib/backfill/summary.ts";
 
 const MODES = ["both", "efforts", "segments", "activities"] as const;
 

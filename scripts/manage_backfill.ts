@@ -6,15 +6,15 @@
  *   deno task stats [--json]
  */
 import { choiceFlag, floatFlag, intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH } from "../lib/db.ts";
+import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
-import { openMigrated } from "../lib/schema.ts";
-import { DEFAULT_STATE_PATH, readState } from "../lib/state_file.ts";
-import { collectStats, formatStats } from "../lib/stats.ts";
-import { runContinuous, runOneTime } from "../lib/manage.ts";
-import { openSession, sessionOptions } from "../lib/session.ts";
-import { formatRunSummary } from "../lib/summary.ts";
+import { openMigrated } from "../lib/store/schema.ts";
+import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
+import { collectStats, formatStats } from "../lib/backfill/stats.ts";
+import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
+import { openSession, sessionOptions } from "../lib/backfill/session.ts";
+import { formatRunSummary } from "../lib/backfill/summary.ts";
 
 const MODES = ["one-time", "continuous", "stats"] as const;
 

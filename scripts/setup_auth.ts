@@ -4,16 +4,16 @@
  *
  *   deno task auth [--port N] [--scope LIST] [--no-browser] [--code CODE_OR_REDIRECT_URL]
  *
- * The flow itself lives in lib/auth_flow.ts.
+ * The flow itself lives in lib/auth/setup.ts.
  */
-import { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, setupAuth, type SetupAuthDeps } from "../lib/auth_flow.ts";
+import { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, setupAuth, type SetupAuthDeps } from "../lib/auth/setup.ts";
 import { intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH } from "../lib/db.ts";
+import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { DEFAULT_SCOPE, normalizeScope, STRAVA_API_SETTINGS_URL } from "../lib/oauth.ts";
-import { DEFAULT_TOKENS_PATH } from "../lib/token_store.ts";
+import { DEFAULT_SCOPE, normalizeScope, STRAVA_API_SETTINGS_URL } from "../lib/strava/oauth.ts";
+import { DEFAULT_TOKENS_PATH } from "../lib/strava/token_store.ts";
 
-export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, openBrowser, type SetupAuthDeps } from "../lib/auth_flow.ts";
+export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, openBrowser, type SetupAuthDeps } from "../lib/auth/setup.ts";
 
 const USAGE = `Usage: setup_auth.ts [options]
 

@@ -4,8 +4,8 @@
  *   deno task schema [--db PATH] [--create]
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
+import { DEFAULT_DB_PATH, openDatabase } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
 
 const USAGE = `Usage: update_schema.ts [--db PATH] [--create]
 

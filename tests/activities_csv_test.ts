@@ -12,7 +12,7 @@ import {
   parseActivityDate,
   readActivities,
   SPORT_TYPES,
-} from "../lib/activities_csv.ts";
+} from "../lib/archive/activities_csv.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   exportHeader,

@@ -1,5 +1,5 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
-import { openActivitiesCsv } from "../lib/archive.ts";
+import { openActivitiesCsv } from "../lib/archive/export_source.ts";
 import { UsageError } from "../lib/errors.ts";
 import { generateActivitiesCsv, sampleActivities, writeExportZip } from "../lib/testing/archive_gen.ts";
 import { tempDir } from "./helpers.ts";

@@ -1,8 +1,8 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
-import { type Database, openDatabase, prepareExact } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
-import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill.ts";
-import { MAX_ATTEMPTS } from "../lib/backfill_store.ts";
+import { type Database, openDatabase, prepareExact } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
+import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { SimActivity } from "../lib/testing/sim_data.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

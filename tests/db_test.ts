@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { openDatabase, prepareExact, transaction } from "../lib/db.ts";
+import { openDatabase, prepareExact, transaction } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fileDigest, tempDir } from "./helpers.ts";
 

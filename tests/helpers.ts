@@ -4,13 +4,13 @@
  */
 import { fileURLToPath } from "node:url";
 import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
-import { type Database, openDatabase } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
+import { type Database, openDatabase } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
 import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import type { EngineContext } from "../lib/backfill.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { staticTokenProvider, StravaClient } from "../lib/strava.ts";
+import type { EngineContext } from "../lib/backfill/engine.ts";
+import { RateLimiter } from "../lib/strava/rate_limit.ts";
+import { staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));

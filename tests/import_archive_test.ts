@@ -1,9 +1,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { readActivities } from "../lib/activities_csv.ts";
-import { type Database, prepareExact } from "../lib/db.ts";
+import { readActivities } from "../lib/archive/activities_csv.ts";
+import { type Database, prepareExact } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { importActivities, type ImportResult } from "../lib/import.ts";
-import { openMigrated } from "../lib/schema.ts";
+import { importActivities, type ImportResult } from "../lib/archive/import.ts";
+import { openMigrated } from "../lib/store/schema.ts";
 import {
   exportHeader,
   type GenActivity,

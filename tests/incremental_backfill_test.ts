@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { prepareExact } from "../lib/db.ts";
+import { prepareExact } from "../lib/store/db.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { createDatabase, runScript, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";

@@ -1,8 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { openDatabase } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
-import { runContinuous, runOneTime } from "../lib/manage.ts";
-import { readState } from "../lib/state_file.ts";
+import { openDatabase } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
+import { readState } from "../lib/backfill/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { createDatabase, runScript, simContext, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";

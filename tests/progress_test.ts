@@ -1,8 +1,8 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { importProgress, terminalProgress } from "../lib/progress.ts";
-import { estimateFinish } from "../lib/eta.ts";
+import { estimateFinish } from "../lib/backfill/eta.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../lib/time_format.ts";
-import type { BudgetStatus, FamilyBudget } from "../lib/rate_limit.ts";
+import type { BudgetStatus, FamilyBudget } from "../lib/strava/rate_limit.ts";
 
 const MIN = 60_000, DAY = 86_400_000;
 const T0 = Date.UTC(2026, 4, 1, 12, 5, 0); // 12:05 UTC, inside the 12:00 window

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { type Database, openDatabase, transaction } from "../lib/db.ts";
-import { migrate } from "../lib/schema.ts";
+import { type Database, openDatabase, transaction } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
 import {
   type Acquire,
   DAY_MS,
@@ -10,7 +10,7 @@ import {
   RateLimiter,
   WINDOW_MS,
   windowStart,
-} from "../lib/rate_limit.ts";
+} from "../lib/strava/rate_limit.ts";
 import { tempDir } from "./helpers.ts";
 
 /** 2026-05-01 12:05:00 UTC: inside the 12:00–12:15 window. */

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { columnsOf, openDatabase, prepareExact } from "../lib/db.ts";
-import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/schema.ts";
+import { columnsOf, openDatabase, prepareExact } from "../lib/store/db.ts";
+import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/store/schema.ts";
 import { tempDir } from "./helpers.ts";
 
 function dump(path: string): string {

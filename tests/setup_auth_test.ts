@@ -4,10 +4,10 @@
  * script prints, then calls the callback the simulator redirects to).
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { openDatabase } from "../lib/db.ts";
+import { openDatabase } from "../lib/store/db.ts";
 import { main } from "../scripts/setup_auth.ts";
-import { openMigrated } from "../lib/schema.ts";
-import { readDatabaseTokens, readTokensFile } from "../lib/token_store.ts";
+import { openMigrated } from "../lib/store/schema.ts";
+import { readDatabaseTokens, readTokensFile } from "../lib/strava/token_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { type ScriptResult, spawnScript, tempDir } from "./helpers.ts";
 

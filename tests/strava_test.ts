@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AuthError } from "../lib/errors.ts";
-import { RateLimiter, WINDOW_MS, windowStart } from "../lib/rate_limit.ts";
+import { RateLimiter, WINDOW_MS, windowStart } from "../lib/strava/rate_limit.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import {
   ForbiddenError,
@@ -12,7 +12,7 @@ import {
   StravaError,
   type TokenProvider,
   TransientError,
-} from "../lib/strava.ts";
+} from "../lib/strava/client.ts";
 
 /** A recorded Strava response (tests/fixtures/strava, provenance in its README). */
 const fixture = (name: string) => Deno.readTextFileSync(new URL(`./fixtures/strava/${name}`, import.meta.url));

@@ -8,11 +8,11 @@
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
-import { type Database, DEFAULT_DB_PATH } from "../lib/db.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { openMigrated } from "../lib/schema.ts";
-import { StravaClient } from "../lib/strava.ts";
-import { createTokenProvider, RefreshingTokenProvider } from "../lib/tokens.ts";
+import { type Database, DEFAULT_DB_PATH } from "../lib/store/db.ts";
+import { RateLimiter } from "../lib/strava/rate_limit.ts";
+import { openMigrated } from "../lib/store/schema.ts";
+import { StravaClient } from "../lib/strava/client.ts";
+import { createTokenProvider, RefreshingTokenProvider } from "../lib/strava/tokens.ts";
 
 /** Entry point; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

@@ -10,8 +10,8 @@ import {
   normalizeScope,
   refreshTokens,
   validateCallback,
-} from "../lib/oauth.ts";
-import { openMigrated } from "../lib/schema.ts";
+} from "../lib/strava/oauth.ts";
+import { openMigrated } from "../lib/store/schema.ts";
 import {
   parseStoredTime,
   rankCandidates,
@@ -23,7 +23,7 @@ import {
   tryLockRefresh,
   unlockRefresh,
   writeTokensFile,
-} from "../lib/token_store.ts";
+} from "../lib/strava/token_store.ts";
 import {
   ACCESS_TOKEN_REJECTED_MESSAGE,
   createTokenProvider,
@@ -31,11 +31,11 @@ import {
   REFRESH_REJECTED_MESSAGE,
   RefreshingTokenProvider,
   type TokenProviderOptions,
-} from "../lib/tokens.ts";
+} from "../lib/strava/tokens.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { RateLimiter } from "../lib/rate_limit.ts";
-import { StravaClient } from "../lib/strava.ts";
+import { RateLimiter } from "../lib/strava/rate_limit.ts";
+import { StravaClient } from "../lib/strava/client.ts";
 import { permissionFlags } from "../lib/permissions.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { baseEnv, ROOT, type ScriptResult, tempDir } from "./helpers.ts";
@@ -196,7 +196,7 @@ async function setup() {
 }
 
 // ------------------------------------------------------------------------------------------------
-// lib/oauth.ts
+// lib/strava/oauth.ts
 
 Deno.test("oauth: authorize URL has Strava's parameters and comma-separated scopes", () => {
   const url = buildAuthorizeUrl({
@@ -316,7 +316,7 @@ Deno.test("oauth: a token endpoint that never answers times out as a RuntimeErro
 });
 
 // ------------------------------------------------------------------------------------------------
-// lib/token_store.ts
+// lib/strava/token_store.ts
 
 Deno.test("token_store: tokens.json is written atomically with mode 0600, also over a 0644 file", async () => {
   await using dir = await tempDir();
@@ -419,7 +419,7 @@ Deno.test("token_store: the refresh lock is exclusive until released or its leas
 });
 
 // ------------------------------------------------------------------------------------------------
-// lib/tokens.ts
+// lib/strava/tokens.ts
 
 Deno.test("tokens: no token anywhere is an AuthError with SPEC's exact message", async () => {
   await using s = await setup();

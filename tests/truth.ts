@@ -1,6 +1,6 @@
 /** Record-by-record comparison of a finished backfill with the simulator's truth. */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { type Database, prepareExact } from "../lib/db.ts";
+import { type Database, prepareExact } from "../lib/store/db.ts";
 import { parseJson, stringifyJson } from "../lib/json.ts";
 import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { expectedBackfill } from "../lib/testing/sim_data.ts";

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { LATEST_VERSION } from "../lib/schema.ts";
+import { LATEST_VERSION } from "../lib/store/schema.ts";
 import { fileDigest, runScript, tempDir } from "./helpers.ts";
 
 Deno.test("update_schema: missing database without --create exits 2, names --create, leaves no file", async () => {

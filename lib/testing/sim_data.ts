@@ -15,7 +15,7 @@ import { Rng } from "./sim_random.ts";
 /** A JSON object as the API sends it. */
 export type Json = Record<string, unknown>;
 
-/** Scope a full backfill asks for (SPEC.md `setup_auth --scope` default). */
+/** Scope a full backfill asks for (docs/contract.md `setup_auth --scope` default). */
 export const DEFAULT_SCOPE = "read,activity:read_all";
 
 /** Generated activities end before this instant (2026-03-31 UTC), whatever the wall clock says. */

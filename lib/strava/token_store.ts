@@ -5,9 +5,9 @@
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
-import { type Database, prepareExact, tableExists, transaction } from "./db.ts";
-import { UsageError } from "./errors.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { type Database, prepareExact, tableExists, transaction } from "../store/db.ts";
+import { UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
 
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";

@@ -8,8 +8,8 @@
  * (AuthError). Bodies are parsed losslessly, so ids above 2^53 stay exact (bigint).
  */
 import { getLogger } from "@logtape/logtape";
-import { AuthError, RuntimeError } from "./errors.ts";
-import { parseJson } from "./json.ts";
+import { AuthError, RuntimeError } from "../errors.ts";
+import { parseJson } from "../json.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);

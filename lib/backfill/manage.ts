@@ -4,10 +4,10 @@
  * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
  * Each run is recorded in the state file.
  */
-import { type EngineContext, runBackfill, type RunSummary } from "./backfill.ts";
-import { logger } from "./log.ts";
+import { type EngineContext, runBackfill, type RunSummary } from "./engine.ts";
+import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
-import { isoSeconds } from "./time_format.ts";
+import { isoSeconds } from "../time_format.ts";
 
 const log = logger("manage");
 

@@ -13,11 +13,11 @@
  * the lock re-reads the stored pair first and uses the one another process just obtained.
  */
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "./config.ts";
-import type { Database } from "./db.ts";
-import { AuthError, RuntimeError } from "./errors.ts";
+import type { Config } from "../config.ts";
+import type { Database } from "../store/db.ts";
+import { AuthError, RuntimeError } from "../errors.ts";
 import { GrantRejectedError, refreshTokens, STRAVA_API_SETTINGS_URL } from "./oauth.ts";
-import { staticTokenProvider, type TokenProvider } from "./strava.ts";
+import { staticTokenProvider, type TokenProvider } from "./client.ts";
 import {
   DEFAULT_TOKENS_PATH,
   hasRefreshLock,
@@ -36,7 +36,7 @@ const log = getLogger(["strava-backfill", "tokens"]);
 
 export type { TokenProvider };
 
-/** The exact message of SPEC.md when no token exists anywhere. */
+/** The exact message of docs/contract.md when no token exists anywhere. */
 export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
 
 /** Message when STRAVA_ACCESS_TOKEN is answered 401 (given by lib/strava.ts staticTokenProvider). */

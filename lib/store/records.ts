@@ -4,7 +4,7 @@
  * another request.
  */
 import type { SQLInputValue } from "node:sqlite";
-import { stringifyJson } from "./json.ts";
+import { stringifyJson } from "../json.ts";
 
 type Json = Record<string, unknown>;
 

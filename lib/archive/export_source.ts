@@ -18,7 +18,7 @@
  * it is installed.
  */
 import { join } from "node:path";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** The export's activities CSV, ready to stream once. */
 export interface ActivitiesSource extends AsyncDisposable {

@@ -3,11 +3,11 @@
  * the persisted limiter state (no request is made), the last run from the state file, and
  * an ETA at the current daily limit and buffer.
  */
-import type { Database } from "./db.ts";
-import { loadBudgetStatus } from "./rate_limit.ts";
+import type { Database } from "../store/db.ts";
+import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
-import { formatDuration, formatLocalAndUtc, isoSeconds } from "./time_format.ts";
+import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 /** Everything stats reports. */
 export interface Stats {

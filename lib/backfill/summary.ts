@@ -1,6 +1,6 @@
 /** Human-readable summaries of a backfill run, for stdout. */
-import type { RunSummary } from "./backfill.ts";
-import { formatLocalAndUtc } from "./time_format.ts";
+import type { RunSummary } from "./engine.ts";
+import { formatLocalAndUtc } from "../time_format.ts";
 
 /** The lines printed after a run. */
 export function formatRunSummary(s: RunSummary, mode: string, now: number): string[] {

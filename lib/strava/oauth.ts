@@ -11,12 +11,12 @@
  * response body (tokens included) in their `cause`, so they are never passed on.
  */
 import * as oauth from "oauth4webapi";
-import { AuthError, RuntimeError, UsageError } from "./errors.ts";
+import { AuthError, RuntimeError, UsageError } from "../errors.ts";
 
 /** Where Strava's client id and secret come from (shown in error messages). */
 export const STRAVA_API_SETTINGS_URL = "https://www.strava.com/settings/api";
 
-/** Default scopes requested by setup_auth (SPEC.md). */
+/** Default scopes requested by setup_auth (docs/contract.md). */
 export const DEFAULT_SCOPE = "read,activity:read_all";
 
 /** Default time limit of one request to the token endpoint. */

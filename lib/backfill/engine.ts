@@ -8,10 +8,10 @@
  * settled and never asked for again; one that keeps failing is settled as `failed` after
  * MAX_ATTEMPTS; every record is written atomically, so a crash redoes at most the one in flight.
  */
-import type { Database } from "./db.ts";
-import { AuthError, RuntimeError } from "./errors.ts";
-import type { RateLimiter } from "./rate_limit.ts";
-import { ForbiddenError, NotFoundError, RateLimitedError, StravaError } from "./strava.ts";
+import type { Database } from "../store/db.ts";
+import { AuthError, RuntimeError } from "../errors.ts";
+import type { RateLimiter } from "../strava/rate_limit.ts";
+import { ForbiddenError, NotFoundError, RateLimitedError, StravaError } from "../strava/client.ts";
 import {
   countActivities,
   countPendingActivities,
@@ -28,16 +28,16 @@ import {
   settleUnlisted,
   skipActivitiesWithoutEfforts,
   upsertListedActivities,
-} from "./backfill_store.ts";
+} from "../store/backfill_store.ts";
 import { estimateFinish } from "./eta.ts";
-import { logger } from "./log.ts";
-import { idOf } from "./records.ts";
-import { type Progress, silentProgress } from "./progress.ts";
-import { formatLocalAndUtc, isoSeconds } from "./time_format.ts";
+import { logger } from "../log.ts";
+import { idOf } from "../store/records.ts";
+import { type Progress, silentProgress } from "../progress.ts";
+import { formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 const log = logger("backfill");
 
-/** Backfill modes of SPEC.md. */
+/** Backfill modes of docs/contract.md. */
 export type Mode = "both" | "efforts" | "segments" | "activities";
 
 /** The reads the engine needs (lib/strava.ts StravaClient). */

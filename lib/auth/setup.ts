@@ -5,9 +5,9 @@
  *
  * Nothing here logs or prints a token, secret or authorization code.
  */
-import { loadConfig } from "./config.ts";
-import type { Database } from "./db.ts";
-import { AuthError, RuntimeError, UsageError } from "./errors.ts";
+import { loadConfig } from "../config.ts";
+import type { Database } from "../store/db.ts";
+import { AuthError, RuntimeError, UsageError } from "../errors.ts";
 import {
   buildAuthorizeUrl,
   checkOAuthUrl,
@@ -19,9 +19,9 @@ import {
   scopeSet,
   STRAVA_API_SETTINGS_URL,
   validateCallback,
-} from "./oauth.ts";
-import { openMigrated } from "./schema.ts";
-import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "./token_store.ts";
+} from "../strava/oauth.ts";
+import { openMigrated } from "../store/schema.ts";
+import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../strava/token_store.ts";
 
 /** Default callback port. */
 export const DEFAULT_PORT = 8721;

@@ -17,11 +17,11 @@ import {
   segmentValues,
   sqlValue,
 } from "./records.ts";
-import { stringifyJson } from "./json.ts";
+import { stringifyJson } from "../json.ts";
 
 type Json = Record<string, unknown>;
 
-/** Settled statuses of SPEC.md (NULL means pending). */
+/** Settled statuses of docs/contract.md (NULL means pending). */
 export type Settled = "not_found" | "forbidden" | "skipped" | "failed";
 
 /** How many attempts a record gets before it is settled as `failed`. */

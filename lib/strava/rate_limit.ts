@@ -15,7 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { StatementSync } from "node:sqlite";
-import { type Database, tableExists, transaction } from "./db.ts";
+import { type Database, tableExists, transaction } from "../store/db.ts";
 
 const log = getLogger(["strava-backfill", "rate_limit"]);
 

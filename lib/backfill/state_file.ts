@@ -3,8 +3,8 @@
  * running totals and the last error. Written atomically; a corrupt file is reported and
  * replaced, never fatal, because it is a convenience and the database is the truth.
  */
-import { writeFileAtomic } from "./atomic_file.ts";
-import { logger } from "./log.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
+import { logger } from "../log.ts";
 
 /** Default `--state` path. */
 export const DEFAULT_STATE_PATH = "backfill_state.json";

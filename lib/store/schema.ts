@@ -5,7 +5,7 @@
  * drops or rewrites a user's rows or columns.
  */
 import { columnsOf, type Database, openDatabase, tableExists, transaction } from "./db.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 type Columns = ReadonlyArray<readonly [name: string, declaration: string]>;
 

@@ -2,7 +2,7 @@
  * When will N more requests be done at the current limits? Spends what is left of the
  * current window and day, then full windows, never more than the day allows.
  */
-import type { BudgetStatus } from "./rate_limit.ts";
+import type { BudgetStatus } from "../strava/rate_limit.ts";
 
 const WINDOW_MS = 15 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -7,9 +7,9 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
-/** The default database path of SPEC.md. */
+/** The default database path of docs/contract.md. */
 export const DEFAULT_DB_PATH = "data/segments.db";
 
 const SQLITE_MAGIC = "SQLite format 3\0";

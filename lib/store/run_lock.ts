@@ -3,7 +3,7 @@
  * when the holder dies, so a lock left by a killed process is simply taken over; the file only
  * carries the holder's pid for the "already running" message. Needs no extra permission.
  */
-import { RuntimeError } from "./errors.ts";
+import { RuntimeError } from "../errors.ts";
 
 /** A held lock; dispose to release. */
 export interface RunLock extends Disposable {

@@ -17,8 +17,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type ArchiveActivity, type ArchiveRow, SPORT_TYPES } from "./activities_csv.ts";
-import { type Database, prepareExact } from "./db.ts";
-import { UsageError } from "./errors.ts";
+import { type Database, prepareExact } from "../store/db.ts";
+import { UsageError } from "../errors.ts";
 
 const log = getLogger(["strava-backfill", "import"]);
 

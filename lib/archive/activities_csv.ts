@@ -9,7 +9,7 @@
  * figures (distance in metres). A repeated name is therefore resolved by which side of `Filename`
  * it stands on, so a future export that adds, drops or reorders columns still maps correctly.
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** An activity as the archive describes it, in the units and names of the `activities` table. */
 export interface ArchiveActivity {

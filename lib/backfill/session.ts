@@ -3,18 +3,18 @@
  * (migrated, never created), logging, the shared rate limiter, the token provider and the
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
-import { DEFAULT_ENV_PATH, loadConfig } from "./config.ts";
-import { type Database, DEFAULT_DB_PATH, openDatabase } from "./db.ts";
-import { floatFlag } from "./cli.ts";
-import { DEFAULT_LOG_PATH } from "./log.ts";
-import { acquireRunLock } from "./run_lock.ts";
-import { openMigrated } from "./schema.ts";
-import { setupLogging } from "./log.ts";
-import { RateLimiter } from "./rate_limit.ts";
-import { StravaClient } from "./strava.ts";
-import { createTokenProvider } from "./tokens.ts";
-import type { EngineContext } from "./backfill.ts";
-import { type Progress, silentProgress, terminalProgress } from "./progress.ts";
+import { DEFAULT_ENV_PATH, loadConfig } from "../config.ts";
+import { type Database, DEFAULT_DB_PATH, openDatabase } from "../store/db.ts";
+import { floatFlag } from "../cli.ts";
+import { DEFAULT_LOG_PATH } from "../log.ts";
+import { acquireRunLock } from "../store/run_lock.ts";
+import { openMigrated } from "../store/schema.ts";
+import { setupLogging } from "../log.ts";
+import { RateLimiter } from "../strava/rate_limit.ts";
+import { StravaClient } from "../strava/client.ts";
+import { createTokenProvider } from "../strava/tokens.ts";
+import type { EngineContext } from "./engine.ts";
+import { type Progress, silentProgress, terminalProgress } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
 export interface SessionOptions {
@@ -81,7 +81,7 @@ export interface SessionFlags {
   verbose?: boolean;
 }
 
-/** The session options those flags ask for, with SPEC.md's defaults. */
+/** The session options those flags ask for, with docs/contract.md's defaults. */
 export function sessionOptions(flags: SessionFlags): SessionOptions {
   return {
     dbPath: flags.db ?? DEFAULT_DB_PATH,
