@@ -5,7 +5,8 @@
  *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { databaseExists, DEFAULT_DB_PATH, openDatabase, removeDatabaseFiles } from "../lib/store/db.ts";
+import { databaseExists, DEFAULT_DB_PATH, removeDatabaseFiles } from "../lib/store/db.ts";
+import { openToolDatabase } from "../lib/store/open.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { openActivitiesCsv } from "../lib/archive/export_source.ts";
@@ -54,7 +55,7 @@ export async function main(args: string[]): Promise<number> {
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);
   const existed = databaseExists(dbPath);
-  const db = openDatabase(dbPath, { create: values.create });
+  const db = openToolDatabase(dbPath, { create: values.create });
   let ok = false;
   try {
     migrate(db);

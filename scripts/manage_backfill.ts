@@ -9,7 +9,7 @@ import { choiceFlag, floatFlag, intFlag, parseFlags, runMain } from "../lib/cli.
 import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
 import { DEFAULT_ENV_PATH } from "../lib/config.ts";
 import { DEFAULT_LOG_PATH } from "../lib/log.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openForReading } from "../lib/store/open.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
@@ -21,7 +21,8 @@ const MODES = ["one-time", "continuous", "stats"] as const;
 const USAGE = `Usage: manage_backfill.ts [options]
 
 Modes:
-  --mode stats        counts, rate budget left, last run and an ETA (default; makes no request)
+  --mode stats        counts, rate budget left, last run and an ETA (default; makes no request,
+                      only reads the database: never migrates, locks or writes it)
   --mode one-time     sync new activities, then fetch every pending activity's efforts, then every
                       pending segment's details, in batches, waiting across rate windows
   --mode continuous   every --interval seconds: run one batch (new activities are listed
@@ -80,15 +81,12 @@ export async function main(args: string[]): Promise<number> {
   };
 
   if (mode === "stats") {
-    const db = openMigrated(dbPath);
-    try {
-      const { state, warning } = await readState(statePath);
-      if (warning) console.error(`warning: ${warning}`);
-      const stats = collectStats(db, state, Date.now(), rateBuffer);
-      console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
-    } finally {
-      db.close();
-    }
+    // Read-only: stats never migrates, locks or writes (a read-only or immutable file is fine).
+    using reading = openForReading(dbPath);
+    const { state, warning } = await readState(statePath);
+    if (warning) console.error(`warning: ${warning}`);
+    const stats = collectStats(reading.db, state, Date.now(), rateBuffer, reading.note);
+    console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     return 0;
   }
 

@@ -4,7 +4,8 @@
  *   deno task schema [--db PATH] [--create]
  */
 import { parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/store/db.ts";
+import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
+import { openToolDatabase } from "../lib/store/open.ts";
 import { migrate } from "../lib/store/schema.ts";
 
 const USAGE = `Usage: update_schema.ts [--db PATH] [--create]
@@ -29,7 +30,7 @@ export function main(args: string[]): number {
     return 0;
   }
   const path = values.db ?? DEFAULT_DB_PATH;
-  const db = openDatabase(path, { create: values.create });
+  const db = openToolDatabase(path, { create: values.create });
   try {
     const report = migrate(db);
     if (report.applied.length === 0) {

@@ -10,7 +10,7 @@ import { parseFlags, runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 import { type Database, DEFAULT_DB_PATH } from "../lib/store/db.ts";
 import { RateLimiter } from "../lib/strava/rate_limit.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider, RefreshingTokenProvider } from "../lib/strava/tokens.ts";
 

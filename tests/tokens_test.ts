@@ -11,7 +11,7 @@ import {
   refreshTokens,
   validateCallback,
 } from "../lib/strava/oauth.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import {
   parseStoredTime,
   rankCandidates,

@@ -20,7 +20,7 @@ import {
   STRAVA_API_SETTINGS_URL,
   validateCallback,
 } from "../strava/oauth.ts";
-import { openMigrated } from "../store/schema.ts";
+import { openMigrated } from "../store/open.ts";
 import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../strava/token_store.ts";
 
 /** Default callback port. */

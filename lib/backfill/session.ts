@@ -4,11 +4,11 @@
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
 import { DEFAULT_ENV_PATH, loadConfig } from "../config.ts";
-import { type Database, DEFAULT_DB_PATH, openDatabase } from "../store/db.ts";
+import { type Database, DEFAULT_DB_PATH } from "../store/db.ts";
 import { floatFlag } from "../cli.ts";
 import { DEFAULT_LOG_PATH } from "../log.ts";
 import { acquireRunLock } from "../store/run_lock.ts";
-import { openMigrated } from "../store/schema.ts";
+import { assertToolDatabase, openMigrated } from "../store/open.ts";
 import { setupLogging } from "../log.ts";
 import { RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
@@ -97,13 +97,13 @@ export function sessionOptions(flags: SessionFlags): SessionOptions {
 
 /**
  * Opens a session. The database must exist (only the schema tools create one). The session
- * holds the one-writer lock (lib/run_lock.ts): two overlapping runs would fetch the same pending
+ * holds the one-writer lock (lib/store/run_lock.ts): two overlapping runs would fetch the same pending
  * records twice. The database is checked before its lock file is made beside it, and locked
  * before anything writes, migrations included.
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
-  openDatabase(options.dbPath).close();
+  assertToolDatabase(options.dbPath); // writes nothing: a refused file stays byte-identical
   const lock = acquireRunLock(options.dbPath);
   let db: Database;
   try {
