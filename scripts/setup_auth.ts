@@ -13,7 +13,8 @@ import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_SCOPE, normalizeScope, STRAVA_API_SETTINGS_URL } from "../lib/strava/oauth.ts";
 import { DEFAULT_TOKENS_PATH } from "../lib/strava/token_store.ts";
 
-export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, openBrowser, type SetupAuthDeps } from "../lib/auth/setup.ts";
+export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, type SetupAuthDeps } from "../lib/auth/setup.ts";
+export { openBrowser } from "../lib/auth/browser.ts";
 
 const USAGE = `Usage: setup_auth.ts [options]
 
