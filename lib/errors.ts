@@ -21,6 +21,18 @@ export class RuntimeError extends Error {
   readonly exitCode = 1;
 }
 
+/**
+ * The run was stopped by SIGINT/SIGTERM (an aborted request, back-off or token refresh). Not a
+ * failure: the engine turns it into a clean stop (exit 0, state `interrupted`), and no record is
+ * charged for it.
+ */
+export class InterruptedError extends Error {
+  override name = "InterruptedError";
+  constructor(message = "stopped on signal") {
+    super(message);
+  }
+}
+
 /** The exit code docs/contract.md assigns to an error of any kind. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return 2;

@@ -9,7 +9,7 @@
  * MAX_ATTEMPTS; every record is written atomically, so a crash redoes at most the one in flight.
  */
 import type { Database } from "../store/db.ts";
-import { AuthError, RuntimeError } from "../errors.ts";
+import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";
 import { ForbiddenError, NotFoundError, RateLimitedError, StravaError } from "../strava/client.ts";
 import {
@@ -138,6 +138,8 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
       try {
         return await request();
       } catch (err) {
+        // A signal aborted the request, its back-off or a token refresh: stop, charge nothing.
+        if (err instanceof InterruptedError || ctx.signal?.aborted) throw new StopRun("interrupted");
         if (err instanceof ForbiddenError && err.missingScope) {
           // The token lacks a permission every request needs: settling records as forbidden
           // would only bury them; the user must re-authorize (SPEC: scope missing is exit 3).
