@@ -113,8 +113,9 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
-    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath });
-    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter });
+    const signal = controller.signal;
+    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     const ctx: EngineContext = {
       db,
