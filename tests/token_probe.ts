@@ -1,6 +1,6 @@
 /**
  * Test support (not a tool script): one "run" of a backfill as far as tokens go. It builds the
- * token provider exactly as the backfill scripts do (lib/session.ts), makes one API call
+ * token provider exactly as the backfill scripts do (lib/backfill/session.ts), makes one API call
  * (GET /athlete) through the real client, and prints the athlete id and how many refreshes it
  * made. tests/tokens_test.ts runs it as a subprocess under the backfill's permissions.
  *
