@@ -3,12 +3,12 @@
  * (migrated, never created), logging, the shared rate limiter, the token provider and the
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
-import { DEFAULT_ENV_PATH, loadConfig } from "../config.ts";
-import { type Database, DEFAULT_DB_PATH } from "../store/db.ts";
-import { floatFlag } from "../cli.ts";
-import { DEFAULT_LOG_PATH } from "../log.ts";
+import { loadConfig } from "../config.ts";
+import type { Database } from "../store/db.ts";
+import type { BackfillFlagValues } from "./flags.ts";
 import { acquireRunLock } from "../store/run_lock.ts";
 import { assertToolDatabase, openMigrated } from "../store/open.ts";
+import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
 import { RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
@@ -26,6 +26,8 @@ export interface SessionOptions {
   rateBuffer: number;
   logFile: string;
   verbose: boolean;
+  /** Put `failed` records back in the queue once the lock is held (`--retry-failed`). */
+  retryFailed?: boolean;
 }
 
 /** An open session; disposing it releases the database, the lock, logging and signal handlers. */
@@ -33,6 +35,8 @@ export interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
   ctx: EngineContext;
+  /** The line saying what `--retry-failed` put back in the queue, when it was given. */
+  requeued?: string;
 }
 
 /** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. */
@@ -70,28 +74,18 @@ function terminalColumns(): number {
   }
 }
 
-/** Values of the flags both backfill scripts share (as parsed by `parseFlags`). */
-export interface SessionFlags {
-  db?: string;
-  env?: string;
-  tokens?: string;
-  "no-wait"?: boolean;
-  "rate-buffer"?: string;
-  "log-file"?: string;
-  verbose?: boolean;
-}
-
-/** The session options those flags ask for, with docs/contract.md's defaults. */
-export function sessionOptions(flags: SessionFlags): SessionOptions {
+/** The session options the shared backfill flags (lib/backfill/flags.ts) ask for. */
+export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<string>): SessionOptions {
   return {
-    dbPath: flags.db ?? DEFAULT_DB_PATH,
-    envPath: flags.env ?? DEFAULT_ENV_PATH,
-    envPathExplicit: flags.env !== undefined,
+    dbPath: flags.db,
+    envPath: flags.env,
+    envPathExplicit: given.has("env"),
     tokensPath: flags.tokens,
     wait: !flags["no-wait"],
-    rateBuffer: floatFlag(flags["rate-buffer"], "rate-buffer", 0.9),
-    logFile: flags["log-file"] ?? DEFAULT_LOG_PATH,
-    verbose: flags.verbose ?? false,
+    rateBuffer: flags["rate-buffer"],
+    logFile: flags["log-file"],
+    verbose: flags.verbose,
+    retryFailed: flags["retry-failed"],
   };
 }
 
@@ -119,8 +113,9 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
-    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath });
-    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter });
+    const signal = controller.signal;
+    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     const ctx: EngineContext = {
       db,
@@ -132,9 +127,15 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       progress: defaultProgress(),
       signal: controller.signal,
     };
+    let requeued: string | undefined;
+    if (options.retryFailed) {
+      const n = requeueFailed(db);
+      requeued = `re-queued ${n.activities} failed activities and ${n.segments} failed segments`;
+    }
     return {
       db,
       ctx,
+      requeued,
       async [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
