@@ -146,7 +146,7 @@ ROWS.push(
     db: "",
     setup: (dir) => createDatabase(dir),
     code: 2,
-    says: /^data is a directory, not a database file$/,
+    says: /^--db data is a directory; give the path of a file$/,
   })),
   ...["update_schema", "import", "incremental", "stats"].map((opener): Row => ({
     name: "a junk file as --db",
