@@ -75,6 +75,14 @@ async function recorded(
   }
 }
 
+/** Records that a signal ended the run while it slept between cycles. */
+async function markInterrupted(ctx: EngineContext, statePath: string): Promise<void> {
+  const { state } = await readState(statePath);
+  state.last_outcome = "interrupted";
+  state.last_end = isoSeconds(ctx.now());
+  writeState(statePath, state);
+}
+
 /** One batch; returns the summary and whether the run must end (budget or signal). */
 async function batch(
   ctx: EngineContext,
@@ -142,8 +150,16 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     if (options.maxRuns && cycles >= options.maxRuns) break;
     const seconds = options.intervalSeconds ?? 300;
     log.info("cycle {n} done; next in {s} s", { n: cycles, s: seconds });
-    await ctx.sleep(seconds * 1000, ctx.signal);
-    if (ctx.signal?.aborted) break;
+    try {
+      await ctx.sleep(seconds * 1000, ctx.signal);
+    } catch (err) {
+      if (!ctx.signal?.aborted) throw err;
+    }
+    if (ctx.signal?.aborted) {
+      // Stopped between cycles: the run as a whole ends interrupted, not with its last cycle's outcome.
+      await markInterrupted(ctx, options.statePath);
+      break;
+    }
   }
   const final = last as RunSummary | null;
   return {
