@@ -4,7 +4,7 @@ import { migrate } from "../lib/store/schema.ts";
 import { type EngineContext, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
 import { type ManageResult, runOneTime } from "../lib/backfill/manage.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import type { SimActivity } from "../lib/testing/sim_data.ts";
+import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { simContext, tempDir } from "./helpers.ts";
 import { apiRequests } from "./truth.ts";
