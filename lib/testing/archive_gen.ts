@@ -11,7 +11,7 @@
  */
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
 import { mulberry32 } from "./sim_random.ts";
-import { SPORT_TYPES } from "../archive/activities_csv.ts";
+import { SPORT_TYPES } from "../archive/sport_types.ts";
 
 configure({ useWebWorkers: false });
 
