@@ -8,6 +8,7 @@ import { type EngineContext, runBackfill, type RunSummary, StravaUnreachableErro
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
+import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 
 const log = logger("manage");
 
@@ -37,8 +38,16 @@ export interface ManageResult {
   last: RunSummary | null;
   stoppedUntil: number | null;
   cycles: number;
+  /** Continuous: the run ended because `--max-runs` cycles were done. */
+  maxRunsReached: boolean;
+  /** What is still pending when the run ends (counted then, from the database). */
+  pending: { activities: number; segments: number };
   /** A warning to show (e.g. corrupt state file replaced). */
   warning: string | null;
+}
+
+function pendingNow(ctx: EngineContext): ManageResult["pending"] {
+  return { activities: countPendingActivities(ctx.db), segments: countPendingSegments(ctx.db) };
 }
 
 function addTotals(state: BackfillState, s: RunSummary): void {
@@ -124,7 +133,15 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
     return "done";
   });
   const final = last as RunSummary | null;
-  return { outcome, last: final, stoppedUntil: final?.stoppedUntil ?? null, cycles: 1, warning };
+  return {
+    outcome,
+    last: final,
+    stoppedUntil: final?.stoppedUntil ?? null,
+    cycles: 1,
+    maxRunsReached: false,
+    pending: pendingNow(ctx),
+    warning,
+  };
 }
 
 /** The longest pause continuous mode backs off to while Strava stays unreachable. */
@@ -192,6 +209,8 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     last: final,
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles,
+    maxRunsReached: !ctx.signal?.aborted && Boolean(options.maxRuns) && cycles >= options.maxRuns!,
+    pending: pendingNow(ctx),
     warning,
   };
 }
