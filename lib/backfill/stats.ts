@@ -11,6 +11,7 @@ import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
+import { runLockHeld } from "../store/run_lock.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 /** A count, or null when the database's schema cannot give it (an older or newer one). */
@@ -48,6 +49,18 @@ function count(db: Database, sql: string): Count {
     if (err instanceof Error && /no such (column|table)/.test(err.message)) return null;
     throw err;
   }
+}
+
+/** What stats shows for a run the state file says is `running` but whose process is gone (kill -9, power loss). */
+export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
+
+/**
+ * The state as stats should show it: `running` only while a backfill holds the database's lock;
+ * otherwise the process died mid-run and the state file could not say so.
+ */
+export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillState {
+  if (state.last_outcome !== "running" || runLockHeld(dbPath)) return state;
+  return { ...state, last_outcome: DEAD_RUN_OUTCOME };
 }
 
 /** Gathers the statistics; `note` is the schema note of `openForReading`. */
