@@ -7,7 +7,6 @@ import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
-import { requeueFailed } from "../lib/store/backfill_store.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
 
@@ -24,7 +23,6 @@ export const FLAGS = {
     ],
   },
   ...BACKFILL_FLAGS,
-  "retry-failed": { kind: "boolean", help: "put records that failed repeatedly back in the queue first" },
 } as const satisfies FlagTable;
 
 const USAGE = helpText({
@@ -45,10 +43,7 @@ export async function main(args: string[]): Promise<number> {
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
   await using session = await openSession(sessionOptions(values, given));
-  if (values["retry-failed"]) {
-    const n = requeueFailed(session.db);
-    console.log(`re-queued ${n.activities} failed activities and ${n.segments} failed segments`);
-  }
+  if (session.requeued) console.log(session.requeued);
   const summary = await runBackfill(session.ctx, { mode, activities: values.activities, segments: values.segments });
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);
   return 0;
