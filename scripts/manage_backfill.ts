@@ -101,7 +101,9 @@ export async function main(args: string[]): Promise<number> {
     for (const line of formatRunSummary(summary, batchMode, Date.now())) console.log(line);
   };
   const run = mode === "one-time" ? runOneTime : runContinuous;
-  const result = await run(session.ctx, { ...options, onBatch });
+  const onOutage = (message: string, seconds: number) =>
+    console.error(`warning: ${message}; trying again in ${seconds} s`);
+  const result = await run(session.ctx, { ...options, onBatch, onOutage });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(
     result.outcome === "done"
