@@ -6,6 +6,7 @@
  */
 import { columnsOf, type Database, openDatabase, tableExists, transaction } from "./db.ts";
 import { UsageError } from "../errors.ts";
+import { addDeletedAtAndViews } from "./views.ts";
 
 type Columns = ReadonlyArray<readonly [name: string, declaration: string]>;
 
@@ -45,6 +46,8 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["raw_json", "TEXT"],
     ["created_at", "TEXT"],
     ["updated_at", "TEXT"],
+    // When a refresh found the activity missing from Strava's list (lib/store/views.ts).
+    ["deleted_at", "TEXT"],
   ],
   segment_efforts: [
     ["id", "INTEGER PRIMARY KEY"],
@@ -214,6 +217,11 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (db) =>
       db.exec(`CREATE TABLE IF NOT EXISTS token_refresh_lock (
         name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`),
+  },
+  {
+    version: 3,
+    description: "activities.deleted_at and the answer views (segment_bests, segment_history, most_ridden)",
+    up: addDeletedAtAndViews,
   },
 ];
 
