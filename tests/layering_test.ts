@@ -78,8 +78,8 @@ Deno.test("layering: every import in lib/ and scripts/ runs one way, and lib/tes
   const edges = await importEdges(files);
   ok(edges.length > 50, `only ${edges.length} edges found: is the graph read right?`);
   ok(
-    edges.some(([a, b]) => a === "lib/backfill/engine.ts" && b.startsWith("lib/strava/")),
-    "engine → strava edge seen",
+    edges.some(([a, b]) => a === "lib/backfill/request_gate.ts" && b.startsWith("lib/strava/")),
+    "backfill → strava edge seen",
   );
   strictEqual(layerViolations(edges).join("\n"), "");
 });

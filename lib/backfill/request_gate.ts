@@ -1,0 +1,95 @@
+/**
+ * The engine's one way to send a request: it checks for a signal first, turns a missing token
+ * scope into an AuthError, and on a spent rate budget either waits for the window to reopen
+ * (with a countdown on the progress line) or stops the run (`--no-wait`).
+ */
+import { AuthError } from "../errors.ts";
+import { ForbiddenError, RateLimitedError } from "../strava/client.ts";
+import { logger } from "../log.ts";
+import { type Progress, silentProgress } from "../progress.ts";
+import { formatLocalAndUtc } from "../time_format.ts";
+import { estimateFinish } from "./eta.ts";
+import { BudgetSpent, type EngineContext, Interrupted } from "./run_types.ts";
+
+const log = logger("backfill");
+
+/** Sends requests for one run; see the module comment. */
+export class RequestGate {
+  readonly progress: Progress;
+
+  constructor(private readonly ctx: EngineContext) {
+    this.progress = ctx.progress ?? silentProgress;
+  }
+
+  /** Sends one request, waiting across rate windows or throwing BudgetSpent / Interrupted. */
+  async call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.ctx.signal?.aborted) throw new Interrupted();
+      try {
+        return await request();
+      } catch (err) {
+        if (err instanceof ForbiddenError && err.missingScope) {
+          // The token lacks a permission every request needs: settling records as forbidden
+          // would only bury them; the user must re-authorize (docs/contract.md: exit 3).
+          throw new AuthError(
+            `the Strava token lacks the permission ${err.missingScope}; re-run setup_auth.ts with --scope read,activity:read_all`,
+          );
+        }
+        if (!(err instanceof RateLimitedError)) throw err;
+        const when = formatLocalAndUtc(err.until, this.ctx.now());
+        if (!this.ctx.wait) {
+          log.info("rate budget spent ({reason}) before {what}; stopping, budget reopens at {when}", {
+            reason: err.reason,
+            what,
+            when,
+          });
+          throw new BudgetSpent(err.until, err.reason);
+        }
+        log.info("rate budget spent ({reason}); waiting until {when}", { reason: err.reason, when });
+        await this.waitUntil(err.until, err.reason);
+      }
+    }
+  }
+
+  /** The usage Strava last reported, for the log: what the limiter's decisions rest on. */
+  usage(): string {
+    const { read, overall } = this.ctx.limiter.status();
+    return `reads ${read.usage15}/${read.limit15} this window, ${read.usageDay}/${read.limitDay} today; ` +
+      `all requests ${overall.usage15}/${overall.limit15}, ${overall.usageDay}/${overall.limitDay}`;
+  }
+
+  /** Updates the progress line with the budget left and the estimated finish. */
+  report(phase: string, done: number, total: number, pendingRequests: number): void {
+    const status = this.ctx.limiter.status();
+    this.progress.update({
+      phase,
+      done,
+      total,
+      left15: Math.min(status.read.remaining15, status.overall.remaining15),
+      leftDay: Math.min(status.read.remainingDay, status.overall.remainingDay),
+      finishAt: estimateFinish(pendingRequests, status, this.ctx.now()),
+    });
+  }
+
+  private async waitUntil(until: number, reason: string): Promise<void> {
+    // A countdown on the terminal needs a tick each second; otherwise one sleep will do
+    // (a signal still ends it at once).
+    const tick = this.progress === silentProgress ? Infinity : 1000;
+    while (this.ctx.now() < until) {
+      this.progress.waiting(until, reason === "rate_limited" ? "Strava answered 429" : "rate budget spent");
+      await this.pause(Math.min(tick, until - this.ctx.now()));
+    }
+    // One second of slack: Strava's window edge and our clock are not the same clock.
+    await this.pause(1000);
+  }
+
+  /** A sleep that a signal ends early; an abort is a clean stop, never an error. */
+  private async pause(ms: number): Promise<void> {
+    try {
+      await this.ctx.sleep(ms, this.ctx.signal);
+    } catch (err) {
+      if (!this.ctx.signal?.aborted) throw err;
+    }
+    if (this.ctx.signal?.aborted) throw new Interrupted();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The engine's vocabulary: what it is given (context, limits), what it reports (summaries), and
+ * the typed signals that end a run early. Every phase module imports these; engine.ts re-exports
+ * them for callers.
+ */
+import type { Database } from "../store/db.ts";
+import type { RateLimiter } from "../strava/rate_limit.ts";
+import type { Progress } from "../progress.ts";
+
+/** Backfill modes of docs/contract.md. */
+export type Mode = "both" | "efforts" | "segments" | "activities";
+
+/** The reads the engine needs (lib/strava/client.ts StravaClient). */
+export interface ApiClient {
+  getActivity(id: bigint): Promise<Record<string, unknown>>;
+  getSegment(id: bigint): Promise<Record<string, unknown>>;
+  listActivities(params: { after?: number; page: number; perPage?: number }): Promise<Record<string, unknown>[]>;
+}
+
+/** Everything the engine works with, injected. */
+export interface EngineContext {
+  db: Database;
+  client: ApiClient;
+  limiter: RateLimiter;
+  now: () => number;
+  /** Sleeps `ms`; rejects or resolves early when `signal` aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Wait for the budget to reopen (true) or stop cleanly (false, `--no-wait`). */
+  wait: boolean;
+  progress?: Progress;
+  /** Aborted on SIGINT/SIGTERM: the engine stops after the record in flight. */
+  signal?: AbortSignal;
+}
+
+/** How much work one run may do. */
+export interface RunLimits {
+  mode: Mode;
+  activities: number;
+  segments: number;
+}
+
+/** Counts for one phase. */
+export interface PhaseSummary {
+  fetched: number;
+  not_found: number;
+  forbidden: number;
+  failed: number;
+  /** Failed attempts that stay pending for a later run. */
+  retry_later: number;
+}
+
+/** What a run did, and why it ended. */
+export interface RunSummary {
+  skipped: number;
+  efforts: PhaseSummary & { efforts_stored: number };
+  segments: PhaseSummary;
+  listed: { pages: number; added: number; seen: number };
+  /** Set when the run stopped at the rate budget with work left (`--no-wait`). */
+  stoppedUntil: number | null;
+  stoppedReason: string | null;
+  /** Set when a signal ended the run early. */
+  interrupted: boolean;
+  pendingActivities: number;
+  pendingSegments: number;
+}
+
+/** A summary of a run that has done nothing yet. */
+export function emptySummary(): RunSummary {
+  const phase = (): PhaseSummary => ({ fetched: 0, not_found: 0, forbidden: 0, failed: 0, retry_later: 0 });
+  return {
+    skipped: 0,
+    efforts: { ...phase(), efforts_stored: 0 },
+    segments: phase(),
+    listed: { pages: 0, added: 0, seen: 0 },
+    stoppedUntil: null,
+    stoppedReason: null,
+    interrupted: false,
+    pendingActivities: 0,
+    pendingSegments: 0,
+  };
+}
+
+/**
+ * Thrown inside the engine to unwind when the run must end cleanly with work left; runBackfill
+ * catches it and records why in the summary. Never escapes the engine.
+ */
+export abstract class StopRun extends Error {}
+
+/** The rate budget is spent and the run may not wait (`--no-wait`). */
+export class BudgetSpent extends StopRun {
+  override name = "BudgetSpent";
+  constructor(readonly until: number, readonly reason: string) {
+    super(`rate budget spent (${reason})`);
+  }
+}
+
+/** SIGINT/SIGTERM: stop after the record in flight. */
+export class Interrupted extends StopRun {
+  override name = "Interrupted";
+  constructor() {
+    super("interrupted");
+  }
+}
