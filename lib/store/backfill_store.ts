@@ -28,7 +28,8 @@ export type Settled = "not_found" | "forbidden" | "skipped" | "failed";
 export const MAX_ATTEMPTS = 3;
 
 // Pending = never settled. A record that failed fewer than MAX_ATTEMPTS times stays pending.
-const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND efforts_status IS NULL";
+// An activity Strava no longer lists (deleted_at, set by a refresh) is never asked for.
+const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND efforts_status IS NULL AND deleted_at IS NULL";
 
 /** Marks, at no request cost, pending activities that cannot have segment efforts as `skipped`. */
 export function skipActivitiesWithoutEfforts(db: Database, now: string): number {
