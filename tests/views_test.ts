@@ -3,6 +3,9 @@ import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { VIEWS } from "../lib/store/views.ts";
 import type { Database } from "../lib/store/db.ts";
+import { countPendingActivities, pendingActivities } from "../lib/store/backfill_store.ts";
+import { collectStats } from "../lib/backfill/stats.ts";
+import { emptyState } from "../lib/backfill/state_file.ts";
 import { tempDir } from "./helpers.ts";
 
 /** Activity 1 and 2 live, 3 deleted; segment 10 ridden on all three, 20 on 1 and 3, 30 only on 3. */
@@ -104,4 +107,22 @@ Deno.test("migration 3 keeps a user's own table named like a view", async () => 
   } finally {
     db.close();
   }
+});
+
+Deno.test("stats and the pending count leave out activities Strava no longer lists", async () => {
+  await withSeeded((db) => {
+    db.exec(`INSERT INTO activities (id, name, start_date, deleted_at) VALUES
+      (4, 'gone before it was fetched', '2025-05-01T08:00:00Z', '2025-06-01T00:00:00Z'),
+      (5, 'pending', '2025-05-02T08:00:00Z', NULL)`);
+    db.exec("UPDATE activities SET segment_efforts_processed = 1, efforts_status = 'ok' WHERE id <= 3");
+    strictEqual(countPendingActivities(db), 1);
+    deepStrictEqual(pendingActivities(db, 10), [5n]);
+    const stats = collectStats(db, emptyState(), Date.UTC(2025, 6, 1));
+    strictEqual(stats.activities.total, 3);
+    strictEqual(stats.activities.processed, 2);
+    strictEqual(stats.activities.pending, 1);
+    strictEqual(stats.activities.deleted, 2);
+    strictEqual(stats.efforts, 4);
+    strictEqual(stats.distinct_segments_ridden, 2);
+  });
 });
