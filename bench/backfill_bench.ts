@@ -1,5 +1,5 @@
 /**
- * Long-backfill benchmark: the real engine (lib/backfill.ts), client, limiter, token refresh and
+ * Long-backfill benchmark: the real engine (lib/backfill/engine.ts), client, limiter, token refresh and
  * SQLite store against the in-process Strava simulator on a virtual clock, so days of rate
  * windows pass in seconds. Two ways to start, as users do:
  *

@@ -2,7 +2,7 @@
  * Rate-limit benchmark: a long backfill against a fake Strava that counts usage exactly like
  * Strava (per-application 15-min windows at :00/:15/:30/:45 UTC and UTC days, reads and all
  * requests) and answers 429 past a limit, on a virtual clock. Only the limiter is real
- * (lib/rate_limit.ts, persisting to an in-memory SQLite database migrated like the real one).
+ * (lib/strava/rate_limit.ts, persisting to an in-memory SQLite database migrated like the real one).
  *
  * For each scenario it reports requests sent, 429s, simulated days to completion, and the lower
  * bound ceil(requests needed / floor(daily limit × buffer)) days (less what another program
@@ -100,7 +100,7 @@ interface Result {
 }
 
 const LATENCY_MS = 300;
-/** The engine waits one second past the reopening instant (lib/backfill.ts). */
+/** The engine waits one second past the reopening instant (lib/backfill/engine.ts). */
 const SLACK_MS = 1000;
 
 function run(scenario: Scenario, needed: number, buffer: number, start: number): Result {

@@ -1,30 +1,43 @@
 /**
- * Typed errors. Each maps to one exit code of docs/contract.md, so every script reports
- * failures the same way through `runMain` in `lib/cli.ts`.
+ * Typed errors. Each carries the exit code docs/contract.md assigns to it (`exitCode`), and the
+ * one exit path (`runMain` in lib/cli.ts) reads that code from the error instead of mapping
+ * classes a second time.
  */
 
 /** Bad usage or bad input (unknown flag, bad value, unreadable file, not a database): exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
-  readonly exitCode = 2;
+  readonly exitCode: number = 2;
 }
 
 /** Authentication problems (no token, refresh rejected, missing client id/secret or scope): exit 3. */
 export class AuthError extends Error {
   override name = "AuthError";
-  readonly exitCode = 3;
+  readonly exitCode: number = 3;
 }
 
 /** A failure at run time (network down after retries, database error): exit 1. */
 export class RuntimeError extends Error {
   override name = "RuntimeError";
-  readonly exitCode = 1;
+  readonly exitCode: number = 1;
 }
 
-/** The exit code docs/contract.md assigns to an error of any kind. */
+/**
+ * Input that does not parse (a `.env` line, a CSV record): bad input, so exit 2. It is a
+ * `SyntaxError`, as the runtime's own parse errors are; `line` is 1-based.
+ */
+export class ParseError extends SyntaxError {
+  override name = "ParseError";
+  readonly exitCode: number = 2;
+  constructor(readonly line: number, message: string) {
+    super(message);
+  }
+}
+
+/** The exit code of an error: its own `exitCode`, 2 for a refused permission, else 1. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UsageError) return 2;
-  if (err instanceof AuthError) return 3;
+  const code = (err as { exitCode?: unknown } | null)?.exitCode;
+  if (err instanceof Error && typeof code === "number" && Number.isInteger(code)) return code;
   // Deno refusing a path or host outside the baked-in permissions is a usage problem:
   // the user pointed the tool somewhere it is not allowed to go.
   if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) return 2;

@@ -4,8 +4,10 @@
  *
  *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
-import { parseFlags, runMain } from "../lib/cli.ts";
-import { databaseExists, DEFAULT_DB_PATH, openDatabase, removeDatabaseFiles } from "../lib/store/db.ts";
+import { printedInfo, runMain } from "../lib/cli.ts";
+import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
+import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
+import { databaseExists, openDatabase, removeDatabaseFiles } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { openActivitiesCsv } from "../lib/archive/export_source.ts";
@@ -13,43 +15,43 @@ import { readActivities } from "../lib/archive/activities_csv.ts";
 import { describeBadRows, importActivities } from "../lib/archive/import.ts";
 import { importProgress } from "../lib/progress.ts";
 
-const USAGE = `Usage: import_archive.ts [options] EXPORT
+/** This script's flags. */
+export const FLAGS = {
+  ...DB_FLAG,
+  ...CREATE_FLAG,
+  "skip-invalid": {
+    kind: "boolean",
+    help: [
+      "import the good rows of a file with bad rows, and list the bad ones",
+      "(without it, a bad row refuses the whole file and nothing is imported)",
+    ],
+  },
+} as const satisfies FlagTable;
 
-Imports the activities of a Strava bulk export ("Download or Delete Your Account" >
+const USAGE = helpText({
+  usage: "import_archive.ts [options] EXPORT",
+  description: `Imports the activities of a Strava bulk export ("Download or Delete Your Account" >
 "Request Your Archive") into the database. EXPORT is the export's .zip (read in place,
 not unzipped), the folder it was unzipped into, or its activities.csv.
 
 New activities are added as pending for the backfill; activities already in the database
 get their archive fields refreshed, and keep their segment efforts and processing state.
-Re-importing the same or a newer export is safe. Only English exports can be read.
-
-Options:
-  --db PATH        database file (default: ${DEFAULT_DB_PATH})
-  --create         create the database (and its folder) if it does not exist
-  --skip-invalid   import the good rows of a file with bad rows, and list the bad ones
-                   (without it, a bad row refuses the whole file and nothing is imported)
-  -v, --verbose    show stack traces on errors
-  -h, --help       show this help`;
+Re-importing the same or a newer export is safe. Only English exports can be read.`,
+  flags: FLAGS,
+});
 
 /** A CSV this large (about 10,000 activities) is written in bulk mode (see lib/archive/import.ts). */
 const BULK_BYTES = 4 * 1024 * 1024;
 
 /** Entry point; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    db: { type: "string" },
-    create: { type: "boolean" },
-    "skip-invalid": { type: "boolean" },
-  }, { positionals: 1 });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const { values, positionals } = parseFlags(args, FLAGS, { positionals: 1 });
+  if (printedInfo(values, USAGE)) return 0;
   const path = positionals[0];
   if (path === undefined || path === "") {
     throw new UsageError("missing EXPORT: the export .zip, its unzipped folder, or activities.csv (see --help)");
   }
-  const dbPath = values.db ?? DEFAULT_DB_PATH;
+  const dbPath = values.db;
 
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);

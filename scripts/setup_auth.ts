@@ -7,64 +7,72 @@
  * The flow itself lives in lib/auth/setup.ts.
  */
 import { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, setupAuth, type SetupAuthDeps } from "../lib/auth/setup.ts";
-import { intFlag, parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH } from "../lib/store/db.ts";
+import { printedInfo, runMain } from "../lib/cli.ts";
+import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
+import { CREDENTIAL_FLAGS, DB_FLAG } from "../lib/backfill/flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_SCOPE, normalizeScope, STRAVA_API_SETTINGS_URL } from "../lib/strava/oauth.ts";
-import { DEFAULT_TOKENS_PATH } from "../lib/strava/token_store.ts";
 
 export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, openBrowser, type SetupAuthDeps } from "../lib/auth/setup.ts";
 
-const USAGE = `Usage: setup_auth.ts [options]
+/** This script's flags. */
+export const FLAGS = {
+  env: CREDENTIAL_FLAGS.env,
+  db: { ...DB_FLAG.db, help: "database to store the tokens in, if it exists" },
+  tokens: { ...CREDENTIAL_FLAGS.tokens, help: "tokens file" },
+  port: {
+    kind: "integer",
+    arg: "N",
+    default: DEFAULT_PORT,
+    min: 0,
+    max: 65535,
+    help: "port of the local callback server; 0 = any free port",
+  },
+  scope: { kind: "string", arg: "LIST", default: DEFAULT_SCOPE, help: "comma-separated scopes to request" },
+  "no-browser": { kind: "boolean", help: "only print the URL; do not open a browser" },
+  code: {
+    kind: "string",
+    arg: "CODE",
+    help: [
+      "finish a flow whose redirect could not reach this machine: pass the address the",
+      "browser ended on (http://localhost:PORT/callback?...&code=...) or just its code",
+    ],
+  },
+  timeout: {
+    kind: "integer",
+    arg: "SECONDS",
+    default: DEFAULT_TIMEOUT_SECONDS,
+    min: 1,
+    help: "give up waiting for the redirect after this long",
+  },
+  verbose: { kind: "boolean", short: "v", help: "show progress details and stack traces on errors" },
+} as const satisfies FlagTable;
 
-Authorizes strava-backfill to read your Strava data (once). Prints a Strava authorization URL
+const USAGE = helpText({
+  usage: "setup_auth.ts [options]",
+  description: `Authorizes strava-backfill to read your Strava data (once). Prints a Strava authorization URL
 and opens it in your browser; after you click "Authorize", Strava redirects to a small server
 this script runs on http://localhost:PORT/callback, and the tokens are saved to the database
 (if it exists) and to tokens.json (mode 0600). Needs STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET
-(from ${STRAVA_API_SETTINGS_URL}) in the environment or the --env file.
-
-Options:
-  --env PATH        env file with STRAVA_* variables (default: .env)
-  --db PATH         database to store the tokens in, if it exists (default: ${DEFAULT_DB_PATH})
-  --tokens PATH     tokens file (default: ${DEFAULT_TOKENS_PATH})
-  --port N          port of the local callback server (default: ${DEFAULT_PORT}; 0 = any free port)
-  --scope LIST      comma-separated scopes to request (default: ${DEFAULT_SCOPE})
-  --no-browser      only print the URL; do not open a browser
-  --code CODE       finish a flow whose redirect could not reach this machine: pass the address the
-                    browser ended on (http://localhost:PORT/callback?...&code=...) or just its code
-  --timeout SECONDS give up waiting for the redirect after this long (default: ${DEFAULT_TIMEOUT_SECONDS})
-  -v, --verbose     show progress details and stack traces on errors
-  -h, --help        show this help`;
+(from ${STRAVA_API_SETTINGS_URL}) in the environment or the --env file.`,
+  flags: FLAGS,
+});
 
 /** Entry point; returns the exit code. */
 export async function main(args: string[], deps: SetupAuthDeps = {}): Promise<number> {
-  const { values } = parseFlags(args, {
-    env: { type: "string" },
-    db: { type: "string" },
-    tokens: { type: "string" },
-    port: { type: "string" },
-    scope: { type: "string" },
-    "no-browser": { type: "boolean" },
-    code: { type: "string" },
-    timeout: { type: "string" },
-  });
+  const { values, given } = parseFlags(args, FLAGS);
   const out = deps.out ?? ((line: string) => console.log(line));
   const err = deps.err ?? ((line: string) => console.error(line));
-  if (values.help) {
-    out(USAGE);
-    return 0;
-  }
-  const port = intFlag(values.port, "port", DEFAULT_PORT, { min: 0, max: 65535 });
-  const timeoutSeconds = intFlag(values.timeout, "timeout", DEFAULT_TIMEOUT_SECONDS, { min: 1 });
-  const scope = normalizeScope(values.scope ?? DEFAULT_SCOPE);
+  if (printedInfo(values, USAGE, out)) return 0;
+  const scope = normalizeScope(values.scope);
   if (scope === "") throw new UsageError("--scope must name at least one scope, e.g. read,activity:read_all");
   await setupAuth({
-    envPath: values.env,
-    dbPath: values.db ?? DEFAULT_DB_PATH,
-    tokensPath: values.tokens ?? DEFAULT_TOKENS_PATH,
-    port,
+    envPath: given.has("env") ? values.env : undefined,
+    dbPath: values.db,
+    tokensPath: values.tokens,
+    port: values.port,
     scope,
-    timeoutMs: timeoutSeconds * 1000,
+    timeoutMs: values.timeout * 1000,
     code: values.code,
     browser: !values["no-browser"],
     verbose: values.verbose === true,

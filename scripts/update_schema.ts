@@ -3,32 +3,27 @@
  *
  *   deno task schema [--db PATH] [--create]
  */
-import { parseFlags, runMain } from "../lib/cli.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../lib/store/db.ts";
+import { printedInfo, runMain } from "../lib/cli.ts";
+import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
+import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
+import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 
-const USAGE = `Usage: update_schema.ts [--db PATH] [--create]
+/** This script's flags. */
+export const FLAGS = { ...DB_FLAG, ...CREATE_FLAG } as const satisfies FlagTable;
 
-Creates the database or applies pending schema migrations. Safe to run any number of times;
-an existing database (also one from the Python toolkit) is adapted without losing data.
-
-Options:
-  --db PATH     database file (default: ${DEFAULT_DB_PATH})
-  --create      create the database (and its folder) if it does not exist
-  -v, --verbose show stack traces on errors
-  -h, --help    show this help`;
+const USAGE = helpText({
+  usage: "update_schema.ts [--db PATH] [--create]",
+  description: `Creates the database or applies pending schema migrations. Safe to run any number of times;
+an existing database (also one from the Python toolkit) is adapted without losing data.`,
+  flags: FLAGS,
+});
 
 /** Entry point; returns the exit code. */
 export function main(args: string[]): number {
-  const { values } = parseFlags(args, {
-    db: { type: "string" },
-    create: { type: "boolean" },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const path = values.db ?? DEFAULT_DB_PATH;
+  const { values } = parseFlags(args, FLAGS);
+  if (printedInfo(values, USAGE)) return 0;
+  const path = values.db;
   const db = openDatabase(path, { create: values.create });
   try {
     const report = migrate(db);

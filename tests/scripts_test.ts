@@ -4,12 +4,15 @@ import { ROOT, runScript, tempDir } from "./helpers.ts";
 
 const SCRIPTS = Object.keys(PERMISSIONS) as ScriptName[];
 
+// Each script's --help is a golden file, so help text cannot drift silently. After a deliberate
+// change, regenerate it: deno run -A scripts/<script>.ts --help > tests/help/<script>.txt
 for (const script of SCRIPTS) {
-  Deno.test(`${script}: --help prints usage and exits 0 under its permissions`, async () => {
+  Deno.test(`${script}: --help prints tests/help/${script}.txt and exits 0 under its permissions`, async () => {
     await using dir = await tempDir();
     const r = await runScript(script, ["--help"], { cwd: dir.path });
     strictEqual(r.code, 0, r.stderr);
-    ok(r.stdout.startsWith(`Usage: ${script}.ts`), r.stdout);
+    strictEqual(r.stdout, await Deno.readTextFile(`${ROOT}tests/help/${script}.txt`));
+    strictEqual(r.stderr, "");
   });
 }
 

@@ -654,7 +654,7 @@ export class CsvParser {
 }
 
 /** The CSV itself is broken at `line`: nothing after it can be trusted. */
-export class CsvSyntaxError extends Error {
+export class CsvSyntaxError extends SyntaxError {
   constructor(readonly line: number, reason: string) {
     super(`line ${line}: ${reason}`);
   }

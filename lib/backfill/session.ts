@@ -3,10 +3,9 @@
  * (migrated, never created), logging, the shared rate limiter, the token provider and the
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
-import { DEFAULT_ENV_PATH, loadConfig } from "../config.ts";
-import { type Database, DEFAULT_DB_PATH, openDatabase } from "../store/db.ts";
-import { floatFlag } from "../cli.ts";
-import { DEFAULT_LOG_PATH } from "../log.ts";
+import { loadConfig } from "../config.ts";
+import { type Database, openDatabase } from "../store/db.ts";
+import type { BackfillFlagValues } from "./flags.ts";
 import { acquireRunLock } from "../store/run_lock.ts";
 import { openMigrated } from "../store/schema.ts";
 import { setupLogging } from "../log.ts";
@@ -70,28 +69,17 @@ function terminalColumns(): number {
   }
 }
 
-/** Values of the flags both backfill scripts share (as parsed by `parseFlags`). */
-export interface SessionFlags {
-  db?: string;
-  env?: string;
-  tokens?: string;
-  "no-wait"?: boolean;
-  "rate-buffer"?: string;
-  "log-file"?: string;
-  verbose?: boolean;
-}
-
-/** The session options those flags ask for, with docs/contract.md's defaults. */
-export function sessionOptions(flags: SessionFlags): SessionOptions {
+/** The session options the shared backfill flags (lib/backfill/flags.ts) ask for. */
+export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<string>): SessionOptions {
   return {
-    dbPath: flags.db ?? DEFAULT_DB_PATH,
-    envPath: flags.env ?? DEFAULT_ENV_PATH,
-    envPathExplicit: flags.env !== undefined,
+    dbPath: flags.db,
+    envPath: flags.env,
+    envPathExplicit: given.has("env"),
     tokensPath: flags.tokens,
     wait: !flags["no-wait"],
-    rateBuffer: floatFlag(flags["rate-buffer"], "rate-buffer", 0.9),
-    logFile: flags["log-file"] ?? DEFAULT_LOG_PATH,
-    verbose: flags.verbose ?? false,
+    rateBuffer: flags["rate-buffer"],
+    logFile: flags["log-file"],
+    verbose: flags.verbose,
   };
 }
 
