@@ -128,15 +128,13 @@ function recomputeAthleteStats(sim: StravaSimulator, segmentIds: ReadonlySet<big
   for (const [id, s] of stats) {
     const detail = sim.truth.segments.get(id);
     if (!detail) continue;
-    detail.athlete_segment_stats = s.count === 0
-      ? { pr_elapsed_time: null, pr_date: null, effort_count: 0 }
-      : {
-        pr_elapsed_time: s.pr,
-        pr_date: s.date,
-        pr_visibility: "everyone",
-        pr_activity_id: s.activity,
-        pr_activity_visibility: "everyone",
-        effort_count: s.count,
-      };
+    detail.athlete_segment_stats = s.count === 0 ? { pr_elapsed_time: null, pr_date: null, effort_count: 0 } : {
+      pr_elapsed_time: s.pr,
+      pr_date: s.date,
+      pr_visibility: "everyone",
+      pr_activity_id: s.activity,
+      pr_activity_visibility: "everyone",
+      effort_count: s.count,
+    };
   }
 }
