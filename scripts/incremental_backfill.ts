@@ -10,17 +10,20 @@ import { runBackfill } from "../lib/backfill/engine.ts";
 import { requeueFailed } from "../lib/store/backfill_store.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
+import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
 
 /** This script's flags. */
 export const FLAGS = {
   mode: {
     kind: "choice",
     arg: "MODE",
-    choices: ["both", "efforts", "segments", "activities"],
+    choices: ["both", "efforts", "segments", "activities", "refresh"],
     default: "both",
     help: [
-      "both | efforts | segments | activities",
+      "both | efforts | segments | activities | refresh",
       "activities: list the athlete's new activities and add them as pending",
+      "refresh: follow what changed on Strava (deleted, edited, cropped and new",
+      "activities; segment details older than --refresh-after)",
     ],
   },
   ...BACKFILL_FLAGS,
@@ -48,6 +51,16 @@ export async function main(args: string[]): Promise<number> {
   if (values["retry-failed"]) {
     const n = requeueFailed(session.db);
     console.log(`re-queued ${n.activities} failed activities and ${n.segments} failed segments`);
+  }
+  if (mode === "refresh") {
+    const result = await runRefresh(session.ctx, {
+      activities: values.activities,
+      segments: values.segments,
+      refreshAfterDays: values["refresh-after"],
+    });
+    for (const line of formatRefreshSummary(result)) console.log(line);
+    for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
+    return 0;
   }
   const summary = await runBackfill(session.ctx, { mode, activities: values.activities, segments: values.segments });
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);

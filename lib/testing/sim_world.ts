@@ -138,3 +138,18 @@ function recomputeAthleteStats(sim: StravaSimulator, segmentIds: ReadonlySet<big
     };
   }
 }
+
+/** A deleted activity is back (made public again, or restored): listed and readable again. */
+export function restoreActivity(sim: StravaSimulator, id: bigint): SimActivity {
+  const activity = activityOf(sim, id);
+  activity.deleted = false;
+  recomputeAthleteStats(sim, new Set(activity.segmentIds));
+  return activity;
+}
+
+/** A segment is removed (or hidden) on Strava: GET /segments/{id} answers 404 from now on. */
+export function removeSegment(sim: StravaSimulator, id: bigint): void {
+  if (!sim.truth.segments.delete(id)) throw new RangeError(`no segment ${id} with details`);
+  sim.truth.privateSegments.delete(id);
+  sim.truth.notFoundSegments.add(id);
+}
