@@ -86,6 +86,7 @@ Deno.test("refresh: with nothing changed it costs the list pages only and writes
     refetched: 0,
     segmentsRefreshed: 0,
     segmentErrors: 0,
+    stoppedAtReserve: false,
   });
   deepStrictEqual(rows(h.db, "SELECT * FROM activities ORDER BY id"), before);
 });
@@ -140,6 +141,7 @@ Deno.test("refresh: after the world changed, the database equals the new world a
       refetched: 2,
       segmentsRefreshed: detailed,
       segmentErrors: 0,
+      stoppedAtReserve: false,
     },
   );
 

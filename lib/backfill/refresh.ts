@@ -44,6 +44,22 @@ export interface RefreshLimits {
   segments: number;
   /** Segment details older than this are stale (0: all). */
   refreshAfterDays: number;
+  /**
+   * Reads of the day to leave unspent (continuous mode's idle refresh): the pass stops cleanly
+   * before a request once the day's reads left are down to this. Unset: no reserve.
+   */
+  reserveReads?: number;
+}
+
+/** The pass reached the day's reserve (RefreshLimits.reserveReads): it ends cleanly, like a spent budget. */
+class ReserveReached extends StopRun {
+  override name = "ReserveReached";
+}
+
+/** Reads left today: the smaller of the read and overall budgets. */
+export function readsLeftToday(ctx: EngineContext): number {
+  const { read, overall } = ctx.limiter.status();
+  return Math.min(read.remainingDay, overall.remainingDay);
 }
 
 /** What a refresh pass changed. */
@@ -61,6 +77,8 @@ export interface RefreshCounts {
   segmentsRefreshed: number;
   /** Stale segments whose refresh failed transiently (kept as they were, tried in a later pass). */
   segmentErrors: number;
+  /** The pass stopped at the day's reserve of reads. */
+  stoppedAtReserve: boolean;
 }
 
 /** A refresh pass's result: the engine's summary (pages, fetches, stop reason) and the changes. */
@@ -90,13 +108,26 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     refetched: 0,
     segmentsRefreshed: 0,
     segmentErrors: 0,
+    stoppedAtReserve: false,
   };
+  const reserve = limits.reserveReads;
+  if (reserve !== undefined) {
+    // Every request of the pass goes through the gate: stop before one that would eat into the reserve.
+    const call = run.gate.call.bind(run.gate);
+    run.gate.call = (what, request) => {
+      if (readsLeftToday(ctx) <= reserve) throw new ReserveReached(`reserve of ${reserve} reads reached`);
+      return call(what, request);
+    };
+  }
   try {
     const requeued = await listAll(run, counts);
     await refetch(run, requeued.slice(0, limits.activities), counts);
     await refreshSegments(run, limits, counts);
   } catch (err) {
-    if (err instanceof BudgetSpent) {
+    if (err instanceof ReserveReached) {
+      counts.stoppedAtReserve = true;
+      log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve });
+    } else if (err instanceof BudgetSpent) {
       run.summary.stoppedUntil = err.until;
       run.summary.stoppedReason = err.reason;
     } else if (err instanceof Interrupted) {
@@ -230,6 +261,7 @@ export function formatRefreshSummary(s: RefreshSummary): string[] {
     `refresh: ${r.segmentsRefreshed} segments refreshed, ${s.run.segments.not_found} not found, ` +
     `${s.run.segments.forbidden} forbidden, ${r.segmentErrors} to retry`,
   ];
+  if (r.stoppedAtReserve) lines.push("refresh: stopped at the day's reserve of reads; the next pass goes on");
   if (!r.listingComplete) lines.push("refresh: the listing did not finish, so no activity was marked deleted");
   return lines;
 }
