@@ -13,7 +13,7 @@
  * Everything runs in a temp folder that is removed at the end. The import runs as users run
  * it: `deno run` with the permissions of lib/permissions.ts.
  *
- * 3. The CSV parser alone against csv-parse on the same file, in this process (why lib/archive/activities_csv.ts
+ * 3. The CSV parser alone against csv-parse on the same file, in this process (why lib/archive/csv_parser.ts
  *    has its own).
  *
  * Options: --rows N (50000), --runs N (3), --big-mb N (500), --big-entries N (10000: the big
@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { permissionFlags } from "../lib/permissions.ts";
 import { parse as csvParse } from "csv-parse/sync";
-import { CsvParser, type CsvRecord } from "../lib/archive/activities_csv.ts";
+import { CsvParser, type CsvRecord } from "../lib/archive/csv_parser.ts";
 import { generateActivitiesCsv, sampleActivities, writeExportZip } from "../lib/testing/archive_gen.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -237,7 +237,7 @@ try {
   const bytes = new TextEncoder().encode(csv);
   const csvParseSync = time(() => csvParse(bytes, { relax_column_count: true }).length);
   console.log(
-    `   lib/archive/activities_csv.ts CsvParser: ${ownParser.best.toFixed(0)} ms (${ownParser.records} records)`,
+    `   lib/archive/csv_parser.ts CsvParser:     ${ownParser.best.toFixed(0)} ms (${ownParser.records} records)`,
   );
   console.log(
     `   csv-parse (sync):                        ${csvParseSync.best.toFixed(0)} ms (${csvParseSync.records} records)`,

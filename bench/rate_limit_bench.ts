@@ -103,6 +103,7 @@ const LATENCY_MS = 300;
 /** The engine waits one second past the reopening instant (lib/backfill/engine.ts). */
 const SLACK_MS = 1000;
 
+/** One scenario from start to finish; one loop of send-and-wait steps (over 60 lines) so the order of events reads top to bottom. */
 function run(scenario: Scenario, needed: number, buffer: number, start: number): Result {
   const random = mulberry32(42);
   const server = new FakeStrava(scenario.limits ?? {}, scenario.skewMs ?? 0);

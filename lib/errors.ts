@@ -23,6 +23,18 @@ export class RuntimeError extends Error {
 }
 
 /**
+ * The run was stopped by SIGINT/SIGTERM (an aborted request, back-off or token refresh). Not a
+ * failure: the engine turns it into a clean stop (exit 0, state `interrupted`), and no record is
+ * charged for it.
+ */
+export class InterruptedError extends Error {
+  override name = "InterruptedError";
+  constructor(message = "stopped on signal") {
+    super(message);
+  }
+}
+
+/**
  * Input that does not parse (a `.env` line, a CSV record): bad input, so exit 2. It is a
  * `SyntaxError`, as the runtime's own parse errors are; `line` is 1-based.
  */

@@ -41,11 +41,21 @@ export interface NumberFlag extends FlagBase {
   max: number;
 }
 
-/** Free text, usually a path. */
+/** Free text. */
 export interface StringFlag extends FlagBase {
   kind: "string";
   arg: string;
   /** Value when the flag is absent; without one the value is `undefined`. */
+  default?: string;
+}
+
+/**
+ * The path of a file: one naming an existing directory is refused at parse time, so no script
+ * gets as far as a raw OS error.
+ */
+export interface FileFlag extends FlagBase {
+  kind: "file";
+  arg: string;
   default?: string;
 }
 
@@ -58,7 +68,7 @@ export interface ChoiceFlag<C extends string = string> extends FlagBase {
 }
 
 /** Any flag of a table. */
-export type Flag = BooleanFlag | IntegerFlag | NumberFlag | StringFlag | ChoiceFlag;
+export type Flag = BooleanFlag | IntegerFlag | NumberFlag | StringFlag | FileFlag | ChoiceFlag;
 
 /** A script's flags, keyed by long name (without `--`), in `--help` order. */
 export type FlagTable = Record<string, Flag>;
@@ -151,6 +161,15 @@ function describeRange(flag: IntegerFlag | NumberFlag): string {
   return `a whole number from ${flag.min} to ${flag.max}`;
 }
 
+/** Whether `path` names an existing directory; any other answer (missing, refused) is left to the script. */
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 const shown = (value: string) => /^-?[\d.]+$/.test(value) ? value : `'${value}'`;
 
 /** Checks and converts one flag's raw value. */
@@ -159,6 +178,11 @@ function convert(name: string, flag: Flag, raw: string | boolean | undefined): u
   if (raw === undefined) return flag.default;
   const value = String(raw);
   if (flag.kind === "string") return value;
+  if (flag.kind === "file") {
+    if (value === "") throw new UsageError(`--${name} needs a file path, got nothing`);
+    if (isDirectory(value)) throw new UsageError(`--${name} ${value} is a directory; give the path of a file`);
+    return value;
+  }
   if (flag.kind === "choice") {
     if (!flag.choices.includes(value)) {
       throw new UsageError(`--${name} must be one of ${flag.choices.join(", ")}, got ${shown(value)}`);

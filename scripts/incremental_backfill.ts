@@ -7,7 +7,6 @@ import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
-import { requeueFailed } from "../lib/store/backfill_store.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
 import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
@@ -27,7 +26,6 @@ export const FLAGS = {
     ],
   },
   ...BACKFILL_FLAGS,
-  "retry-failed": { kind: "boolean", help: "put records that failed repeatedly back in the queue first" },
 } as const satisfies FlagTable;
 
 const USAGE = helpText({
@@ -48,10 +46,7 @@ export async function main(args: string[]): Promise<number> {
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
   await using session = await openSession(sessionOptions(values, given));
-  if (values["retry-failed"]) {
-    const n = requeueFailed(session.db);
-    console.log(`re-queued ${n.activities} failed activities and ${n.segments} failed segments`);
-  }
+  if (session.requeued) console.log(session.requeued);
   if (mode === "refresh") {
     const result = await runRefresh(session.ctx, {
       activities: values.activities,

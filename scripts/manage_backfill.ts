@@ -6,6 +6,7 @@
  *   deno task stats [--json]
  */
 import { printedInfo, runMain } from "../lib/cli.ts";
+import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
 import { openMigrated } from "../lib/store/schema.ts";
@@ -43,7 +44,7 @@ export const FLAGS = {
     defaultNote: "default: 0 = never",
     help: "continuous: stop after N cycles",
   },
-  state: { kind: "string", arg: "PATH", default: DEFAULT_STATE_PATH, help: "run state file" },
+  state: { kind: "file", arg: "PATH", default: DEFAULT_STATE_PATH, help: "run state file" },
   json: { kind: "boolean", help: "stats: print JSON instead of a table" },
 } as const satisfies FlagTable;
 
@@ -65,6 +66,10 @@ export async function main(args: string[]): Promise<number> {
   const { values, given } = parseFlags(args, FLAGS);
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
+  if (values.json && mode !== "stats") throw new UsageError("--json applies only to --mode stats (see --help)");
+  if (values["retry-failed"] && mode === "stats") {
+    throw new UsageError("--retry-failed needs --mode one-time or continuous: stats only reads (see --help)");
+  }
   const dbPath = values.db;
   const statePath = values.state;
   const rateBuffer = values["rate-buffer"];
@@ -90,12 +95,15 @@ export async function main(args: string[]): Promise<number> {
   }
 
   await using session = await openSession(sessionOptions(values, given));
+  if (session.requeued) console.log(session.requeued);
 
   const onBatch = (summary: Parameters<typeof formatRunSummary>[0], batchMode: string) => {
     for (const line of formatRunSummary(summary, batchMode, Date.now())) console.log(line);
   };
   const run = mode === "one-time" ? runOneTime : runContinuous;
-  const result = await run(session.ctx, { ...options, onBatch });
+  const onOutage = (message: string, seconds: number) =>
+    console.error(`warning: ${message}; trying again in ${seconds} s`);
+  const result = await run(session.ctx, { ...options, onBatch, onOutage });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(
     result.outcome === "done"

@@ -1,17 +1,11 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { parse as csvParseSync } from "csv-parse/sync";
 import {
-  apiSportType,
   type ArchiveActivity,
   type ArchiveRow,
   ColumnMap,
-  CsvParser,
-  type CsvRecord,
-  CsvSyntaxError,
-  legacyType,
   parseActivityDate,
   readActivities,
-  SPORT_TYPES,
 } from "../lib/archive/activities_csv.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
@@ -42,14 +36,6 @@ async function readAll(text: string | Uint8Array, chunk?: number): Promise<Archi
 function activities(rows: ArchiveRow[]): ArchiveActivity[] {
   for (const r of rows) if (r.error !== undefined) throw new Error(`line ${r.line}: ${r.error}`);
   return rows.map((r) => r.activity!);
-}
-
-function parseAll(text: string, chunk: number): CsvRecord[] {
-  const parser = new CsvParser();
-  const out: CsvRecord[] = [];
-  for (let i = 0; i < text.length; i += chunk) parser.push(text.slice(i, i + chunk), out);
-  parser.end(out);
-  return out;
 }
 
 const RIDE: GenActivity = {
@@ -135,40 +121,6 @@ Deno.test("ColumnMap: a header that is not Strava's, or Strava's in another lang
     (e) => e instanceof UsageError && /language other than English/.test(e.message) && /Aktivitäts-ID/.test(e.message),
   );
 });
-
-// --- CSV parser -------------------------------------------------------------------------
-
-Deno.test("CsvParser: quoted commas, doubled quotes, line breaks, CRLF, blank lines, start lines", () => {
-  const text = 'a,b,c\r\n1,"x, y","say ""hi"""\n\n2,"multi\nline\r\nfield",\n3,"",z';
-  for (const chunk of [1, 2, 3, 5, 1000]) {
-    const records = parseAll(text, chunk);
-    deepStrictEqual(records, [
-      { fields: ["a", "b", "c"], line: 1 },
-      { fields: ["1", "x, y", 'say "hi"'], line: 2 },
-      { fields: ["2", "multi\nline\r\nfield", ""], line: 4 },
-      { fields: ["3", "", "z"], line: 7 },
-    ], `chunk ${chunk}`);
-  }
-});
-
-Deno.test("CsvParser: an unclosed quote or a character after a closing quote is a syntax error with its line", () => {
-  throws(() => parseAll('a,b\n1,"never closed\n2,3\n', 4), (e) => e instanceof CsvSyntaxError && e.line === 2);
-  throws(() => parseAll('a,b\n1,2\n3,"x"y\n', 4), (e) => e instanceof CsvSyntaxError && e.line === 3);
-});
-
-for (const version of [2025, 2026] as const) {
-  Deno.test(`CsvParser: agrees with csv-parse on a generated ${version} export, in any chunking`, () => {
-    const text = generateActivitiesCsv(sampleActivities(300, { seed: version }), {
-      headerVersion: version,
-      newline: version === 2026 ? "\r\n" : "\n",
-    });
-    const expected = csvParseSync(text, { relax_column_count: true });
-    for (const chunk of [7, 4096, text.length]) {
-      deepStrictEqual(parseAll(text, chunk).map((r) => r.fields), expected, `chunk ${chunk}`);
-    }
-  });
-}
-
 // --- Field conversion ---------------------------------------------------------------------
 
 Deno.test("parseActivityDate: the export's English UTC dates to ISO-8601", () => {
@@ -185,24 +137,6 @@ Deno.test("parseActivityDate: the export's English UTC dates to ISO-8601", () =>
     strictEqual(parseActivityDate(bad), null, bad);
   }
 });
-
-Deno.test("apiSportType / legacyType: display names to the API's, every sport type round-trips", () => {
-  strictEqual(apiSportType("Virtual Ride").sportType, "VirtualRide");
-  strictEqual(apiSportType("E-Bike Ride").sportType, "EBikeRide");
-  strictEqual(apiSportType("E-Mountain Bike Ride").sportType, "EMountainBikeRide");
-  strictEqual(apiSportType("HIIT").sportType, "HighIntensityIntervalTraining");
-  strictEqual(apiSportType("Stand Up Paddling").sportType, "StandUpPaddling");
-  for (const [api, display] of Object.entries(SPORT_TYPES)) {
-    deepStrictEqual(apiSportType(display), { sportType: api, known: true }, display);
-    deepStrictEqual(apiSportType(api), { sportType: api, known: true }, api);
-  }
-  deepStrictEqual(apiSportType("Underwater Hockey"), { sportType: "UnderwaterHockey", known: false });
-  strictEqual(legacyType("MountainBikeRide"), "Ride");
-  strictEqual(legacyType("TrailRun"), "Run");
-  strictEqual(legacyType("VirtualRide"), "VirtualRide");
-  strictEqual(legacyType("Pickleball"), "Workout");
-});
-
 for (const version of [2025, 2026] as HeaderVersion[]) {
   Deno.test(`readActivities: a ${version} export's fields, unicode, multi-line descriptions, manual rows`, async () => {
     const others = sampleActivities(40, { seed: 7, firstId: 10_000_000_000n });

@@ -4,7 +4,7 @@ import { migrate } from "../lib/store/schema.ts";
 import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
 import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import type { SimActivity } from "../lib/testing/sim_data.ts";
+import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { simContext, tempDir } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth, statuses } from "./truth.ts";

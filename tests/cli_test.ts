@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { type FlagTable, nearestFlag, optionsHelp, parseFlags } from "../lib/flags.ts";
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { AuthError, exitCodeOf, ParseError, RuntimeError, UsageError } from "../lib/errors.ts";
-import { CsvSyntaxError } from "../lib/archive/activities_csv.ts";
+import { CsvSyntaxError } from "../lib/archive/csv_parser.ts";
 import { StravaError } from "../lib/strava/client.ts";
 import { VERSION } from "../lib/version.ts";
 

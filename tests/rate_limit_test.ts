@@ -11,6 +11,7 @@ import {
   WINDOW_MS,
   windowStart,
 } from "../lib/strava/rate_limit.ts";
+import { MemoryRateState } from "../lib/store/rate_state.ts";
 import { tempDir } from "./helpers.ts";
 
 /** 2026-05-01 12:05:00 UTC: inside the 12:00–12:15 window. */
@@ -316,6 +317,24 @@ Deno.test("two processes at once: the larger usage of the same window wins when 
     c.t = Date.UTC(2026, 4, 1, 12, 20);
     permit(a.tryAcquire()).complete({ status: 200, headers: headers([3, 703]) });
     deepStrictEqual([a.status().read.usage15, a.status().read.usageDay], [3, 703]);
+  });
+});
+
+Deno.test("the budget arithmetic needs no SQLite: two limiters share one in-memory state", () => {
+  const c = clock();
+  const state = new MemoryRateState();
+  const a = new RateLimiter({ now: c.now, state });
+  const b = new RateLimiter({ now: c.now, state });
+  permit(a.tryAcquire()).complete({ status: 200, headers: headers([50, 700]) });
+  c.t += 1000;
+  permit(b.tryAcquire()).complete({ status: 200, headers: headers([30, 650]) });
+  deepStrictEqual([b.status().read.usage15, b.status().read.usageDay], [50, 700]);
+  // A 429 seen by one blocks the next limiter that starts from the same state.
+  permit(a.tryAcquire()).complete({ status: 429, headers: headers([101, 720]) });
+  deepStrictEqual(new RateLimiter({ now: c.now, state }).tryAcquire(), {
+    ok: false,
+    until: Date.UTC(2026, 4, 1, 12, 15),
+    reason: "rate_limited",
   });
 });
 

@@ -1,6 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
-import { ROOT, runScript, tempDir } from "./helpers.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { VERSION } from "../lib/version.ts";
+import { createDatabase, ROOT, runScript, simEnv, tempDir, withDatabase } from "./helpers.ts";
 
 const SCRIPTS = Object.keys(PERMISSIONS) as ScriptName[];
 
@@ -51,4 +53,91 @@ Deno.test("incremental_backfill: a log file outside the working folder is refuse
   strictEqual(r.code, 2, r.stderr);
   ok(/Requires (read|write) access/.test(r.stderr), r.stderr);
   strictEqual([...Deno.readDirSync(other.path)].length, 0);
+});
+
+async function sha256(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// One row per bad flag: the script, its arguments, and the one line it must print (exit 2). Each
+// runs as a subprocess under its permissions beside an existing database, which must stay
+// byte-identical.
+const BAD_FLAGS: [ScriptName, string[], string][] = [
+  ["manage_backfill", ["--activities", "-1"], "--activities must be a whole number ≥ 1, got -1"],
+  ["manage_backfill", ["--activities=-1"], "--activities must be a whole number ≥ 1, got -1"],
+  ["incremental_backfill", ["--activities", "-1"], "--activities must be a whole number ≥ 1, got -1"],
+  ["incremental_backfill", ["--segments", "0"], "--segments must be a whole number ≥ 1, got 0"],
+  ["manage_backfill", ["--rate-buffer", "-1"], "--rate-buffer must be a number above 0 and at most 1, got -1"],
+  ["manage_backfill", ["--max-runs", "-3"], "--max-runs must be a whole number ≥ 0, got -3"],
+  ["manage_backfill", ["--interval", "-1"], "--interval must be a whole number ≥ 0, got -1"],
+  ["setup_auth", ["--port", "-1"], "--port must be a whole number from 0 to 65535, got -1"],
+  ["manage_backfill", ["--activites", "5"], "unknown option --activites; did you mean --activities?"],
+  ["import_archive", ["--skip-invalidd", "x.zip"], "unknown option --skip-invalidd; did you mean --skip-invalid?"],
+  [
+    "manage_backfill",
+    ["--mode", "one-time", "--state", "data"],
+    "--state data is a directory; give the path of a file",
+  ],
+  ["manage_backfill", ["--state", "data"], "--state data is a directory; give the path of a file"],
+  [
+    "incremental_backfill",
+    ["--log-file", "data"],
+    "--log-file data is a directory; give the path of a file",
+  ],
+  ["manage_backfill", ["--mode", "one-time", "--json"], "--json applies only to --mode stats (see --help)"],
+  [
+    "manage_backfill",
+    ["--retry-failed"],
+    "--retry-failed needs --mode one-time or continuous: stats only reads (see --help)",
+  ],
+];
+
+Deno.test("bad flags: one line, exit 2, the database untouched (each script under its permissions)", async () => {
+  await using dir = await tempDir();
+  createDatabase(dir.path);
+  const db = `${dir.path}/data/segments.db`;
+  const before = await sha256(db);
+  for (const [script, args, line] of BAD_FLAGS) {
+    const r = await runScript(script, args, { cwd: dir.path, env: { STRAVA_ACCESS_TOKEN: "x" } });
+    const what = `${script} ${args.join(" ")}`;
+    strictEqual(r.code, 2, `${what}: ${r.stderr}`);
+    strictEqual(r.stderr, `error: ${line}\n`, what);
+    strictEqual(r.stdout, "", what);
+  }
+  strictEqual(await sha256(db), before);
+  deepStrictEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["data"], "no file created");
+});
+
+Deno.test("--version: every script prints the one version line and exits 0", async () => {
+  await using dir = await tempDir();
+  for (const script of SCRIPTS) {
+    const r = await runScript(script, ["--version"], { cwd: dir.path });
+    strictEqual(r.code, 0, r.stderr);
+    strictEqual(r.stdout, `strava-backfill ${VERSION} (Deno ${Deno.version.deno})\n`, script);
+  }
+});
+
+Deno.test("manage_backfill --retry-failed puts failed records back in the queue, as incremental_backfill does", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 4, activities: 6, segments: 5 });
+  createDatabase(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  strictEqual((await runScript("manage_backfill", ["--mode", "one-time"], opts)).code, 0);
+  const failed = withDatabase(dir.path, (db) => {
+    const row = db.prepare("SELECT id FROM activities WHERE efforts_status = 'ok' LIMIT 1").get() as { id: number };
+    db.prepare(
+      "UPDATE activities SET efforts_status = 'failed', efforts_attempts = 3, segment_efforts_processed = 0 WHERE id = ?",
+    ).run(row.id);
+    return row.id;
+  });
+  const r = await runScript("manage_backfill", ["--mode", "one-time", "--retry-failed"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  ok(r.stdout.startsWith("re-queued 1 failed activities and 0 failed segments\n"), r.stdout);
+  withDatabase(dir.path, (db) => {
+    const row = db.prepare("SELECT efforts_status FROM activities WHERE id = ?").get(failed) as {
+      efforts_status: string;
+    };
+    strictEqual(row.efforts_status, "ok");
+  });
 });

@@ -3,7 +3,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { type Database, prepareExact } from "../lib/store/db.ts";
 import { parseJson, stringifyJson } from "../lib/json.ts";
 import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { expectedBackfill } from "../lib/testing/sim_data.ts";
+import { expectedBackfill } from "../lib/testing/sim_truth.ts";
 
 /** A truth record as it travels over the wire (JSON has no -0). */
 export function wire(value: unknown): unknown {

@@ -1,7 +1,7 @@
 /**
- * Reading Strava's bulk-export `activities.csv`: a streaming RFC 4180 CSV parser, a column map
- * built from the header by name and position together, and conversion of each row to the
- * fields of the `activities` table.
+ * Reading Strava's bulk-export `activities.csv`: a column map built from the header by name and
+ * position together, and conversion of each row to the fields of the `activities` table. The
+ * CSV syntax is `csv_parser.ts`, the sport names `sport_types.ts`.
  *
  * The export repeats column names (`Elapsed Time`, `Distance`, `Max Heart Rate`, `Relative Effort`,
  * `Commute`): the first block of columns, up to `Filename`, is the summary Strava shows on the
@@ -10,6 +10,8 @@
  * it stands on, so a future export that adds, drops or reorders columns still maps correctly.
  */
 import { UsageError } from "../errors.ts";
+import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
+import { apiSportType, legacyType } from "./sport_types.ts";
 
 /** An activity as the archive describes it, in the units and names of the `activities` table. */
 export interface ArchiveActivity {
@@ -49,173 +51,6 @@ export interface ArchiveActivity {
 export type ArchiveRow =
   | { line: number; activity: ArchiveActivity; error?: undefined }
   | { line: number; activity?: undefined; error: string };
-
-// --- Sport types --------------------------------------------------------------------------
-
-/**
- * The API's sport types and the English names the export and Strava's pages show for them.
- * Names not listed are matched by the API name with spaces and hyphens removed.
- */
-export const SPORT_TYPES: Readonly<Record<string, string>> = {
-  AlpineSki: "Alpine Ski",
-  BackcountrySki: "Backcountry Ski",
-  Badminton: "Badminton",
-  Basketball: "Basketball",
-  Canoeing: "Canoe",
-  Cricket: "Cricket",
-  Crossfit: "Crossfit",
-  Dance: "Dance",
-  EBikeRide: "E-Bike Ride",
-  Elliptical: "Elliptical",
-  EMountainBikeRide: "E-Mountain Bike Ride",
-  Golf: "Golf",
-  GravelRide: "Gravel Ride",
-  Handcycle: "Handcycle",
-  HighIntensityIntervalTraining: "HIIT",
-  Hike: "Hike",
-  IceSkate: "Ice Skate",
-  InlineSkate: "Inline Skate",
-  Kayaking: "Kayaking",
-  Kitesurf: "Kitesurf",
-  MountainBikeRide: "Mountain Bike Ride",
-  NordicSki: "Nordic Ski",
-  Padel: "Padel",
-  Pickleball: "Pickleball",
-  Pilates: "Pilates",
-  Racquetball: "Racquetball",
-  Ride: "Ride",
-  RockClimbing: "Rock Climb",
-  RollerSki: "Roller Ski",
-  Rowing: "Rowing",
-  Run: "Run",
-  Sail: "Sail",
-  Skateboard: "Skateboard",
-  Snowboard: "Snowboard",
-  Snowshoe: "Snowshoe",
-  Soccer: "Football (Soccer)",
-  Squash: "Squash",
-  StairStepper: "Stair-Stepper",
-  StandUpPaddling: "Stand Up Paddling",
-  Surfing: "Surfing",
-  Swim: "Swim",
-  TableTennis: "Table Tennis",
-  Tennis: "Tennis",
-  TrailRun: "Trail Run",
-  Velomobile: "Velomobile",
-  VirtualRide: "Virtual Ride",
-  VirtualRow: "Virtual Row",
-  VirtualRun: "Virtual Run",
-  Volleyball: "Volleyball",
-  Walk: "Walk",
-  WeightTraining: "Weight Training",
-  Wheelchair: "Wheelchair",
-  Windsurf: "Windsurf",
-  Workout: "Workout",
-  Yoga: "Yoga",
-};
-
-/** The API's legacy `type` values: a sport type outside this set maps to its closest one. */
-const LEGACY_TYPES = new Set([
-  "AlpineSki",
-  "BackcountrySki",
-  "Canoeing",
-  "Crossfit",
-  "EBikeRide",
-  "Elliptical",
-  "Golf",
-  "Handcycle",
-  "Hike",
-  "IceSkate",
-  "InlineSkate",
-  "Kayaking",
-  "Kitesurf",
-  "NordicSki",
-  "Ride",
-  "RockClimbing",
-  "RollerSki",
-  "Rowing",
-  "Run",
-  "Sail",
-  "Skateboard",
-  "Snowboard",
-  "Snowshoe",
-  "Soccer",
-  "StairStepper",
-  "StandUpPaddling",
-  "Surfing",
-  "Swim",
-  "Velomobile",
-  "VirtualRide",
-  "VirtualRun",
-  "Walk",
-  "WeightTraining",
-  "Wheelchair",
-  "Windsurf",
-  "Workout",
-  "Yoga",
-]);
-const LEGACY_OF: Readonly<Record<string, string>> = {
-  MountainBikeRide: "Ride",
-  GravelRide: "Ride",
-  EMountainBikeRide: "EBikeRide",
-  TrailRun: "Run",
-  VirtualRow: "Rowing",
-};
-
-function squash(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]/g, "");
-}
-
-/** Other spellings seen in exports and on Strava's pages over the years. */
-const ALIASES: Readonly<Record<string, string>> = {
-  canoe: "Canoeing",
-  rockclimb: "RockClimbing",
-  hiit: "HighIntensityIntervalTraining",
-  football: "Soccer",
-  footballsoccer: "Soccer",
-  surf: "Surfing",
-  kayak: "Kayaking",
-  row: "Rowing",
-  virtualrowing: "VirtualRow",
-  sailing: "Sail",
-  ebike: "EBikeRide",
-  emountainbike: "EMountainBikeRide",
-  weighttraining: "WeightTraining",
-};
-
-const BY_SQUASHED: ReadonlyMap<string, string> = new Map([
-  ...Object.keys(SPORT_TYPES).map((api) => [squash(api), api] as const),
-  ...Object.entries(SPORT_TYPES).map(([api, display]) => [squash(display), api] as const),
-  ...Object.entries(ALIASES),
-]);
-
-/**
- * The API sport type of an export's display name (`Virtual Ride` -> `VirtualRide`,
- * `E-Bike Ride` -> `EBikeRide`). An unknown name comes back with spaces and punctuation removed
- * and `known: false`, so a sport Strava adds later is kept rather than refused.
- */
-export function apiSportType(display: string): { sportType: string; known: boolean } {
-  let cached = SPORT_CACHE.get(display);
-  if (cached === undefined) {
-    cached = Object.freeze(resolveSportType(display));
-    if (SPORT_CACHE.size < 1000) SPORT_CACHE.set(display, cached);
-  }
-  return cached;
-}
-// A file names a handful of sports 50,000 times over.
-const SPORT_CACHE = new Map<string, { sportType: string; known: boolean }>();
-
-function resolveSportType(display: string): { sportType: string; known: boolean } {
-  const found = BY_SQUASHED.get(squash(display));
-  if (found) return { sportType: found, known: true };
-  return { sportType: display.replace(/[^\p{L}\p{N}]/gu, ""), known: false };
-}
-
-/** The API's legacy `type` for a sport type (`MountainBikeRide` -> `Ride`; newer sports -> `Workout`). */
-export function legacyType(sportType: string): string {
-  if (LEGACY_TYPES.has(sportType)) return sportType;
-  return LEGACY_OF[sportType] ?? (sportType in SPORT_TYPES ? "Workout" : sportType);
-}
 
 // --- Dates and numbers -------------------------------------------------------------------
 
@@ -517,149 +352,6 @@ function convert(row: string[], f: FieldIndexes, jsonKeys: readonly string[]): A
   };
 }
 
-// --- CSV -------------------------------------------------------------------------------
-
-/** One CSV record and the line it starts on (1-based; quoted newlines count). */
-export interface CsvRecord {
-  fields: string[];
-  line: number;
-}
-
-const QUOTE = 34;
-const COMMA = 44;
-const LF = 10;
-const CR = 13;
-
-/** A record longer than this is a quote that never closes, or not an export at all. */
-export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
-
-/**
- * An incremental RFC 4180 parser: quoted fields with commas, doubled quotes and line breaks;
- * LF or CRLF records; blank lines skipped. Text goes in by `push` in any chunking; complete
- * records come out with the line each starts on.
- *
- * Why not csv-parse: on the 50,000-row, 103-column export of bench/import_bench.ts (21 MB), csv-parse
- * alone took 0.7-0.85 s (its streaming API 1.3 s), as long as sqlite3's whole `.import` of the file,
- * where the import must stay within 2x of that; this parser takes 0.13-0.25 s. tests/activities_csv_test.ts
- * checks it against csv-parse record for record on generated exports cut into odd-sized chunks.
- */
-export class CsvParser {
-  private buf = "";
-  private line = 1;
-  private width = 0;
-  // Re-scanning an unfinished record on every chunk would be quadratic on a long one, so
-  // wait until the buffer has doubled.
-  private retryAt = 0;
-
-  /** Adds text; appends the records it completes to `out`. Throws `CsvSyntaxError`. */
-  push(text: string, out: CsvRecord[]): void {
-    this.buf = this.buf.length === 0 ? text : this.buf + text;
-    if (this.buf.length < this.retryAt) return;
-    this.parse(false, out);
-    if (this.buf.length > MAX_RECORD_CHARS) {
-      throw new CsvSyntaxError(this.line, "a record is longer than 16 MB (a quoted field is never closed?)");
-    }
-  }
-
-  /** Ends the input; appends the last record. Throws `CsvSyntaxError` on an unclosed quote. */
-  end(out: CsvRecord[]): void {
-    this.parse(true, out);
-  }
-
-  private parse(final: boolean, out: CsvRecord[]): void {
-    const s = this.buf;
-    const n = s.length;
-    let pos = 0;
-    let nextComma = -2;
-    let nextLF = -2;
-    records: while (pos < n) {
-      const start = pos;
-      let inner = 0;
-      // Sized like the previous record: growing an array cell by cell was a fair share of the garbage.
-      const fields: string[] = new Array(this.width);
-      let count = 0;
-      while (true) {
-        if (s.charCodeAt(pos) === QUOTE) {
-          let value = "";
-          let p = pos + 1;
-          while (true) {
-            const q = s.indexOf('"', p);
-            // A quote at the very end of the buffer may be the first of a doubled pair.
-            if (q < 0 || (q + 1 >= n && !final)) {
-              if (final) throw new CsvSyntaxError(this.line, "a quoted field is never closed");
-              pos = start;
-              break records;
-            }
-            const part = s.slice(p, q);
-            value = value.length === 0 ? part : value + part;
-            for (let i = part.indexOf("\n"); i >= 0; i = part.indexOf("\n", i + 1)) inner++;
-            if (s.charCodeAt(q + 1) === QUOTE) {
-              value += '"';
-              p = q + 2;
-              continue;
-            }
-            pos = q + 1;
-            break;
-          }
-          fields[count++] = value;
-          const c = pos < n ? s.charCodeAt(pos) : -1;
-          if (c === COMMA) {
-            pos++;
-            continue;
-          }
-          if (c === LF) {
-            pos++;
-            break;
-          }
-          if (c === CR && pos + 1 < n && s.charCodeAt(pos + 1) === LF) {
-            pos += 2;
-            break;
-          }
-          if (c === -1 || (c === CR && pos + 1 >= n)) {
-            if (!final) {
-              pos = start;
-              break records;
-            }
-            pos = n;
-            break;
-          }
-          throw new CsvSyntaxError(this.line + inner, `unexpected '${s[pos]}' after a closing quote`);
-        }
-        if (nextComma !== -1 && nextComma < pos) nextComma = s.indexOf(",", pos);
-        if (nextLF !== -1 && nextLF < pos) nextLF = s.indexOf("\n", pos);
-        if (nextComma !== -1 && (nextLF === -1 || nextComma < nextLF)) {
-          fields[count++] = s.slice(pos, nextComma);
-          pos = nextComma + 1;
-          continue;
-        }
-        if (nextLF === -1 && !final) {
-          pos = start;
-          break records;
-        }
-        const end = nextLF === -1 ? n : nextLF;
-        fields[count++] = s.slice(pos, end > pos && s.charCodeAt(end - 1) === CR ? end - 1 : end);
-        pos = end + 1;
-        break;
-      }
-      const line = this.line;
-      this.line += inner + 1;
-      if (count === 1 && fields[0] === "" && s.charCodeAt(start) !== QUOTE) continue;
-      if (count !== fields.length) fields.length = count;
-      this.width = count;
-      out.push({ fields, line });
-    }
-    this.buf = pos >= n ? "" : s.slice(pos);
-    this.retryAt = final ? 0 : Math.max(this.buf.length * 2, this.buf.length + 65_536);
-  }
-}
-
-/** The CSV itself is broken at `line`: nothing after it can be trusted. */
-export class CsvSyntaxError extends SyntaxError {
-  constructor(readonly line: number, reason: string) {
-    super(`line ${line}: ${reason}`);
-  }
-}
-
 // --- Reading an export ----------------------------------------------------------------------
 
 /** Options for `readActivities`. */
@@ -668,6 +360,65 @@ export interface ReadOptions {
   label: string;
   /** Called with the number of bytes read so far (progress). */
   onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Turns the records of one file into rows: the first record is the header, each later one an
+ * activity or the reason it is unusable. Remembers ids already seen, so a repeat is reported.
+ */
+class RowConverter {
+  private map: ColumnMap | undefined;
+  private fields: FieldIndexes | undefined;
+  private jsonKeys: string[] = [];
+  private dataRows = 0;
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly label: string) {}
+
+  /** True once the header has been read. */
+  get sawHeader(): boolean {
+    return this.map !== undefined;
+  }
+
+  /** Converts `records` (the header first, when not yet seen) and empties the array. */
+  convertAll(records: CsvRecord[]): ArchiveRow[] {
+    const batch: ArchiveRow[] = [];
+    for (const { fields: record, line } of records) {
+      if (this.map === undefined) {
+        this.map = ColumnMap.fromHeader(record, this.label);
+        this.fields = fieldIndexes(this.map);
+        this.jsonKeys = this.map.keys.map((k) => JSON.stringify(k) + ":");
+        continue;
+      }
+      batch.push(this.row(record, line, this.map.width, this.fields!));
+    }
+    records.length = 0;
+    return batch;
+  }
+
+  private row(record: string[], line: number, width: number, f: FieldIndexes): ArchiveRow {
+    this.dataRows++;
+    if (record.length !== width) return { line, error: `has ${record.length} fields, the header has ${width}` };
+    let activity: ArchiveActivity;
+    try {
+      activity = convert(record, f, this.jsonKeys);
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      if (this.dataRows === 1 && err.message.startsWith("Activity Date") && /\d/.test(record[f.date])) {
+        throw new UsageError(
+          `${this.label} line ${line}: Activity Date '${record[f.date]}' is not in the English form ` +
+            `'Oct 6, 2022, 11:19:20 PM': an export in another language is not supported; ` +
+            `switch Strava's language to English and request a new export`,
+        );
+      }
+      return { line, error: err.message };
+    }
+    const key = record[f.id].trim();
+    const earlier = this.seen.get(key);
+    if (earlier !== undefined) return { line, error: `Activity ID ${key} already appears on line ${earlier}` };
+    this.seen.set(key, line);
+    return { line, activity };
+  }
 }
 
 /**
@@ -684,66 +435,9 @@ export async function* readActivities(
   const reader = source.getReader();
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const parser = new CsvParser();
+  const rows = new RowConverter(label);
   const records: CsvRecord[] = [];
-  let map: ColumnMap | undefined;
-  let fields: FieldIndexes | undefined;
-  let jsonKeys: string[] = [];
-  let dataRows = 0;
   let bytes = 0;
-  const seen = new Map<string, number>();
-
-  const convertAll = (): ArchiveRow[] => {
-    const batch: ArchiveRow[] = [];
-    for (const { fields: record, line } of records) {
-      if (map === undefined) {
-        map = ColumnMap.fromHeader(record, label);
-        fields = fieldIndexes(map);
-        jsonKeys = map.keys.map((k) => JSON.stringify(k) + ":");
-        continue;
-      }
-      dataRows++;
-      if (record.length !== map.width) {
-        batch.push({ line, error: `has ${record.length} fields, the header has ${map.width}` });
-        continue;
-      }
-      let activity: ArchiveActivity;
-      try {
-        activity = convert(record, fields!, jsonKeys);
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        if (dataRows === 1 && err.message.startsWith("Activity Date") && /\d/.test(record[fields!.date])) {
-          throw new UsageError(
-            `${label} line ${line}: Activity Date '${record[fields!.date]}' is not in the English form ` +
-              `'Oct 6, 2022, 11:19:20 PM': an export in another language is not supported; ` +
-              `switch Strava's language to English and request a new export`,
-          );
-        }
-        batch.push({ line, error: err.message });
-        continue;
-      }
-      const key = record[fields!.id].trim();
-      const earlier = seen.get(key);
-      if (earlier !== undefined) {
-        batch.push({ line, error: `Activity ID ${key} already appears on line ${earlier}` });
-        continue;
-      }
-      seen.set(key, line);
-      batch.push({ line, activity });
-    }
-    records.length = 0;
-    return batch;
-  };
-
-  const feed = (text: string, final: boolean) => {
-    try {
-      if (text.length > 0) parser.push(text, records);
-      if (final) parser.end(records);
-    } catch (err) {
-      if (err instanceof CsvSyntaxError) throw new UsageError(`${label} ${err.message}`);
-      throw err;
-    }
-  };
-
   try {
     while (true) {
       const { done, value } = await reader.read();
@@ -757,8 +451,8 @@ export async function* readActivities(
         bytes += value.byteLength;
         onBytes?.(bytes);
       }
-      feed(text, done);
-      const batch = convertAll();
+      feed(parser, text, done, records, label);
+      const batch = rows.convertAll(records);
       if (batch.length > 0) yield batch;
       if (done) break;
     }
@@ -766,5 +460,16 @@ export async function* readActivities(
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-  if (map === undefined) throw new UsageError(`${label} is empty`);
+  if (!rows.sawHeader) throw new UsageError(`${label} is empty`);
+}
+
+/** Feeds decoded text to the parser; broken CSV syntax becomes a `UsageError` naming the file. */
+function feed(parser: CsvParser, text: string, final: boolean, records: CsvRecord[], label: string): void {
+  try {
+    if (text.length > 0) parser.push(text, records);
+    if (final) parser.end(records);
+  } catch (err) {
+    if (err instanceof CsvSyntaxError) throw new UsageError(`${label} ${err.message}`);
+    throw err;
+  }
 }

@@ -16,7 +16,8 @@
  *   per row.
  */
 import { getLogger } from "@logtape/logtape";
-import { type ArchiveActivity, type ArchiveRow, SPORT_TYPES } from "./activities_csv.ts";
+import type { ArchiveActivity, ArchiveRow } from "./activities_csv.ts";
+import { SPORT_TYPES } from "./sport_types.ts";
 import { type Database, prepareExact } from "../store/db.ts";
 import { UsageError } from "../errors.ts";
 

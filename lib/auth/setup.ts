@@ -1,7 +1,7 @@
 /**
- * The OAuth authorization code flow of setup_auth.ts: a one-shot callback server on loopback,
- * the pages it shows the browser, the state check, mapping of Strava's refusals to errors the
- * user can act on, storing the issued pair, and the report of what was granted.
+ * The setup flow of setup_auth.ts: checks the client credentials, the tokens path and the
+ * database, authorizes (the loopback browser flow of `callback_server.ts`, or --code), stores
+ * the issued pair, and reports what was granted.
  *
  * Nothing here logs or prints a token, secret or authorization code.
  */
@@ -9,19 +9,17 @@ import { loadConfig } from "../config.ts";
 import type { Database } from "../store/db.ts";
 import { AuthError, RuntimeError, UsageError } from "../errors.ts";
 import {
-  buildAuthorizeUrl,
   checkOAuthUrl,
   exchangeCode,
-  GrantRejectedError,
-  type IssuedTokens,
   normalizeScope,
-  randomState,
   scopeSet,
   STRAVA_API_SETTINGS_URL,
   validateCallback,
 } from "../strava/oauth.ts";
 import { openMigrated } from "../store/schema.ts";
 import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../strava/token_store.ts";
+import { openBrowser } from "./browser.ts";
+import { type Authorization, browserFlow, deniedError, exchangeError, type OAuthClient } from "./callback_server.ts";
 
 /** Default callback port. */
 export const DEFAULT_PORT = 8721;
@@ -56,16 +54,6 @@ export interface SetupAuthOptions {
   /** False for --no-browser: only print the URL. */
   browser: boolean;
   verbose: boolean;
-}
-
-/** The client settings the code exchange needs. */
-export type OAuthClient = Parameters<typeof exchangeCode>[0];
-
-/** The outcome of the authorization: tokens and the scope the redirect said was granted. */
-export interface Authorization {
-  tokens: IssuedTokens;
-  /** Granted scopes from the redirect; null when unknown (--code with a bare code). */
-  scope: string | null;
 }
 
 /**
@@ -128,63 +116,6 @@ export async function setupAuth(
   }
 }
 
-/** Opens `url` with xdg-open (Linux) or open (macOS). A launcher that keeps running counts as success. */
-export async function openBrowser(url: string): Promise<boolean> {
-  const command = Deno.build.os === "darwin" ? "open" : Deno.build.os === "windows" ? null : "xdg-open";
-  if (command === null) return false;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(command, { args: [url], stdin: "null", stdout: "null", stderr: "null" }).spawn();
-  } catch {
-    return false; // no launcher installed, or not allowed: the URL is printed anyway
-  }
-  child.unref();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const launched = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), 3000));
-  try {
-    return await Promise.race([child.status.then((s) => s.success, () => false), launched]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A small HTML page for the browser tab, never cached and never leaking the address as a referrer. */
-export function callbackPage(status: number, title: string, text: string): Response {
-  const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head>` +
-    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${escape(title)}</h1>` +
-    `<p>${escape(text)}</p></body></html>`;
-  return new Response(html, {
-    status,
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": "no-store",
-      "referrer-policy": "no-referrer",
-    },
-  });
-}
-
-/** The error for a redirect carrying `error=` (the user clicked Cancel, or Strava refused). */
-export function deniedError(error: string): AuthError {
-  if (error === "access_denied") {
-    return new AuthError(
-      "authorization was denied on Strava's page (access_denied); run setup_auth.ts again and click Authorize",
-    );
-  }
-  return new AuthError(`Strava's authorization page answered with an error (${error}); run setup_auth.ts again`);
-}
-
-/** Maps a rejected code (used or expired) to an AuthError the user can act on; other errors pass through. */
-export function exchangeError(err: unknown): unknown {
-  if (err instanceof GrantRejectedError && err.rejected === "grant") {
-    return new AuthError(
-      `Strava rejected the authorization code (HTTP ${err.status}): it was already used or has expired; ` +
-        `run setup_auth.ts again`,
-    );
-  }
-  return err;
-}
-
 /** Parses --code: a bare code, or the whole redirect address (which also tells the granted scope). */
 export function codeQuery(value: string): URLSearchParams {
   const text = value.trim();
@@ -223,144 +154,6 @@ export async function finishWithCode(
   } catch (e) {
     throw exchangeError(e);
   }
-}
-
-/** Options of `browserFlow`. */
-export interface BrowserFlowOptions {
-  client: OAuthClient;
-  /** Callback port; 0 picks a free one. */
-  port: number;
-  scope: string;
-  timeoutMs: number;
-  /** Opens the authorize URL; undefined only prints it. */
-  openBrowser?: (url: string) => Promise<boolean>;
-  now: () => number;
-  out: (line: string) => void;
-  err: (line: string) => void;
-  verbose: (line: string) => void;
-  /** Persists the tokens; runs before the success page is shown. */
-  store: (authorization: Authorization) => void;
-}
-
-/** The browser flow: callback server, authorize URL, wait for the one redirect carrying our state. */
-export async function browserFlow(o: BrowserFlowOptions): Promise<Authorization> {
-  const state = randomState();
-  let settle!: { resolve: (a: Authorization) => void; reject: (e: unknown) => void };
-  const outcome = new Promise<Authorization>((resolve, reject) => settle = { resolve, reject });
-  let done = false;
-  let exchanging = false;
-  let redirectUri = "";
-
-  const handler = async (request: Request): Promise<Response> => {
-    const url = new URL(request.url);
-    if (url.pathname !== "/callback") {
-      return callbackPage(404, "Not found", "This server only answers Strava's redirect.");
-    }
-    if (done) {
-      return callbackPage(410, "Already finished", "This setup_auth.ts run has finished; you can close this tab.");
-    }
-    const result = validateCallback(o.client.oauthUrl, o.client.clientId, url.searchParams, state);
-    if (result.kind === "invalid") {
-      // Not from the authorization this run started (forged, or a stale tab): no exchange, keep waiting.
-      o.err(`ignored a request to the callback that does not belong to this run (${result.reason})`);
-      return callbackPage(
-        400,
-        "Not this authorization",
-        "This address does not match the authorization setup_auth.ts is waiting for. Open the URL it printed.",
-      );
-    }
-    if (result.kind === "error") {
-      done = true;
-      settle.reject(deniedError(result.error));
-      return callbackPage(
-        403,
-        "Authorization denied",
-        "strava-backfill was not authorized. Run setup_auth.ts again to retry; you can close this tab.",
-      );
-    }
-    if (exchanging) return callbackPage(409, "In progress", "This authorization is already being completed.");
-    exchanging = true;
-    o.verbose("received the authorization code; exchanging it for tokens");
-    try {
-      const tokens = await exchangeCode(o.client, result.params, redirectUri, o.now);
-      const authorization = { tokens, scope: result.scope };
-      o.store(authorization);
-      done = true;
-      settle.resolve(authorization);
-      return callbackPage(200, "strava-backfill is authorized", "The tokens are saved. You can close this tab.");
-    } catch (e) {
-      done = true;
-      settle.reject(exchangeError(e));
-      return callbackPage(
-        502,
-        "Authorization failed",
-        "setup_auth.ts could not complete the authorization; see its output.",
-      );
-    }
-  };
-
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({ hostname: "127.0.0.1", port: o.port, onListen: () => {} }, handler);
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new UsageError(`port ${o.port} is already in use; pass --port with a free port`);
-    }
-    throw e;
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    redirectUri = `http://localhost:${server.addr.port}/callback`;
-    const authorizeUrl = buildAuthorizeUrl({
-      oauthUrl: o.client.oauthUrl,
-      clientId: o.client.clientId,
-      redirectUri,
-      scope: o.scope,
-      state,
-    }).href;
-    o.verbose(`callback server listening on 127.0.0.1:${server.addr.port}`);
-    o.out("Open this URL in your browser and authorize strava-backfill:");
-    o.out("");
-    o.out(`  ${authorizeUrl}`);
-    o.out("");
-    o.out(`Waiting for Strava to redirect to ${redirectUri} (up to ${describeWait(o.timeoutMs)})...`);
-    o.out(
-      "If the browser runs on another machine, the redirect will fail to load there: copy the address it " +
-        "ended on and run setup_auth.ts --code 'ADDRESS'.",
-    );
-    if (o.openBrowser) {
-      const opened = await o.openBrowser(authorizeUrl);
-      if (!opened) o.err("could not open a browser; open the URL above yourself");
-    }
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // A code exchange under way has its own time limit and settles the outcome itself.
-        if (exchanging) return;
-        done = true;
-        reject(
-          new AuthError(
-            `no authorization arrived within ${describeWait(o.timeoutMs)}; run setup_auth.ts again ` +
-              `(with --code 'ADDRESS' if the browser cannot reach this machine)`,
-          ),
-        );
-      }, o.timeoutMs);
-    });
-    return await Promise.race([outcome, timeout]);
-  } finally {
-    clearTimeout(timer);
-    // Lets a response in progress (the success page) finish before the server goes.
-    await server.shutdown();
-  }
-}
-
-/**
- * "5 minutes", "1 second": the --timeout as the user typed it, in words. Not formatDuration
- * (lib/time_format.ts), whose "5m 00s" suits a progress line, not a sentence.
- */
-export function describeWait(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? "" : "s"}`;
-  return `${seconds} second${seconds === 1 ? "" : "s"}`;
 }
 
 /** Saves the pair in the database (when there is one) and tokens.json; reports what could not be saved. */

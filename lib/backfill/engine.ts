@@ -11,7 +11,8 @@
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { isoSeconds } from "../time_format.ts";
 import { effortsPhase } from "./efforts_phase.ts";
-import { FailurePolicy } from "./failure_policy.ts";
+import { FailurePolicy, StravaUnreachableError } from "./failure_policy.ts";
+import { TransientError } from "../strava/client.ts";
 import { listNewActivities } from "./list_phase.ts";
 import { RequestGate } from "./request_gate.ts";
 import type { RunScope } from "./run_scope.ts";
@@ -26,7 +27,7 @@ import {
 import { segmentsPhase } from "./segments_phase.ts";
 
 export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary } from "./run_types.ts";
-export { MAX_CONSECUTIVE_FAILURES } from "./failure_policy.ts";
+export { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 export { SURVEY_FACTOR } from "./list_phase.ts";
 
 /** Runs one backfill pass; see the module comment. */
@@ -45,12 +46,18 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     if (mode === "activities") await listNewActivities(run);
     if (mode === "both" || mode === "efforts") await effortsPhase(run);
     if (mode === "both" || mode === "segments") await segmentsPhase(run);
+    run.policy.ended();
   } catch (err) {
     if (err instanceof BudgetSpent) {
       run.summary.stoppedUntil = err.until;
       run.summary.stoppedReason = err.reason;
     } else if (err instanceof Interrupted) {
       run.summary.interrupted = true;
+    } else if (err instanceof TransientError) {
+      // A list page that failed after the client's retries: the same outage as failed records.
+      throw new StravaUnreachableError(`could not reach Strava (${err.message}); nothing was lost, run again later`, {
+        cause: err,
+      });
     } else {
       throw err;
     }

@@ -16,6 +16,15 @@ const log = logger("backfill");
 /** Transient failures in a row after which the run gives up (exit 1) instead of spending budget. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
 
+/**
+ * The run could not reach Strava: transient failures in a row, or every record it tried failed
+ * without one answer. Exit 1 with "nothing was lost, run again later"; continuous mode logs it
+ * and tries again after a back-off instead of ending.
+ */
+export class StravaUnreachableError extends RuntimeError {
+  override name = "StravaUnreachableError";
+}
+
 /** Which table a record lives in. */
 export type RecordKind = "activity" | "segment";
 
@@ -36,6 +45,8 @@ interface Unconfirmed {
 export class FailurePolicy {
   private unconfirmed: Unconfirmed[] = [];
   private consecutiveFailures = 0;
+  /** Whether any request of this run got an answer from Strava. */
+  private reached = false;
   private readonly forbiddenLogged = new Set<RecordKind>();
 
   constructor(private readonly db: Database, private readonly stamp: () => string) {}
@@ -43,6 +54,7 @@ export class FailurePolicy {
   /** A request succeeded: Strava is up, so the failures before it are charged to their records. */
   succeeded(): void {
     this.consecutiveFailures = 0;
+    this.reached = true;
     for (const u of this.unconfirmed) this.charge(u.kind, u.id, null, u.message, u.phase);
     this.unconfirmed = [];
   }
@@ -61,10 +73,24 @@ export class FailurePolicy {
     }
     this.unconfirmed.push({ kind, id, message, phase });
     if (++this.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) {
-      throw new RuntimeError(
+      throw new StravaUnreachableError(
         `Strava failed ${this.consecutiveFailures} times in a row (last: ${message}); nothing was lost, run again later`,
       );
     }
+  }
+
+  /**
+   * At the end of a run that was not stopped: if it tried records and not one request got an
+   * answer, Strava was unreachable, whatever the batch size; that is exit 1, never a quiet 0.
+   */
+  ended(): void {
+    if (this.reached || this.unconfirmed.length === 0) return;
+    const n = this.unconfirmed.length;
+    const last = this.unconfirmed[n - 1].message;
+    throw new StravaUnreachableError(
+      `Strava could not be reached for any of the ${n} record${n === 1 ? "" : "s"} tried (last: ${last}); ` +
+        `nothing was lost, run again later`,
+    );
   }
 
   /** Records one failed attempt (settling as `status`, or as failed once attempts run out) and counts it. */

@@ -19,7 +19,7 @@ export const DEFAULT_BATCH = 50;
 
 /** `--db`. */
 export const DB_FLAG = {
-  db: { kind: "string", arg: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
+  db: { kind: "file", arg: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
 } as const satisfies FlagTable;
 
 /** `--create` (update_schema, import_archive). */
@@ -29,9 +29,9 @@ export const CREATE_FLAG = {
 
 /** `--env` and `--tokens`: where the credentials come from. */
 export const CREDENTIAL_FLAGS = {
-  env: { kind: "string", arg: "PATH", default: DEFAULT_ENV_PATH, help: "env file with STRAVA_* settings" },
+  env: { kind: "file", arg: "PATH", default: DEFAULT_ENV_PATH, help: "env file with STRAVA_* settings" },
   tokens: {
-    kind: "string",
+    kind: "file",
     arg: "PATH",
     default: DEFAULT_TOKENS_PATH,
     help: "tokens file written by setup_auth.ts",
@@ -72,7 +72,11 @@ export const BACKFILL_FLAGS = {
     max: 1,
     help: "spend at most this fraction of each rate limit",
   },
-  "log-file": { kind: "string", arg: "PATH", default: DEFAULT_LOG_PATH, help: "log file" },
+  "log-file": { kind: "file", arg: "PATH", default: DEFAULT_LOG_PATH, help: "log file" },
+  "retry-failed": {
+    kind: "boolean",
+    help: "put records that failed repeatedly back in the queue first (not with --mode stats)",
+  },
   verbose: { kind: "boolean", short: "v", help: "log every request; show stack traces on errors" },
 } as const satisfies FlagTable;
 

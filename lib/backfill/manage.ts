@@ -4,7 +4,7 @@
  * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
  * Each run is recorded in the state file.
  */
-import { type EngineContext, runBackfill, type RunSummary } from "./engine.ts";
+import { type EngineContext, runBackfill, type RunSummary, StravaUnreachableError } from "./engine.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
@@ -27,6 +27,8 @@ export interface ManageOptions {
   syncEverySeconds?: number;
   /** Called after every batch (the script prints summaries). */
   onBatch?: (summary: RunSummary, mode: string) => void;
+  /** Continuous: a cycle could not reach Strava; the loop tries again in `retryInSeconds`. */
+  onOutage?: (message: string, retryInSeconds: number) => void;
 }
 
 /** How a run ended. */
@@ -75,6 +77,14 @@ async function recorded(
   }
 }
 
+/** Records that a signal ended the run while it slept between cycles. */
+async function markInterrupted(ctx: EngineContext, statePath: string): Promise<void> {
+  const { state } = await readState(statePath);
+  state.last_outcome = "interrupted";
+  state.last_end = isoSeconds(ctx.now());
+  writeState(statePath, state);
+}
+
 /** One batch; returns the summary and whether the run must end (budget or signal). */
 async function batch(
   ctx: EngineContext,
@@ -117,33 +127,64 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
   return { outcome, last: final, stoppedUntil: final?.stoppedUntil ?? null, cycles: 1, warning };
 }
 
-/** `--mode continuous`: sync, one batch, sleep `intervalSeconds`; until `maxRuns` cycles or a signal. */
+/** The longest pause continuous mode backs off to while Strava stays unreachable. */
+export const MAX_OUTAGE_BACKOFF_SECONDS = 3600;
+
+/**
+ * The pause after the `outages`-th unreachable cycle in a row: the interval, doubled each time,
+ * up to an hour (or the interval, if that is longer). An outage of a day then costs a few dozen
+ * reads at most, and the first cycle after Strava is back comes within the hour.
+ */
+export function outageBackoffSeconds(intervalSeconds: number, outages: number): number {
+  const cap = Math.max(intervalSeconds, MAX_OUTAGE_BACKOFF_SECONDS);
+  return Math.min(cap, intervalSeconds * 2 ** Math.min(outages - 1, 30));
+}
+
+/**
+ * `--mode continuous`: sync, one batch, sleep `intervalSeconds`; until `maxRuns` cycles or a signal.
+ * A cycle that cannot reach Strava is logged and retried after a back-off, not the end of the
+ * run; only when it is the last cycle `--max-runs` allows does it end the run (exit 1).
+ */
 export async function runContinuous(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {
   let cycles = 0;
   let last: RunSummary | null = null;
   let warning: string | null = null;
   let lastSync = -Infinity;
   const syncEveryMs = (options.syncEverySeconds ?? DEFAULT_SYNC_EVERY_SECONDS) * 1000;
+  let outages = 0;
+  const interval = options.intervalSeconds ?? 300;
   for (;;) {
-    const result = await recorded(ctx, options.statePath, "continuous", async (state) => {
-      // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
-      // of the daily budget) to find the one or two activities a day a rider uploads.
-      if (ctx.now() - lastSync >= syncEveryMs) {
-        last = await batch(ctx, state, options, "activities");
-        if (ended(last)) return outcomeOf(last);
-        lastSync = ctx.now();
-      }
-      last = await batch(ctx, state, options, "both");
-      return outcomeOf(last);
-    });
+    let result: Awaited<ReturnType<typeof recorded>>;
+    try {
+      result = await recorded(ctx, options.statePath, "continuous", async (state) => {
+        // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
+        // of the daily budget) to find the one or two activities a day a rider uploads.
+        if (ctx.now() - lastSync >= syncEveryMs) {
+          last = await batch(ctx, state, options, "activities");
+          if (ended(last)) return outcomeOf(last);
+          lastSync = ctx.now();
+        }
+        last = await batch(ctx, state, options, "both");
+        return outcomeOf(last);
+      });
+    } catch (err) {
+      if (!(err instanceof StravaUnreachableError)) throw err;
+      cycles++;
+      if (options.maxRuns && cycles >= options.maxRuns) throw err;
+      outages++;
+      const seconds = outageBackoffSeconds(interval, outages);
+      log.error("cycle {n}: {message}; trying again in {s} s", { n: cycles, message: err.message, s: seconds });
+      options.onOutage?.(err.message, seconds);
+      if (await sleepBetweenCycles(ctx, options.statePath, seconds)) break;
+      continue;
+    }
+    outages = 0;
     warning ??= result.warning;
     cycles++;
     if (result.outcome === "interrupted") break;
     if (options.maxRuns && cycles >= options.maxRuns) break;
-    const seconds = options.intervalSeconds ?? 300;
-    log.info("cycle {n} done; next in {s} s", { n: cycles, s: seconds });
-    await ctx.sleep(seconds * 1000, ctx.signal);
-    if (ctx.signal?.aborted) break;
+    log.info("cycle {n} done; next in {s} s", { n: cycles, s: interval });
+    if (await sleepBetweenCycles(ctx, options.statePath, interval)) break;
   }
   const final = last as RunSummary | null;
   return {
@@ -153,4 +194,19 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     cycles,
     warning,
   };
+}
+
+/** Sleeps between cycles; true when a signal ended the sleep (the state then says `interrupted`). */
+async function sleepBetweenCycles(ctx: EngineContext, statePath: string, seconds: number): Promise<boolean> {
+  try {
+    await ctx.sleep(seconds * 1000, ctx.signal);
+  } catch (err) {
+    if (!ctx.signal?.aborted) throw err;
+  }
+  if (ctx.signal?.aborted) {
+    // Stopped between cycles: the run as a whole ends interrupted, not with its last cycle's outcome.
+    await markInterrupted(ctx, statePath);
+    return true;
+  }
+  return false;
 }

@@ -3,7 +3,7 @@
  * scope into an AuthError, and on a spent rate budget either waits for the window to reopen
  * (with a countdown on the progress line) or stops the run (`--no-wait`).
  */
-import { AuthError } from "../errors.ts";
+import { AuthError, InterruptedError } from "../errors.ts";
 import { ForbiddenError, RateLimitedError } from "../strava/client.ts";
 import { logger } from "../log.ts";
 import { type Progress, silentProgress } from "../progress.ts";
@@ -28,6 +28,8 @@ export class RequestGate {
       try {
         return await request();
       } catch (err) {
+        // A signal aborted the request, its back-off or a token refresh: stop, charge nothing.
+        if (err instanceof InterruptedError || this.ctx.signal?.aborted) throw new Interrupted();
         if (err instanceof ForbiddenError && err.missingScope) {
           // The token lacks a permission every request needs: settling records as forbidden
           // would only bury them; the user must re-authorize (docs/contract.md: exit 3).

@@ -8,6 +8,7 @@ import { type Database, openDatabase } from "../store/db.ts";
 import type { BackfillFlagValues } from "./flags.ts";
 import { acquireRunLock } from "../store/run_lock.ts";
 import { openMigrated } from "../store/schema.ts";
+import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
 import { RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
@@ -25,6 +26,8 @@ export interface SessionOptions {
   rateBuffer: number;
   logFile: string;
   verbose: boolean;
+  /** Put `failed` records back in the queue once the lock is held (`--retry-failed`). */
+  retryFailed?: boolean;
 }
 
 /** An open session; disposing it releases the database, the lock, logging and signal handlers. */
@@ -32,6 +35,8 @@ export interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
   ctx: EngineContext;
+  /** The line saying what `--retry-failed` put back in the queue, when it was given. */
+  requeued?: string;
 }
 
 /** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. */
@@ -80,6 +85,7 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
     rateBuffer: flags["rate-buffer"],
     logFile: flags["log-file"],
     verbose: flags.verbose,
+    retryFailed: flags["retry-failed"],
   };
 }
 
@@ -107,8 +113,9 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
-    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath });
-    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter });
+    const signal = controller.signal;
+    const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     const ctx: EngineContext = {
       db,
@@ -120,9 +127,15 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       progress: defaultProgress(),
       signal: controller.signal,
     };
+    let requeued: string | undefined;
+    if (options.retryFailed) {
+      const n = requeueFailed(db);
+      requeued = `re-queued ${n.activities} failed activities and ${n.segments} failed segments`;
+    }
     return {
       db,
       ctx,
+      requeued,
       async [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();

@@ -8,7 +8,7 @@
  * (AuthError). Bodies are parsed losslessly, so ids above 2^53 stay exact (bigint).
  */
 import { getLogger } from "@logtape/logtape";
-import { AuthError, RuntimeError } from "../errors.ts";
+import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
 import { parseJson } from "../json.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
@@ -91,14 +91,20 @@ export interface StravaClientOptions {
   fetch?: typeof fetch;
   /** Clock, for timing log lines (default Date.now). */
   now?: () => number;
-  /** Backoff sleep (default a timer). */
-  sleep?: (ms: number) => Promise<void>;
+  /** Backoff sleep (default a timer); given `signal`, it should end early when that aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Backoff jitter source in [0, 1) (default Math.random). */
   random?: () => number;
   /** Per request, including reading the body (default 30_000). */
   timeoutMs?: number;
   /** Transient retries after the first attempt (default 4). */
   maxRetries?: number;
+  /**
+   * SIGINT/SIGTERM: aborts the request in flight (reading its body included), the back-off
+   * sleep and the token refresh, and stops any further request; the call then rejects with
+   * InterruptedError.
+   */
+  signal?: AbortSignal;
 }
 
 /** First backoff delay; doubled on each further retry, with jitter, up to MAX_BACKOFF_MS. */
@@ -109,6 +115,25 @@ export const MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Default number of transient retries. */
 export const DEFAULT_MAX_RETRIES = 4;
+
+/** Rejects with InterruptedError once `signal` is aborted (nothing is sent after a signal). */
+function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError();
+}
+
+/** A timer sleep that ends at once when `signal` aborts (then the caller checks the signal). */
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 type Outcome =
   | { kind: "response"; status: number; headers: Headers; text: string | null; bodyError?: unknown }
@@ -156,10 +181,11 @@ export class StravaClient {
   readonly #limiter: RateLimiter;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
+  readonly #signal: AbortSignal | undefined;
 
   /** A client for `options.apiUrl`. */
   constructor(options: StravaClientOptions) {
@@ -168,7 +194,8 @@ export class StravaClient {
     this.#limiter = options.limiter;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#signal = options.signal;
+    this.#sleep = options.sleep ?? abortableDelay;
     this.#random = options.random ?? Math.random;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -241,7 +268,9 @@ export class StravaClient {
     for (;;) {
       // Asked again on every attempt: backoff and timeouts can outlast a token's life; the
       // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
+      throwIfInterrupted(this.#signal);
       token ??= await this.#tokens.accessToken();
+      throwIfInterrupted(this.#signal);
       const acquired = this.#limiter.tryAcquire("read");
       if (!acquired.ok) {
         throw new RateLimitedError(
@@ -251,6 +280,8 @@ export class StravaClient {
       }
       const started = this.#now();
       const outcome = await this.#send(url, token, acquired.permit);
+      // A signal during the request is a stop, not a network failure to retry or to charge.
+      throwIfInterrupted(this.#signal);
       let problem: string;
       if (outcome.kind === "failed") {
         problem = describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs);
@@ -279,6 +310,7 @@ export class StravaClient {
           refreshed = true;
           log.info("{label}: access token rejected (401); refreshing it once", { label });
           token = await this.#tokens.refreshAfterUnauthorized(token);
+          throwIfInterrupted(this.#signal);
           continue;
         }
         if (status === 401 || status === 403) {
@@ -315,7 +347,12 @@ export class StravaClient {
         max: this.#maxRetries,
         delay,
       });
-      await this.#sleep(delay);
+      try {
+        await this.#sleep(delay, this.#signal);
+      } catch (err) {
+        if (!this.#signal?.aborted) throw err;
+      }
+      throwIfInterrupted(this.#signal);
       token = undefined;
     }
   }
@@ -333,11 +370,12 @@ export class StravaClient {
       () => controller.abort(new DOMException("request timed out", "TimeoutError")),
       this.#timeoutMs,
     );
+    const signal = this.#signal ? AbortSignal.any([controller.signal, this.#signal]) : controller.signal;
     let response: Response;
     try {
       response = await this.#fetch(url, {
         headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
-        signal: controller.signal,
+        signal,
       });
     } catch (error) {
       clearTimeout(timer);

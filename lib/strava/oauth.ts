@@ -11,7 +11,7 @@
  * response body (tokens included) in their `cause`, so they are never passed on.
  */
 import * as oauth from "oauth4webapi";
-import { AuthError, RuntimeError, UsageError } from "../errors.ts";
+import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors.ts";
 
 /** Where Strava's client id and secret come from (shown in error messages). */
 export const STRAVA_API_SETTINGS_URL = "https://www.strava.com/settings/api";
@@ -31,6 +31,8 @@ export interface OAuthClientConfig {
   fetch?: typeof fetch;
   /** Per-request time limit in ms (default 30 s). */
   timeoutMs?: number;
+  /** SIGINT/SIGTERM: aborts the token request; the grant then rejects with InterruptedError. */
+  signal?: AbortSignal;
 }
 
 /** A token pair as Strava issues it. `athleteId` only comes with the code exchange. */
@@ -242,12 +244,15 @@ async function grant(
   const controller = new AbortController();
   const timeoutMs = config.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const signal = config.signal ? AbortSignal.any([controller.signal, config.signal]) : controller.signal;
   let response: Response | undefined;
   try {
+    if (config.signal?.aborted) throw new InterruptedError();
     try {
-      response = await send(as, client, requestOptions(config, controller.signal));
+      response = await send(as, client, requestOptions(config, signal));
     } catch (err) {
       if (err instanceof UsageError) throw err;
+      if (config.signal?.aborted) throw new InterruptedError();
       const why = controller.signal.aborted ? `no answer within ${Math.round(timeoutMs / 1000)} s` : describe(err);
       throw new RuntimeError(`could not reach Strava's token endpoint at ${host} (${why}); try again later`);
     }

@@ -7,15 +7,15 @@
  *   after every response, including errors and 429s;
  * - never lets usage plus requests in flight pass floor(limit × buffer) of any window;
  * - treats a 429 as "this window (or day) is spent" and refuses until it reopens;
- * - persists what it knows in `rate_limit_state` after every response, so the next process
- *   (or one running beside it) starts from the same budget.
+ * - persists what it knows after every response (lib/store/rate_state.ts, table
+ *   `rate_limit_state`), so the next process (or one running beside it) starts from the same budget.
  *
  * Usage figures belong to the window they were observed in; when the window or day rolls over
  * they count as 0. Windows are UTC, aligned to the epoch (which is itself aligned to :00 UTC).
  */
 import { getLogger } from "@logtape/logtape";
-import type { StatementSync } from "node:sqlite";
-import { type Database, tableExists, transaction } from "../store/db.ts";
+import type { Database } from "../store/db.ts";
+import { type RateStateRow, type RateStateStore, SqliteRateState } from "../store/rate_state.ts";
 
 const log = getLogger(["strava-backfill", "rate_limit"]);
 
@@ -112,8 +112,10 @@ export interface RateLimiterOptions {
   now?: Clock;
   /** Share of each limit to spend, in (0, 1] (default 0.9, `--rate-buffer`). */
   buffer?: number;
-  /** Persist to / load from table rate_limit_state (lib/schema.ts). */
+  /** Persist to / load from table rate_limit_state of this database (lib/store/schema.ts). */
   db?: Database;
+  /** Persist to / load from this store instead (wins over `db`); e.g. `MemoryRateState` in tests. */
+  state?: RateStateStore;
 }
 
 /** A request counted without server figures: kept so a later, older-than-it header cannot erase it. */
@@ -137,16 +139,6 @@ interface FamilyState {
   sync15: number;
   syncDay: number;
   local: LocalCount[];
-}
-
-interface StateRow {
-  name: string;
-  limit_15min: number | null;
-  limit_daily: number | null;
-  usage_15min: number | null;
-  usage_daily: number | null;
-  observed_at: number | null;
-  blocked_until: number | null;
 }
 
 function freshFamily(name: FamilyName): FamilyState {
@@ -190,29 +182,28 @@ function serverTime(headers: Headers, now: number): number | null {
 
 /**
  * The rate limiter. One instance per process; all requests to the API go through it.
- * Not safe to share across processes except through the database, which it does itself.
+ * Not safe to share across processes except through its state store, which it does itself.
  */
 export class RateLimiter {
   readonly #now: Clock;
   readonly #buffer: number;
-  readonly #db: Database | undefined;
+  readonly #state: RateStateStore | undefined;
   readonly #families: Record<FamilyName, FamilyState> = { read: freshFamily("read"), overall: freshFamily("overall") };
   #blockedUntil: number | null = null;
   /** Strava's clock is behind ours and its (earlier) window or day is spent: wait for its rollover. */
   #held: { until: number; reason: "window" | "daily" } | null = null;
   #seq = 0;
   /** What this instance last wrote, to tell its own rows from another process's. */
-  readonly #written: Partial<Record<FamilyName, StateRow>> = {};
-  #statements: Statements | undefined;
+  readonly #written: Partial<Record<FamilyName, RateStateRow>> = {};
 
-  /** Loads persisted state from `db` if given. */
+  /** Loads persisted state from `state` (or `db`) if given. */
   constructor(options: RateLimiterOptions = {}) {
     this.#now = options.now ?? Date.now;
     const buffer = options.buffer ?? DEFAULT_BUFFER;
     if (!(buffer > 0 && buffer <= 1)) throw new RangeError(`rate buffer must be in (0, 1], got ${buffer}`);
     this.#buffer = buffer;
-    this.#db = options.db;
-    if (this.#db) this.#load(this.#db, this.#now());
+    this.#state = options.state ?? (options.db ? new SqliteRateState(options.db) : undefined);
+    if (this.#state) this.#load(this.#state.load(), this.#now());
   }
 
   /** Reserve one slot for a request — reads count against both "read" and "overall". */
@@ -389,8 +380,8 @@ export class RateLimiter {
     }
   }
 
-  #load(db: Database, now: number): void {
-    for (const row of readRows(db)) {
+  #load(rows: RateStateRow[], now: number): void {
+    for (const row of rows) {
       const name = row.name as FamilyName;
       if (!FAMILIES.includes(name)) continue;
       const f = this.#families[name];
@@ -413,11 +404,8 @@ export class RateLimiter {
    * did: for the same window (day) the larger usage wins, which is simple and never too low.
    */
   #persist(now: number): void {
-    const db = this.#db;
-    if (!db) return;
-    const statements = this.#statements ??= prepareStatements(db);
-    const write = () => {
-      for (const row of normalizeRows(statements.select.all())) {
+    this.#state?.update((current) => {
+      for (const row of current) {
         const name = row.name as FamilyName;
         if (FAMILIES.includes(name)) this.#merge(this.#families[name], row, this.#written[name], now);
         if (row.blocked_until !== null && row.blocked_until > now) {
@@ -425,9 +413,9 @@ export class RateLimiter {
         }
       }
       const blocked = this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null;
-      for (const name of FAMILIES) {
+      return FAMILIES.map((name) => {
         const f = this.#families[name];
-        const row: StateRow = {
+        const row: RateStateRow = {
           name,
           limit_15min: f.limit15,
           limit_daily: f.limitDay,
@@ -436,26 +424,13 @@ export class RateLimiter {
           observed_at: f.observedAt ?? now,
           blocked_until: blocked,
         };
-        const values = [
-          row.limit_15min,
-          row.limit_daily,
-          row.usage_15min,
-          row.usage_daily,
-          row.observed_at,
-          row.blocked_until,
-          name,
-        ] as const;
-        // UPDATE-then-INSERT rather than an upsert: an adopted table may lack the key upserts need.
-        if (Number(statements.update.run(...values).changes) === 0) statements.insert.run(...values);
         this.#written[name] = row;
-      }
-    };
-    // Join a transaction the caller already has open rather than fail to nest one.
-    if (db.isTransaction) write();
-    else transaction(db, write);
+        return row;
+      });
+    });
   }
 
-  #merge(f: FamilyState, row: StateRow, written: StateRow | undefined, now: number): void {
+  #merge(f: FamilyState, row: RateStateRow, written: RateStateRow | undefined, now: number): void {
     const ours = written !== undefined && row.observed_at === written.observed_at &&
       row.usage_15min === written.usage_15min && row.usage_daily === written.usage_daily &&
       row.limit_15min === written.limit_15min && row.limit_daily === written.limit_daily;
@@ -466,49 +441,6 @@ export class RateLimiter {
       [f.limit15, f.limitDay, f.limitsAt] = [row.limit_15min, row.limit_daily, row.observed_at];
     }
   }
-}
-
-interface Statements {
-  select: StatementSync;
-  update: StatementSync;
-  insert: StatementSync;
-}
-
-const SELECT_SQL = `SELECT name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until
-                    FROM rate_limit_state`;
-
-function prepareStatements(db: Database): Statements {
-  return {
-    select: db.prepare(SELECT_SQL),
-    update: db.prepare(
-      `UPDATE rate_limit_state SET limit_15min = ?, limit_daily = ?, usage_15min = ?, usage_daily = ?,
-              observed_at = ?, blocked_until = ? WHERE name = ?`,
-    ),
-    insert: db.prepare(
-      `INSERT INTO rate_limit_state (limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until, name)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-  };
-}
-
-/** Rows of a database that may not have the table yet (stats on an old file): none. */
-function readRows(db: Database): StateRow[] {
-  if (!tableExists(db, "rate_limit_state")) return [];
-  return normalizeRows(db.prepare(SELECT_SQL).all());
-}
-
-function normalizeRows(rows: Record<string, unknown>[]): StateRow[] {
-  // Columns may hold anything in an adopted database; only whole numbers are figures.
-  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? Math.trunc(v) : null);
-  return rows.map((r) => ({
-    name: String(r.name),
-    limit_15min: num(r.limit_15min),
-    limit_daily: num(r.limit_daily),
-    usage_15min: num(r.usage_15min),
-    usage_daily: num(r.usage_daily),
-    observed_at: num(r.observed_at),
-    blocked_until: num(r.blocked_until),
-  }));
 }
 
 /** Budget from the persisted state without a limiter instance (for stats). Only reads the database. */

@@ -15,7 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config.ts";
 import type { Database } from "../store/db.ts";
-import { AuthError, RuntimeError } from "../errors.ts";
+import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
 import { GrantRejectedError, refreshTokens, STRAVA_API_SETTINGS_URL } from "./oauth.ts";
 import { staticTokenProvider, type TokenProvider } from "./client.ts";
 import {
@@ -71,6 +71,8 @@ export interface TokenProviderOptions {
   lockPollMs?: number;
   /** Time limit of one token request (default 30 s). */
   oauthTimeoutMs?: number;
+  /** SIGINT/SIGTERM: ends a wait for the refresh lock and aborts the token request (InterruptedError). */
+  signal?: AbortSignal;
 }
 
 /** The provider for `options.config`: STRAVA_ACCESS_TOKEN as is, else a refreshing one. */
@@ -163,6 +165,7 @@ export class RefreshingTokenProvider implements TokenProvider {
     // Bounded by count as well as by the lease, so a frozen test clock cannot wait forever.
     const maxPolls = Math.ceil(lease / poll) + 1;
     for (let i = 0;; i++) {
+      if (this.#options.signal?.aborted) throw new InterruptedError();
       const attempt = tryLockRefresh(db, this.#owner, this.#now(), lease);
       if (attempt.acquired) return;
       if (i >= maxPolls) {
@@ -204,7 +207,14 @@ export class RefreshingTokenProvider implements TokenProvider {
         let issued;
         try {
           issued = await refreshTokens(
-            { oauthUrl, clientId, clientSecret, fetch: this.#options.fetch, timeoutMs: this.#options.oauthTimeoutMs },
+            {
+              oauthUrl,
+              clientId,
+              clientSecret,
+              fetch: this.#options.fetch,
+              timeoutMs: this.#options.oauthTimeoutMs,
+              signal: this.#options.signal,
+            },
             candidate.refreshToken,
             this.#now,
           );

@@ -11,7 +11,7 @@
  */
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
 import { mulberry32 } from "./sim_random.ts";
-import { SPORT_TYPES } from "../archive/activities_csv.ts";
+import { SPORT_TYPES } from "../archive/sport_types.ts";
 
 configure({ useWebWorkers: false });
 
@@ -173,7 +173,10 @@ function csvCell(value: string): string {
 
 const f1 = (n: number) => n.toFixed(1);
 
-/** Cells of one activity, by disambiguated column name ("Distance", "Distance (2)"). */
+/**
+ * Cells of one activity, by disambiguated column name ("Distance", "Distance (2)"). One long
+ * table (over 60 lines) on purpose: it mirrors the export's columns one per line.
+ */
 function cells(a: GenActivity): Record<string, string> {
   const ride = /Ride|Velomobile|Handcycle/.test(a.type);
   const run = /Run|Walk|Hike/.test(a.type);

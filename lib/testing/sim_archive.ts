@@ -5,7 +5,7 @@
  * private ones included (an old export still lists what was later deleted on Strava).
  */
 import { type GenActivity, generateActivitiesCsv, type HeaderVersion } from "./archive_gen.ts";
-import type { SimActivity, SimTruth } from "./sim_data.ts";
+import type { SimActivity, SimTruth } from "./sim_truth.ts";
 
 /** Options for `generateArchive`. */
 export interface ArchiveOptions {

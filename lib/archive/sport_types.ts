@@ -1,0 +1,170 @@
+/**
+ * Strava's sport types: the API names, the English display names the bulk export and Strava's
+ * pages use for them, older spellings, and the API's legacy `type` for each.
+ */
+
+/**
+ * The API's sport types and the English names the export and Strava's pages show for them.
+ * Names not listed are matched by the API name with spaces and hyphens removed.
+ */
+export const SPORT_TYPES: Readonly<Record<string, string>> = {
+  AlpineSki: "Alpine Ski",
+  BackcountrySki: "Backcountry Ski",
+  Badminton: "Badminton",
+  Basketball: "Basketball",
+  Canoeing: "Canoe",
+  Cricket: "Cricket",
+  Crossfit: "Crossfit",
+  Dance: "Dance",
+  EBikeRide: "E-Bike Ride",
+  Elliptical: "Elliptical",
+  EMountainBikeRide: "E-Mountain Bike Ride",
+  Golf: "Golf",
+  GravelRide: "Gravel Ride",
+  Handcycle: "Handcycle",
+  HighIntensityIntervalTraining: "HIIT",
+  Hike: "Hike",
+  IceSkate: "Ice Skate",
+  InlineSkate: "Inline Skate",
+  Kayaking: "Kayaking",
+  Kitesurf: "Kitesurf",
+  MountainBikeRide: "Mountain Bike Ride",
+  NordicSki: "Nordic Ski",
+  Padel: "Padel",
+  Pickleball: "Pickleball",
+  Pilates: "Pilates",
+  Racquetball: "Racquetball",
+  Ride: "Ride",
+  RockClimbing: "Rock Climb",
+  RollerSki: "Roller Ski",
+  Rowing: "Rowing",
+  Run: "Run",
+  Sail: "Sail",
+  Skateboard: "Skateboard",
+  Snowboard: "Snowboard",
+  Snowshoe: "Snowshoe",
+  Soccer: "Football (Soccer)",
+  Squash: "Squash",
+  StairStepper: "Stair-Stepper",
+  StandUpPaddling: "Stand Up Paddling",
+  Surfing: "Surfing",
+  Swim: "Swim",
+  TableTennis: "Table Tennis",
+  Tennis: "Tennis",
+  TrailRun: "Trail Run",
+  Velomobile: "Velomobile",
+  VirtualRide: "Virtual Ride",
+  VirtualRow: "Virtual Row",
+  VirtualRun: "Virtual Run",
+  Volleyball: "Volleyball",
+  Walk: "Walk",
+  WeightTraining: "Weight Training",
+  Wheelchair: "Wheelchair",
+  Windsurf: "Windsurf",
+  Workout: "Workout",
+  Yoga: "Yoga",
+};
+
+/** The API's legacy `type` values: a sport type outside this set maps to its closest one. */
+const LEGACY_TYPES = new Set([
+  "AlpineSki",
+  "BackcountrySki",
+  "Canoeing",
+  "Crossfit",
+  "EBikeRide",
+  "Elliptical",
+  "Golf",
+  "Handcycle",
+  "Hike",
+  "IceSkate",
+  "InlineSkate",
+  "Kayaking",
+  "Kitesurf",
+  "NordicSki",
+  "Ride",
+  "RockClimbing",
+  "RollerSki",
+  "Rowing",
+  "Run",
+  "Sail",
+  "Skateboard",
+  "Snowboard",
+  "Snowshoe",
+  "Soccer",
+  "StairStepper",
+  "StandUpPaddling",
+  "Surfing",
+  "Swim",
+  "Velomobile",
+  "VirtualRide",
+  "VirtualRun",
+  "Walk",
+  "WeightTraining",
+  "Wheelchair",
+  "Windsurf",
+  "Workout",
+  "Yoga",
+]);
+const LEGACY_OF: Readonly<Record<string, string>> = {
+  MountainBikeRide: "Ride",
+  GravelRide: "Ride",
+  EMountainBikeRide: "EBikeRide",
+  TrailRun: "Run",
+  VirtualRow: "Rowing",
+};
+
+function squash(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]/g, "");
+}
+
+/** Other spellings seen in exports and on Strava's pages over the years. */
+const ALIASES: Readonly<Record<string, string>> = {
+  canoe: "Canoeing",
+  rockclimb: "RockClimbing",
+  hiit: "HighIntensityIntervalTraining",
+  football: "Soccer",
+  footballsoccer: "Soccer",
+  surf: "Surfing",
+  kayak: "Kayaking",
+  row: "Rowing",
+  virtualrowing: "VirtualRow",
+  sailing: "Sail",
+  ebike: "EBikeRide",
+  emountainbike: "EMountainBikeRide",
+  weighttraining: "WeightTraining",
+};
+
+const BY_SQUASHED: ReadonlyMap<string, string> = new Map([
+  ...Object.keys(SPORT_TYPES).map((api) => [squash(api), api] as const),
+  ...Object.entries(SPORT_TYPES).map(([api, display]) => [squash(display), api] as const),
+  ...Object.entries(ALIASES),
+]);
+
+/**
+ * The API sport type of an export's display name (`Virtual Ride` -> `VirtualRide`,
+ * `E-Bike Ride` -> `EBikeRide`). An unknown name comes back with spaces and punctuation removed
+ * and `known: false`, so a sport Strava adds later is kept rather than refused.
+ */
+export function apiSportType(display: string): { sportType: string; known: boolean } {
+  let cached = SPORT_CACHE.get(display);
+  if (cached === undefined) {
+    cached = Object.freeze(resolveSportType(display));
+    if (SPORT_CACHE.size < 1000) SPORT_CACHE.set(display, cached);
+  }
+  return cached;
+}
+// A file names a handful of sports 50,000 times over.
+const SPORT_CACHE = new Map<string, { sportType: string; known: boolean }>();
+
+/** Looks a display name up without the cache (see `apiSportType`). */
+function resolveSportType(display: string): { sportType: string; known: boolean } {
+  const found = BY_SQUASHED.get(squash(display));
+  if (found) return { sportType: found, known: true };
+  return { sportType: display.replace(/[^\p{L}\p{N}]/gu, ""), known: false };
+}
+
+/** The API's legacy `type` for a sport type (`MountainBikeRide` -> `Ride`; newer sports -> `Workout`). */
+export function legacyType(sportType: string): string {
+  if (LEGACY_TYPES.has(sportType)) return sportType;
+  return LEGACY_OF[sportType] ?? (sportType in SPORT_TYPES ? "Workout" : sportType);
+}

@@ -1,0 +1,60 @@
+import { deepStrictEqual } from "node:assert/strict";
+import { openDatabase } from "../lib/store/db.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { MemoryRateState, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { tempDir } from "./helpers.ts";
+
+const row = (name: string, usage: number): RateStateRow => ({
+  name,
+  limit_15min: 100,
+  limit_daily: 1000,
+  usage_15min: usage,
+  usage_daily: usage * 10,
+  observed_at: 1_000,
+  blocked_until: null,
+});
+
+Deno.test("rate state in SQLite: none before the table exists, then one row per family, updated in place", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/s.db`, { create: true });
+  try {
+    const state = new SqliteRateState(db);
+    deepStrictEqual(state.load(), []);
+    migrate(db);
+    state.update((current) => {
+      deepStrictEqual(current, []);
+      return [row("read", 1), row("overall", 2)];
+    });
+    state.update((current) => current.map((r) => ({ ...r, usage_15min: r.usage_15min! + 5 })));
+    deepStrictEqual(state.load().sort((a, b) => a.name.localeCompare(b.name)), [
+      { ...row("overall", 2), usage_15min: 7 },
+      { ...row("read", 1), usage_15min: 6 },
+    ]);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("rate state in SQLite: an adopted table without a key and with odd values still gives whole numbers", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/s.db`, { create: true });
+  try {
+    db.exec(`CREATE TABLE rate_limit_state (name TEXT, limit_15min, limit_daily, usage_15min, usage_daily,
+             observed_at, blocked_until)`);
+    db.exec(`INSERT INTO rate_limit_state VALUES ('read', 'x', 1000.7, 5, NULL, 1000, NULL)`);
+    const state = new SqliteRateState(db);
+    deepStrictEqual(state.load(), [{ ...row("read", 5), limit_15min: null, usage_daily: null }]);
+    state.update(() => [row("read", 9)]);
+    deepStrictEqual(state.load(), [row("read", 9)]);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("rate state in memory: rows replaced by name, copies handed out", () => {
+  const state = new MemoryRateState();
+  state.update(() => [row("read", 1)]);
+  state.load()[0].usage_15min = 99;
+  state.update((current) => [...current, row("overall", 3)]);
+  deepStrictEqual(state.load(), [row("read", 1), row("overall", 3)]);
+});

@@ -1,0 +1,19 @@
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { apiSportType, legacyType, SPORT_TYPES } from "../lib/archive/sport_types.ts";
+
+Deno.test("apiSportType / legacyType: display names to the API's, every sport type round-trips", () => {
+  strictEqual(apiSportType("Virtual Ride").sportType, "VirtualRide");
+  strictEqual(apiSportType("E-Bike Ride").sportType, "EBikeRide");
+  strictEqual(apiSportType("E-Mountain Bike Ride").sportType, "EMountainBikeRide");
+  strictEqual(apiSportType("HIIT").sportType, "HighIntensityIntervalTraining");
+  strictEqual(apiSportType("Stand Up Paddling").sportType, "StandUpPaddling");
+  for (const [api, display] of Object.entries(SPORT_TYPES)) {
+    deepStrictEqual(apiSportType(display), { sportType: api, known: true }, display);
+    deepStrictEqual(apiSportType(api), { sportType: api, known: true }, api);
+  }
+  deepStrictEqual(apiSportType("Underwater Hockey"), { sportType: "UnderwaterHockey", known: false });
+  strictEqual(legacyType("MountainBikeRide"), "Ride");
+  strictEqual(legacyType("TrailRun"), "Run");
+  strictEqual(legacyType("VirtualRide"), "VirtualRide");
+  strictEqual(legacyType("Pickleball"), "Workout");
+});
