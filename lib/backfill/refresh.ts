@@ -15,15 +15,14 @@
  *
  * Requests: list pages + re-queued activities fetched + segments refreshed. Nothing else.
  */
-import { RuntimeError } from "../errors.ts";
 import { logger } from "../log.ts";
 import { countPendingActivities, countPendingSegments, saveActivityEfforts } from "../store/backfill_store.ts";
 import { saveSegmentDetails } from "../store/backfill_store.ts";
 import { idOf } from "../store/records.ts";
 import { applyListedPage, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
-import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
+import { ForbiddenError, NotFoundError, StravaError, TransientError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
-import { FailurePolicy, MAX_CONSECUTIVE_FAILURES } from "./failure_policy.ts";
+import { FailurePolicy, MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { PER_PAGE } from "./list_phase.ts";
 import { RequestGate } from "./request_gate.ts";
 import type { RunScope } from "./run_scope.ts";
@@ -123,6 +122,7 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     const requeued = await listAll(run, counts);
     await refetch(run, requeued.slice(0, limits.activities), counts);
     await refreshSegments(run, limits, counts);
+    run.policy.ended();
   } catch (err) {
     if (err instanceof ReserveReached) {
       counts.stoppedAtReserve = true;
@@ -132,6 +132,11 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
       run.summary.stoppedReason = err.reason;
     } else if (err instanceof Interrupted) {
       run.summary.interrupted = true;
+    } else if (err instanceof TransientError) {
+      // A list page that failed after the client's retries: an outage, as in the backfill.
+      throw new StravaUnreachableError(`could not reach Strava (${err.message}); nothing was lost, run again later`, {
+        cause: err,
+      });
     } else {
       throw err;
     }
@@ -161,6 +166,7 @@ async function listAll(run: RunScope, counts: RefreshCounts): Promise<bigint[]> 
     );
     run.summary.listed.pages++;
     run.summary.listed.seen += list.length;
+    run.policy.succeeded();
     for (const activity of list) {
       const id = idOf(activity.id);
       if (id !== null) seen.add(id);
@@ -237,7 +243,7 @@ async function refreshSegments(run: RunScope, limits: RefreshLimits, counts: Ref
       counts.segmentErrors++;
       log.warn("segment {id}: refresh failed, details kept ({message})", { id, message: err.message.slice(0, 500) });
       if (++inARow >= MAX_CONSECUTIVE_FAILURES) {
-        throw new RuntimeError(
+        throw new StravaUnreachableError(
           `Strava failed ${inARow} times in a row (last: ${
             err.message.slice(0, 500)
           }); nothing was lost, run again later`,
