@@ -20,6 +20,10 @@ import { formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refre
 
 /** Default `--interval` in seconds. */
 export const DEFAULT_INTERVAL_SECONDS = 300;
+/** Shortest `--interval`: 0 would busy-loop (a state-file write per cycle, thousands a minute). */
+export const MIN_INTERVAL_SECONDS = 1;
+/** Longest `--interval` (one week): for rarer runs, schedule one-time runs from cron instead. */
+export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
 
 /** This script's flags. */
 export const FLAGS = {
@@ -35,8 +39,9 @@ export const FLAGS = {
     kind: "integer",
     arg: "SECONDS",
     default: DEFAULT_INTERVAL_SECONDS,
-    min: 0,
-    help: "continuous: pause between cycles",
+    min: MIN_INTERVAL_SECONDS,
+    max: MAX_INTERVAL_SECONDS,
+    help: "continuous: pause between cycles, in seconds",
   },
   "max-runs": {
     kind: "integer",
