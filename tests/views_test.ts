@@ -94,7 +94,7 @@ Deno.test("the views' per-segment questions seek an index instead of scanning th
   });
 });
 
-Deno.test("migration 3 keeps a user's own table named like a view", async () => {
+Deno.test("the views migration keeps a user's own table named like a view", async () => {
   await using dir = await tempDir();
   const db = openDatabase(`${dir.path}/u.db`, { create: true });
   try {

@@ -5,6 +5,7 @@
  */
 import type { Database } from "../store/db.ts";
 import { hasDeletedAt } from "../store/views.ts";
+import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
@@ -52,7 +53,7 @@ export function collectStats(db: Database, state: BackfillState, now: number, bu
   const activities = {
     total: a("1"),
     processed: a("segment_efforts_processed = 1"),
-    pending: a("segment_efforts_processed = 0 AND efforts_status IS NULL"),
+    pending: a(live === "1" ? "segment_efforts_processed = 0" : PENDING_ACTIVITIES),
     skipped: a("efforts_status = 'skipped'"),
     not_found: a("efforts_status = 'not_found'"),
     forbidden: a("efforts_status = 'forbidden'"),

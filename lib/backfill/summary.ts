@@ -6,7 +6,9 @@ import { formatLocalAndUtc } from "../time_format.ts";
 export function formatRunSummary(s: RunSummary, mode: string, now: number): string[] {
   const lines: string[] = [];
   if (mode === "activities") {
-    lines.push(`activities: ${s.listed.added} new from ${s.listed.seen} listed (${s.listed.pages} pages)`);
+    // A survey may have been the listing: imported activities it did not see are settled.
+    const unlisted = s.efforts.not_found > 0 ? `, ${s.efforts.not_found} imported ones not listed (not_found)` : "";
+    lines.push(`activities: ${s.listed.added} new from ${s.listed.seen} listed (${s.listed.pages} pages)${unlisted}`);
   }
   if (mode === "both" || mode === "efforts") {
     const e = s.efforts;

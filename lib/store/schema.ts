@@ -220,6 +220,15 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    description: "every settled activity is processed (segment_efforts_processed = 1), as the seed's toolkit reads it",
+    // Earlier versions left skipped/not_found/forbidden/failed activities at 0, which every
+    // query written against the seed's schema counts as pending forever.
+    up: (db) =>
+      db.exec(`UPDATE activities SET segment_efforts_processed = 1
+               WHERE efforts_status IS NOT NULL AND segment_efforts_processed = 0`),
+  },
+  {
+    version: 4,
     description: "activities.deleted_at and the answer views (segment_bests, segment_history, most_ridden)",
     up: addDeletedAtAndViews,
   },

@@ -1,5 +1,5 @@
 /**
- * The mirror's answer views and the `deleted_at` mark they rest on (schema migration 3).
+ * The mirror's answer views and the `deleted_at` mark they rest on (schema migration 4).
  *
  * An activity Strava no longer lists keeps its row and efforts (the user's data is never
  * deleted) but gets `deleted_at`; the views, the pending counts and stats leave it out. To
@@ -60,7 +60,7 @@ const VIEW_INDEXES = [
   "CREATE INDEX IF NOT EXISTS idx_activities_deleted ON activities(deleted_at) WHERE deleted_at IS NOT NULL",
 ];
 
-/** Migration 3: `activities.deleted_at`, the answer views and their indexes. */
+/** Migration 4: `activities.deleted_at`, the answer views and their indexes. */
 export function addDeletedAtAndViews(db: Database): void {
   if (!columnsOf(db, "activities").includes("deleted_at")) {
     db.exec("ALTER TABLE activities ADD COLUMN deleted_at TEXT");
