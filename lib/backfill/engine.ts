@@ -14,6 +14,7 @@ import { effortsPhase } from "./efforts_phase.ts";
 import { FailurePolicy, StravaUnreachableError } from "./failure_policy.ts";
 import { TransientError } from "../strava/client.ts";
 import { listNewActivities } from "./list_phase.ts";
+import { probeStrava } from "./probe.ts";
 import { RequestGate } from "./request_gate.ts";
 import type { RunScope } from "./run_scope.ts";
 import {
@@ -33,12 +34,13 @@ export { SURVEY_FACTOR } from "./list_phase.ts";
 /** Runs one backfill pass; see the module comment. */
 export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promise<RunSummary> {
   const stamp = () => isoSeconds(ctx.now());
+  const summary = emptySummary();
   const run: RunScope = {
     ctx,
     limits,
-    summary: emptySummary(),
+    summary,
     gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, stamp),
+    policy: new FailurePolicy(ctx.db, summary, stamp, (kind) => probeStrava(run, kind)),
     stamp,
   };
   const { mode } = limits;
@@ -46,7 +48,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     if (mode === "activities") await listNewActivities(run);
     if (mode === "both" || mode === "efforts") await effortsPhase(run);
     if (mode === "both" || mode === "segments") await segmentsPhase(run);
-    run.policy.ended();
+    await run.policy.ended();
   } catch (err) {
     if (err instanceof BudgetSpent) {
       run.summary.stoppedUntil = err.until;

@@ -4,7 +4,7 @@
  */
 
 /** Kinds of injected faults. */
-export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429";
+export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "rewrite";
 
 /** A queued fault: the next `times` requests whose path matches get it. */
 export interface Fault {
@@ -15,9 +15,13 @@ export interface Fault {
    * "slow": the real answer after `delayMs` (abortable by the client; default 60000);
    * "drop": the connection breaks (socket: headers then a body that errors; in-process: fetch
    * rejects with TypeError); "malformed": the real status with the body cut in half;
-   * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429.
+   * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429;
+   * "rewrite": the real answer with its body text passed through `rewrite` (a record the tool
+   * cannot store: an id above 2^63, a null id, a field missing).
    */
   kind: FaultKind;
+  /** For "rewrite": the body text Strava should have sent instead. */
+  rewrite?: (body: string) => string;
   /** default 1 */
   times?: number;
   delayMs?: number;
@@ -30,14 +34,27 @@ export class SimulatedDrop extends Error {
 
 /** Faults waiting for matching requests, in the order they were added. */
 export class FaultQueue {
-  readonly #faults: { path?: RegExp; kind: FaultKind; remaining: number; delayMs: number }[] = [];
+  readonly #faults: {
+    path?: RegExp;
+    kind: FaultKind;
+    remaining: number;
+    delayMs: number;
+    rewrite?: (body: string) => string;
+  }[] = [];
   #pendingDelays = 0;
 
   /** Queues a fault for the next `times` (default 1) requests whose path matches. */
   add(fault: Fault): void {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError("fault times must be a positive integer");
-    this.#faults.push({ path: fault.path, kind: fault.kind, remaining: times, delayMs: fault.delayMs ?? 60_000 });
+    if (fault.kind === "rewrite" && !fault.rewrite) throw new TypeError("a rewrite fault needs its rewrite function");
+    this.#faults.push({
+      path: fault.path,
+      kind: fault.kind,
+      remaining: times,
+      delayMs: fault.delayMs ?? 60_000,
+      rewrite: fault.rewrite,
+    });
   }
 
   /** Faults queued but not yet delivered. */
@@ -51,7 +68,7 @@ export class FaultQueue {
   }
 
   /** The fault the request to `path` gets (consuming one of its `times`), or null. */
-  take(path: string): { kind: FaultKind; delayMs: number } | null {
+  take(path: string): { kind: FaultKind; delayMs: number; rewrite?: (body: string) => string } | null {
     for (const f of this.#faults) {
       if (f.remaining <= 0) continue;
       if (f.path) {
