@@ -40,7 +40,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     limits,
     summary,
     gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, summary, stamp, (kind) => probeStrava(run, kind)),
+    policy: new FailurePolicy(ctx.db, summary, stamp, (kind) => probeStrava(run, kind), limits.answered),
     stamp,
   };
   const { mode } = limits;

@@ -51,8 +51,6 @@ const FORBIDDEN_HINT: Record<RecordKind, string> = {
 /** The failure policy of one run; see the module comment. */
 export class FailurePolicy {
   private consecutiveFailures = 0;
-  /** Whether any request of this run got an answer from Strava. */
-  private reached = false;
   /** Transient failures of this run still awaiting evidence, and the last one's reason. */
   private unconfirmed = 0;
   private readonly reasons = new Map<string, string>();
@@ -62,11 +60,16 @@ export class FailurePolicy {
   private marksMayExist = true;
   private readonly forbiddenLogged = new Set<RecordKind>();
 
+  /**
+   * `reached`: whether Strava already answered in this command before this run (one-time mode's
+   * earlier batches); it only changes the message when the run ends on an outage.
+   */
   constructor(
     private readonly db: Database,
     private readonly summary: RunSummary,
     private readonly stamp: () => string,
     private readonly probe: Probe,
+    private reached = false,
   ) {}
 
   /** Strava answered: the failures marked before (in this run or an earlier one) are charged. */

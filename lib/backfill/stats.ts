@@ -8,6 +8,7 @@ import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
+import { runLockHeld } from "../store/run_lock.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 /** Everything stats reports. */
@@ -35,6 +36,18 @@ export interface Stats {
 
 function count(db: Database, sql: string): number {
   return Number((db.prepare(sql).get() as { n: number }).n);
+}
+
+/** What stats shows for a run the state file says is `running` but whose process is gone (kill -9, power loss). */
+export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
+
+/**
+ * The state as stats should show it: `running` only while a backfill holds the database's lock;
+ * otherwise the process died mid-run and the state file could not say so.
+ */
+export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillState {
+  if (state.last_outcome !== "running" || runLockHeld(dbPath)) return state;
+  return { ...state, last_outcome: DEAD_RUN_OUTCOME };
 }
 
 /** Gathers the statistics. */
