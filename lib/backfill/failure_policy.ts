@@ -19,7 +19,7 @@ import type { Database } from "../store/db.ts";
 import { settleActivity, type Settled, settleSegment } from "../store/backfill_store.ts";
 import { chargeUnconfirmed, clearUnconfirmed, markUnconfirmed, type RecordKind } from "../store/failure_marks.ts";
 import { InvalidRecordError } from "../store/records.ts";
-import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
+import { ForbiddenError, NotFoundError, ResponseTooLargeError, StravaError } from "../strava/client.ts";
 import { logger } from "../log.ts";
 import type { PhaseSummary, RunSummary } from "./run_types.ts";
 
@@ -98,6 +98,12 @@ export class FailurePolicy {
     }
     if (!(err instanceof StravaError)) throw err;
     const message = err.message.slice(0, 500);
+    if (err instanceof ResponseTooLargeError) {
+      // Strava answered; asking again would get the same body: fail the record now, with the reason.
+      this.succeeded();
+      this.charge(kind, id, "failed", message);
+      return;
+    }
     if (err instanceof NotFoundError || err instanceof ForbiddenError) {
       this.succeeded();
       this.charge(kind, id, err instanceof NotFoundError ? "not_found" : "forbidden", message);

@@ -3,8 +3,10 @@
  * behind "slow" answers.
  */
 
+import { parseJson, stringifyJson } from "../json.ts";
+
 /** Kinds of injected faults. */
-export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "rewrite";
+export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "huge" | "rewrite";
 
 /** A queued fault: the next `times` requests whose path matches get it. */
 export interface Fault {
@@ -16,6 +18,8 @@ export interface Fault {
    * "drop": the connection breaks (socket: headers then a body that errors; in-process: fetch
    * rejects with TypeError); "malformed": the real status with the body cut in half;
    * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429;
+   * "huge": the real answer grown to at least `bytes` (an activity by more segment efforts with
+   * fresh ids, anything else by a long `description`), like an all-day ride's body;
    * "rewrite": the real answer with its body text passed through `rewrite` (a record the tool
    * cannot store: an id above 2^63, a null id, a field missing).
    */
@@ -25,6 +29,33 @@ export interface Fault {
   /** default 1 */
   times?: number;
   delayMs?: number;
+  /** "huge": the least body size in bytes (default 10 MiB). */
+  bytes?: number;
+}
+
+/** Default size of a "huge" answer. */
+export const DEFAULT_HUGE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * `text` (a JSON object) grown to at least `bytes`: segment efforts are repeated with fresh ids
+ * (above every real one) when the record has any, else a long description is added.
+ */
+export function growBody(text: string, bytes: number): string {
+  const record = parseJson(text);
+  if (record === null || typeof record !== "object" || Array.isArray(record)) return text;
+  const body = record as Record<string, unknown>;
+  const efforts = Array.isArray(body.segment_efforts) ? body.segment_efforts as unknown[] : undefined;
+  const template = efforts?.[0];
+  if (!efforts || template === null || typeof template !== "object") {
+    body.description = "x".repeat(Math.max(0, bytes - text.length));
+    return stringifyJson(body);
+  }
+  const perEffort = stringifyJson(template).length + 1;
+  const copies = Math.max(0, Math.ceil((bytes - text.length) / perEffort));
+  const base = 9_000_000_000_000_000n; // above every id the simulator issues, below 2^63
+  const grown = Array.from({ length: copies }, (_, i) => ({ ...template, id: base + BigInt(i) }));
+  body.segment_efforts = [...efforts, ...grown];
+  return stringifyJson(body);
 }
 
 /** The error a dropped connection's body stream fails with (the server's onError expects it). */
@@ -39,6 +70,7 @@ export class FaultQueue {
     kind: FaultKind;
     remaining: number;
     delayMs: number;
+    bytes: number;
     rewrite?: (body: string) => string;
   }[] = [];
   #pendingDelays = 0;
@@ -53,6 +85,7 @@ export class FaultQueue {
       kind: fault.kind,
       remaining: times,
       delayMs: fault.delayMs ?? 60_000,
+      bytes: fault.bytes ?? DEFAULT_HUGE_BYTES,
       rewrite: fault.rewrite,
     });
   }
@@ -68,7 +101,7 @@ export class FaultQueue {
   }
 
   /** The fault the request to `path` gets (consuming one of its `times`), or null. */
-  take(path: string): { kind: FaultKind; delayMs: number; rewrite?: (body: string) => string } | null {
+  take(path: string): { kind: FaultKind; delayMs: number; bytes: number; rewrite?: (body: string) => string } | null {
     for (const f of this.#faults) {
       if (f.remaining <= 0) continue;
       if (f.path) {
