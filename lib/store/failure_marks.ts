@@ -28,8 +28,11 @@ const TABLE = {
  * when it is charged (an outage leaves no trace on the record).
  */
 export function markUnconfirmed(db: Database, kind: RecordKind, id: bigint): void {
-  const { table, prefix } = TABLE[kind];
-  db.prepare(`UPDATE ${table} SET ${prefix}_unconfirmed = ${prefix}_unconfirmed + 1 WHERE id = ?`).run(id);
+  // Only a pending record can be charged; a refresh of a stored one that fails leaves it as it was.
+  const { table, prefix, pending } = TABLE[kind];
+  db.prepare(`UPDATE ${table} SET ${prefix}_unconfirmed = ${prefix}_unconfirmed + 1 WHERE id = ? AND ${pending}`).run(
+    id,
+  );
 }
 
 /** The reason a charged mark gets when the run that made it is over (its message is gone). */

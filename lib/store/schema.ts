@@ -6,6 +6,7 @@
  */
 import { columnsOf, type Database, openDatabase, tableExists, transaction } from "./db.ts";
 import { UsageError } from "../errors.ts";
+import { addDeletedAtAndViews } from "./views.ts";
 
 type Columns = ReadonlyArray<readonly [name: string, declaration: string]>;
 
@@ -46,6 +47,8 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["raw_json", "TEXT"],
     ["created_at", "TEXT"],
     ["updated_at", "TEXT"],
+    // When a refresh found the activity missing from Strava's list (lib/store/views.ts).
+    ["deleted_at", "TEXT"],
   ],
   segment_efforts: [
     ["id", "INTEGER PRIMARY KEY"],
@@ -228,6 +231,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    description: "activities.deleted_at and the answer views (segment_bests, segment_history, most_ridden)",
+    up: addDeletedAtAndViews,
+  },
+  {
+    version: 5,
     description: "failed attempts awaiting evidence that Strava was up (efforts_unconfirmed, details_unconfirmed)",
     // lib/backfill/failure_policy.ts: a transient failure is marked at once and charged as an
     // attempt only once Strava is seen answering, in this run or a later one.
