@@ -195,7 +195,7 @@ export function formatStats(stats: Stats, now: number): string {
       "finishes",
       e.finish_at
         ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}` +
-          (e.requests_needed > 0 && stats.last_run.ms_per_request == null
+          ((e.requests_needed ?? 0) > 0 && stats.last_run.ms_per_request == null
             ? " at the earliest (the time per request is learnt on the first run)"
             : "")
         : "unknown",
