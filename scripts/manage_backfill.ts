@@ -8,7 +8,7 @@
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
-import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
+import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
 import { openForReading } from "../lib/store/open.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
@@ -100,7 +100,9 @@ export async function main(args: string[]): Promise<number> {
   const dbPath = values.db;
   const statePath = values.state;
   const rateBuffer = values["rate-buffer"];
+  const filter = queueFilter(values);
   const options = {
+    filter,
     activities: values.activities,
     segments: values.segments,
     intervalSeconds: values.interval,
@@ -120,7 +122,14 @@ export async function main(args: string[]): Promise<number> {
     using reading = openForReading(dbPath);
     const { state, warning } = await readState(statePath);
     if (warning) console.error(`warning: ${warning}`);
-    const stats = collectStats(reading.db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer, reading.note);
+    const stats = collectStats(
+      reading.db,
+      withLiveOutcome(state, dbPath),
+      Date.now(),
+      rateBuffer,
+      filter,
+      reading.note,
+    );
     console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     return 0;
   }
@@ -140,6 +149,7 @@ export async function main(args: string[]): Promise<number> {
   const result = await run(session.ctx, { ...options, onBatch, onOutage, onRefresh });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(formatEnding(result, Date.now()));
+  if (filter) console.log(filterNote(session.db, filter));
   return 0;
 }
 

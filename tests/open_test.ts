@@ -160,7 +160,7 @@ Deno.test("stats reads a seed database as it is: never migrates it, says the sch
   {
     using reading = openForReading(path);
     ok(reading.note?.includes("older than this tool") && reading.note.includes("update_schema"), reading.note ?? "");
-    const stats = collectStats(reading.db, emptyState(), Date.UTC(2026, 0, 1), 0.9, reading.note);
+    const stats = collectStats(reading.db, emptyState(), Date.UTC(2026, 0, 1), 0.9, undefined, reading.note);
     strictEqual(stats.activities.total, 2);
     strictEqual(stats.activities.processed, 1);
     strictEqual(stats.efforts, 1);

@@ -8,7 +8,8 @@
 import type { Database } from "../store/db.ts";
 import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
-import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
+import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
+import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
@@ -43,6 +44,8 @@ export interface Stats {
   };
   eta: { requests_needed: Count; days_at_daily_limit: number | null; finish_at: string | null };
   last_run: BackfillState;
+  /** With --sport-type/--after/--before: what is pending among the activities selected. */
+  filter?: { selects: string; pending_activities: number; pending_segments: number };
 }
 
 function count(db: Database, sql: string): Count {
@@ -72,6 +75,7 @@ export function collectStats(
   state: BackfillState,
   now: number,
   buffer = 0.9,
+  filter?: QueueFilter,
   note: string | null = null,
 ): Stats {
   // Activities a refresh found deleted on Strava are left out of every count but their own
@@ -135,6 +139,13 @@ export function collectStats(
       finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
     },
     last_run: state,
+    ...(isFiltered(filter) && {
+      filter: {
+        selects: describeFilter(filter),
+        pending_activities: countPendingActivities(db, filter),
+        pending_segments: countPendingSegments(db, filter),
+      },
+    }),
   };
 }
 
@@ -210,5 +221,12 @@ export function formatStats(stats: Stats, now: number): string {
     row("outcome", r.last_outcome ?? "-"),
   );
   if (r.last_error) lines.push(row("last error", r.last_error));
+  if (stats.filter) {
+    lines.push(
+      `Filter: ${stats.filter.selects}`,
+      row("pending activities", stats.filter.pending_activities),
+      row("pending segments", `${stats.filter.pending_segments} (reached from those activities)`),
+    );
+  }
   return lines.join("\n");
 }
