@@ -6,21 +6,25 @@
 import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
-import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
+import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
+import { UsageError } from "../lib/errors.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
+import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
 
 /** This script's flags. */
 export const FLAGS = {
   mode: {
     kind: "choice",
     arg: "MODE",
-    choices: ["both", "efforts", "segments", "activities"],
+    choices: ["both", "efforts", "segments", "activities", "refresh"],
     default: "both",
     help: [
-      "both | efforts | segments | activities",
+      "both | efforts | segments | activities | refresh",
       "activities: list the athlete's new activities and add them as pending",
+      "refresh: follow what changed on Strava (deleted, edited, cropped and new",
+      "activities; segment details older than --refresh-after)",
     ],
   },
   ...BACKFILL_FLAGS,
@@ -43,10 +47,28 @@ export async function main(args: string[]): Promise<number> {
   const { values, given } = parseFlags(args, FLAGS);
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
+  const filter = queueFilter(values);
+  if (filter && mode === "refresh") {
+    throw new UsageError(
+      "--sport-type, --after and --before select what a backfill fetches; a refresh covers every activity",
+    );
+  }
   await using session = await openSession(sessionOptions(values, given));
   if (session.requeued) console.log(session.requeued);
-  const summary = await runBackfill(session.ctx, { mode, activities: values.activities, segments: values.segments });
+  if (mode === "refresh") {
+    const result = await runRefresh(session.ctx, {
+      activities: values.activities,
+      segments: values.segments,
+      refreshAfterDays: values["refresh-after"],
+    });
+    for (const line of formatRefreshSummary(result)) console.log(line);
+    for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
+    return 0;
+  }
+  const limits = { mode, activities: values.activities, segments: values.segments, filter };
+  const summary = await runBackfill(session.ctx, limits);
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);
+  if (filter) console.log(filterNote(session.db, filter));
   return 0;
 }
 

@@ -9,13 +9,15 @@ import "../lib/require_deno.ts"; // first: one line instead of a stack trace on 
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
-import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
+import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
 import { openMigrated } from "../lib/store/schema.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
+import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/backfill/idle_refresh.ts";
+import { formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refresh.ts";
 
 /** Default `--interval` in seconds. */
 export const DEFAULT_INTERVAL_SECONDS = 300;
@@ -50,6 +52,24 @@ export const FLAGS = {
     defaultNote: "default: 0 = never",
     help: "continuous: stop after N cycles",
   },
+  "refresh-every": {
+    kind: "integer",
+    arg: "HOURS",
+    default: DEFAULT_REFRESH_EVERY_HOURS,
+    min: 0,
+    help: [
+      "continuous: when nothing is pending, refresh (as incremental_backfill --mode",
+      "refresh) at most this often; 0 = never",
+    ],
+  },
+  "refresh-reserve": {
+    kind: "number",
+    arg: "F",
+    default: DEFAULT_REFRESH_RESERVE,
+    above: 0,
+    max: 1,
+    help: "continuous: a refresh leaves this fraction of the day's reads unspent",
+  },
   state: { kind: "file", arg: "PATH", default: DEFAULT_STATE_PATH, help: "run state file" },
   json: { kind: "boolean", help: "stats: print JSON instead of a table" },
 } as const satisfies FlagTable;
@@ -61,7 +81,8 @@ const USAGE = helpText({
   --mode one-time     sync new activities, then fetch every pending activity's efforts, then every
                       pending segment's details, in batches, waiting across rate windows
   --mode continuous   every --interval seconds: run one batch (new activities are listed
-                      at most once an hour)`,
+                      at most once an hour); when nothing is pending, refresh with idle
+                      budget at most every --refresh-every hours`,
   flags: FLAGS,
   notes: `Only one one-time or continuous run per database at a time (a lock file <db>.lock);
 stats never waits for it. SIGINT/SIGTERM stop cleanly after the record in flight.`,
@@ -79,12 +100,21 @@ export async function main(args: string[]): Promise<number> {
   const dbPath = values.db;
   const statePath = values.state;
   const rateBuffer = values["rate-buffer"];
+  const filter = queueFilter(values);
   const options = {
+    filter,
     activities: values.activities,
     segments: values.segments,
     intervalSeconds: values.interval,
     maxRuns: values["max-runs"],
     statePath,
+    refresh: {
+      everyHours: values["refresh-every"],
+      reserveFraction: values["refresh-reserve"],
+      refreshAfterDays: values["refresh-after"],
+      activities: values.activities,
+      segments: values.segments,
+    },
   };
 
   if (mode === "stats") {
@@ -92,7 +122,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       const { state, warning } = await readState(statePath);
       if (warning) console.error(`warning: ${warning}`);
-      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer);
+      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer, filter);
       console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     } finally {
       db.close();
@@ -109,9 +139,13 @@ export async function main(args: string[]): Promise<number> {
   const run = mode === "one-time" ? runOneTime : runContinuous;
   const onOutage = (message: string, seconds: number) =>
     console.error(`warning: ${message}; trying again in ${seconds} s`);
-  const result = await run(session.ctx, { ...options, onBatch, onOutage });
+  const onRefresh = (summary: RefreshSummary) => {
+    for (const line of formatRefreshSummary(summary)) console.log(line);
+  };
+  const result = await run(session.ctx, { ...options, onBatch, onOutage, onRefresh });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(formatEnding(result, Date.now()));
+  if (filter) console.log(filterNote(session.db, filter));
   return 0;
 }
 

@@ -11,10 +11,14 @@ import {
   type RunSummary,
   StravaUnreachableError,
 } from "./engine.ts";
+import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
+import type { QueueFilter } from "../store/queue_filter.ts";
+import type { RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
+import { msPerRequest, requestTiming } from "./request_gate.ts";
 
 const log = logger("manage");
 
@@ -32,6 +36,12 @@ export interface ManageOptions {
   maxRuns?: number;
   /** Continuous: list new activities at most this often (default DEFAULT_SYNC_EVERY_SECONDS). */
   syncEverySeconds?: number;
+  /** Which pending activities (and the segments they reach) to fetch; unset: all. */
+  filter?: QueueFilter;
+  /** Continuous: refresh with idle budget (lib/backfill/idle_refresh.ts); unset: never. */
+  refresh?: IdleRefreshOptions;
+  /** Called after every refresh pass. */
+  onRefresh?: (summary: RefreshSummary) => void;
   /** Called after every batch (the script prints summaries). */
   onBatch?: (summary: RunSummary, mode: string) => void;
   /** Continuous: a cycle could not reach Strava; the loop tries again in `retryInSeconds`. */
@@ -52,8 +62,8 @@ export interface ManageResult {
   warning: string | null;
 }
 
-function pendingNow(ctx: EngineContext): ManageResult["pending"] {
-  return { activities: countPendingActivities(ctx.db), segments: countPendingSegments(ctx.db) };
+function pendingNow(ctx: EngineContext, filter?: QueueFilter): ManageResult["pending"] {
+  return { activities: countPendingActivities(ctx.db, filter), segments: countPendingSegments(ctx.db, filter) };
 }
 
 function addTotals(state: BackfillState, s: RunSummary): void {
@@ -87,6 +97,8 @@ async function recorded(
     state.last_error = err instanceof Error ? err.message : String(err);
     throw err;
   } finally {
+    const timing = requestTiming(ctx);
+    if (timing.count > 0) state.ms_per_request = Math.round(msPerRequest(timing));
     state.last_end = isoSeconds(ctx.now());
     writeState(statePath, state);
   }
@@ -108,7 +120,13 @@ async function batch(
   mode: "activities" | "efforts" | "segments" | "both",
   run: { answered: boolean },
 ): Promise<RunSummary> {
-  const limits = { mode, activities: options.activities, segments: options.segments, answered: run.answered };
+  const limits = {
+    mode,
+    activities: options.activities,
+    segments: options.segments,
+    answered: run.answered,
+    filter: options.filter,
+  };
   const summary = await runBackfill(ctx, limits);
   run.answered ||= answeredIn(summary);
   addTotals(state, summary);
@@ -155,7 +173,7 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles: 1,
     maxRunsReached: false,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }
@@ -186,6 +204,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
   const syncEveryMs = (options.syncEverySeconds ?? DEFAULT_SYNC_EVERY_SECONDS) * 1000;
   let outages = 0;
   const interval = options.intervalSeconds ?? 300;
+  const idle = options.refresh ? new IdleRefresh(options.refresh) : null;
   for (;;) {
     let result: Awaited<ReturnType<typeof recorded>>;
     try {
@@ -199,6 +218,12 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
           lastSync = ctx.now();
         }
         last = await batch(ctx, state, options, "both", run);
+        const refreshed = idle && !ended(last) ? await idle.afterBatch(ctx, last) : null;
+        if (refreshed) {
+          addTotals(state, refreshed.run);
+          options.onRefresh?.(refreshed);
+          last = refreshed.run;
+        }
         return outcomeOf(last);
       });
     } catch (err) {
@@ -227,7 +252,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles,
     maxRunsReached: !ctx.signal?.aborted && Boolean(options.maxRuns) && cycles >= options.maxRuns!,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }

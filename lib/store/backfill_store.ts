@@ -9,6 +9,7 @@ import { type Database, prepareExact, transaction } from "./db.ts";
 import {
   ACTIVITY_API_COLUMNS,
   activityValues,
+  detailedEfforts,
   EFFORT_COLUMNS,
   effortValues,
   idOf,
@@ -18,6 +19,7 @@ import {
   sqlValue,
 } from "./records.ts";
 import { rawJson, stringifyJson } from "../json.ts";
+import { activityCondition, type QueueFilter, segmentCondition } from "./queue_filter.ts";
 
 type Json = Record<string, unknown>;
 
@@ -30,9 +32,10 @@ export const MAX_ATTEMPTS = 3;
 /**
  * Pending = nothing settled yet, exactly as the seed's toolkit (and users' own SQL) reads it:
  * every settled outcome sets `segment_efforts_processed = 1` and `efforts_status` says why. A
- * record that failed fewer than MAX_ATTEMPTS times stays pending.
+ * record that failed fewer than MAX_ATTEMPTS times stays pending. An activity Strava no longer
+ * lists (`deleted_at`, set by a refresh) is never asked for and leaves every pending count.
  */
-export const PENDING_ACTIVITIES = "segment_efforts_processed = 0";
+export const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND deleted_at IS NULL";
 
 /** Marks, at no request cost, pending activities that cannot have segment efforts as `skipped`. */
 export function skipActivitiesWithoutEfforts(db: Database, now: string): number {
@@ -47,18 +50,32 @@ export function skipActivitiesWithoutEfforts(db: Database, now: string): number 
   return Number(result.changes);
 }
 
-/** Ids of up to `limit` pending activities, newest first, skipping `exclude` (tried this run). */
-export function pendingActivities(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+/**
+ * Ids of up to `limit` pending activities, newest first, skipping `exclude` (tried this run),
+ * among those `filter` selects (lib/store/queue_filter.ts).
+ */
+export function pendingActivities(
+  db: Database,
+  limit: number,
+  exclude: ReadonlySet<bigint> = new Set(),
+  filter?: QueueFilter,
+): bigint[] {
+  const where = activityCondition(filter);
   const rows = prepareExact(
     db,
-    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} ORDER BY start_date DESC, id DESC LIMIT ?`,
-  ).all(limit + exclude.size) as { id: bigint }[];
+    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql} ORDER BY start_date DESC, id DESC LIMIT ?`,
+  ).all(...where.params, limit + exclude.size) as { id: bigint }[];
   return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
 }
 
-/** Number of pending activities. */
-export function countPendingActivities(db: Database): number {
-  return Number((db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES}`).get() as { n: number }).n);
+/** Number of pending activities (among those `filter` selects). */
+export function countPendingActivities(db: Database, filter?: QueueFilter): number {
+  const where = activityCondition(filter);
+  return Number(
+    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`).get(
+      ...where.params,
+    ) as { n: number }).n,
+  );
 }
 
 /** Number of activities. */
@@ -89,22 +106,34 @@ export function settleUnlisted(db: Database, listed: ReadonlySet<bigint>, now: s
   );
 }
 
-/** Ids of up to `limit` segments whose details are pending, most-ridden first. */
-export function pendingSegments(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+/**
+ * Ids of up to `limit` segments whose details are pending, most-ridden first; with a `filter`,
+ * only segments reached by an effort of an activity it selects.
+ */
+export function pendingSegments(
+  db: Database,
+  limit: number,
+  exclude: ReadonlySet<bigint> = new Set(),
+  filter?: QueueFilter,
+): bigint[] {
+  const where = segmentCondition(filter);
   const rows = prepareExact(
     db,
     `SELECT s.id FROM segments s
-     WHERE s.details_status IS NULL
+     WHERE s.details_status IS NULL AND ${where.sql}
      ORDER BY (SELECT count(*) FROM segment_efforts e WHERE e.segment_id = s.id) DESC, s.id
      LIMIT ?`,
-  ).all(limit + exclude.size) as { id: bigint }[];
+  ).all(...where.params, limit + exclude.size) as { id: bigint }[];
   return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
 }
 
-/** Number of segments whose details are pending. */
-export function countPendingSegments(db: Database): number {
+/** Number of segments whose details are pending (with a `filter`: reached from the activities it selects). */
+export function countPendingSegments(db: Database, filter?: QueueFilter): number {
+  const where = segmentCondition(filter);
   return Number(
-    (db.prepare("SELECT count(*) n FROM segments WHERE details_status IS NULL").get() as { n: number }).n,
+    (db.prepare(`SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`).get(
+      ...where.params,
+    ) as { n: number }).n,
   );
 }
 
@@ -115,12 +144,13 @@ const placeholders = (n: number) => Array(n).fill("?").join(", ");
  * processed, in one transaction. Summary segments never overwrite detailed fields.
  */
 export function saveActivityEfforts(db: Database, id: bigint, activity: Json, now: string): number {
-  const efforts = Array.isArray(activity.segment_efforts) ? activity.segment_efforts as Json[] : [];
+  const efforts = detailedEfforts(activity); // an InvalidRecordError before anything is written
   transaction(db, () => {
     db.prepare(
       `UPDATE activities SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = ?`).join(", ")},
          raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
-         efforts_attempts = efforts_attempts + 1, efforts_error = NULL, efforts_fetched_at = ?, updated_at = ?
+         efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = NULL,
+         efforts_fetched_at = ?, updated_at = ?
        WHERE id = ?`,
     ).run(...activityValues(activity), rawJson(activity), now, now, id);
     const upsertSegment = db.prepare(
@@ -140,7 +170,7 @@ export function saveActivityEfforts(db: Database, id: bigint, activity: Json, no
       const segmentId = idOf(segment.id);
       if (segmentId !== null) upsertSegment.run(segmentId, ...segmentValues(segment, SEGMENT_SUMMARY_COLUMNS));
       upsertEffort.run(...effortValues(effort, id));
-      kept.push(String(idOf(effort.id)));
+      kept.push(String(effort.id));
     }
     // Efforts Strava no longer lists for this activity (re-fetch after an edit) go.
     db.prepare(
@@ -159,7 +189,8 @@ export function settleActivity(
   now: string,
 ): Settled | null {
   const row = db.prepare(
-    `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_error = ?, updated_at = ?,
+    `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = ?,
+       updated_at = ?,
        efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END),
        segment_efforts_processed = CASE WHEN ? IS NOT NULL OR efforts_attempts + 1 >= ? THEN 1 ELSE 0 END
      WHERE id = ? RETURNING efforts_status`,
@@ -171,8 +202,8 @@ export function settleActivity(
 export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now: string): void {
   db.prepare(
     `UPDATE segments SET ${SEGMENT_DETAIL_COLUMNS.map((c) => `${c} = ?`).join(", ")},
-       raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_error = NULL,
-       details_fetched_at = ?
+       raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_unconfirmed = 0,
+       details_error = NULL, details_fetched_at = ?
      WHERE id = ?`,
   ).run(...segmentValues(segment, SEGMENT_DETAIL_COLUMNS), rawJson(segment), now, id);
 }
@@ -180,7 +211,7 @@ export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now:
 /** Records a failed attempt at a segment, like `settleActivity`. */
 export function settleSegment(db: Database, id: bigint, status: Settled | null, error: string): Settled | null {
   const row = db.prepare(
-    `UPDATE segments SET details_attempts = details_attempts + 1, details_error = ?,
+    `UPDATE segments SET details_attempts = details_attempts + 1, details_unconfirmed = 0, details_error = ?,
        details_status = COALESCE(?, CASE WHEN details_attempts + 1 >= ? THEN 'failed' END)
      WHERE id = ? RETURNING details_status`,
   ).get(error, status, MAX_ATTEMPTS, id) as { details_status: Settled | null } | undefined;
