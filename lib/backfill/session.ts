@@ -30,7 +30,7 @@ export interface SessionOptions {
   retryFailed?: boolean;
 }
 
-/** An open session; disposing it releases the database, the lock, logging and signal handlers. */
+/** An open session; disposing it releases the database, the lock and signal handlers (the log stays open for runMain). */
 export interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
@@ -122,6 +122,9 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
  * before anything writes, migrations included.
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
+  // Logging first, so a bad configuration or database reaches the log too (runMain writes the
+  // error there and closes the log after the session is gone).
+  await setupLogging({ path: options.logFile, verbose: options.verbose });
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
   openDatabase(options.dbPath).close();
   const lock = acquireRunLock(options.dbPath);
@@ -132,12 +135,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     lock[Symbol.dispose]();
     throw err;
   }
-  let closeLogging: (() => Promise<void>) | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   try {
-    closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
@@ -162,17 +163,16 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       db,
       ctx,
       requeued,
-      async [Symbol.asyncDispose]() {
+      [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
         lock[Symbol.dispose]();
-        await closeLogging?.();
+        return Promise.resolve();
       },
     };
   } catch (err) {
     db.close();
     lock[Symbol.dispose]();
-    await closeLogging?.();
     throw err;
   }
 }
