@@ -8,7 +8,7 @@ import "../lib/require_deno.ts"; // first: one line instead of a stack trace on 
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
-import { openDatabase } from "../lib/store/db.ts";
+import { openToolDatabase } from "../lib/store/open.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { openActivitiesCsv } from "../lib/archive/export_source.ts";
@@ -60,7 +60,7 @@ export async function main(args: string[]): Promise<number> {
   const created = new CreatedDatabase(dbPath);
   let db;
   try {
-    db = openDatabase(dbPath, { create: values.create });
+    db = openToolDatabase(dbPath, { create: values.create });
   } catch (err) {
     created.undo();
     throw err;
