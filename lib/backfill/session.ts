@@ -14,7 +14,7 @@ import { RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
-import { type Progress, silentProgress, terminalProgress } from "../progress.ts";
+import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
 export interface SessionOptions {
@@ -30,7 +30,7 @@ export interface SessionOptions {
   retryFailed?: boolean;
 }
 
-/** An open session; disposing it releases the database, the lock, logging and signal handlers. */
+/** An open session; disposing it releases the database, the lock and signal handlers (the log stays open for runMain). */
 export interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
@@ -79,10 +79,12 @@ export function abortableSleep(
   });
 }
 
-/** The progress line when stderr is a terminal, nothing otherwise. */
+/** The progress line when stderr is a terminal; otherwise one line on stderr per wait for the budget. */
 export function defaultProgress(): Progress {
-  if (!Deno.stderr.isTerminal()) return silentProgress;
   const encoder = new TextEncoder();
+  if (!Deno.stderr.isTerminal()) {
+    return waitNotice({ writeLine: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)), now: Date.now });
+  }
   return terminalProgress({
     write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
     now: Date.now,
@@ -122,6 +124,9 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
  * before anything writes, migrations included.
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
+  // Logging first, so a bad configuration or database reaches the log too (runMain writes the
+  // error there and closes the log after the session is gone).
+  await setupLogging({ path: options.logFile, verbose: options.verbose });
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
   openDatabase(options.dbPath).close();
   const lock = acquireRunLock(options.dbPath);
@@ -132,12 +137,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     lock[Symbol.dispose]();
     throw err;
   }
-  let closeLogging: (() => Promise<void>) | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   try {
-    closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
@@ -162,17 +165,16 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       db,
       ctx,
       requeued,
-      async [Symbol.asyncDispose]() {
+      [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
         lock[Symbol.dispose]();
-        await closeLogging?.();
+        return Promise.resolve();
       },
     };
   } catch (err) {
     db.close();
     lock[Symbol.dispose]();
-    await closeLogging?.();
     throw err;
   }
 }
