@@ -23,7 +23,8 @@ export async function effortsPhase(run: RunScope): Promise<void> {
   await surveyImportedActivities(run);
   summary.skipped = skipActivitiesWithoutEfforts(db, run.stamp());
   if (summary.skipped > 0) log.info("skipped {n} activities that cannot have segment efforts", { n: summary.skipped });
-  const ids = pendingActivities(db, run.limits.activities);
+  const tried = run.limits.tried?.activities;
+  const ids = pendingActivities(db, run.limits.activities, tried);
   for (const [done, id] of ids.entries()) {
     run.gate.report("efforts", done, ids.length, countPendingActivities(db) + countPendingSegments(db));
     try {
@@ -35,6 +36,7 @@ export async function effortsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
+      tried?.add(id);
       await run.policy.failed("activity", id, err);
     }
   }

@@ -9,7 +9,8 @@ const log = logger("backfill");
 /** Runs the segments phase for up to `limits.segments` segments. */
 export async function segmentsPhase(run: RunScope): Promise<void> {
   const { db, client } = run.ctx;
-  const ids = pendingSegments(db, run.limits.segments);
+  const tried = run.limits.tried?.segments;
+  const ids = pendingSegments(db, run.limits.segments, tried);
   for (const [done, id] of ids.entries()) {
     run.gate.report("segments", done, ids.length, countPendingSegments(db));
     try {
@@ -20,6 +21,7 @@ export async function segmentsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
+      tried?.add(id);
       await run.policy.failed("segment", id, err);
     }
   }
