@@ -23,10 +23,11 @@ export async function effortsPhase(run: RunScope): Promise<void> {
   await surveyImportedActivities(run);
   summary.skipped = skipActivitiesWithoutEfforts(db, run.stamp());
   if (summary.skipped > 0) log.info("skipped {n} activities that cannot have segment efforts", { n: summary.skipped });
+  const { filter } = run.limits;
   const tried = run.limits.tried?.activities;
-  const ids = pendingActivities(db, run.limits.activities, tried);
+  const ids = pendingActivities(db, run.limits.activities, tried, filter);
   for (const [done, id] of ids.entries()) {
-    run.gate.report("efforts", done, ids.length, countPendingActivities(db) + countPendingSegments(db));
+    run.gate.report("efforts", done, ids.length, countPendingActivities(db, filter) + countPendingSegments(db, filter));
     try {
       const activity = await run.gate.call(`activity ${id}`, () => client.getActivity(id));
       const n = saveActivityEfforts(db, id, activity, run.stamp());

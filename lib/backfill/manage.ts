@@ -13,6 +13,7 @@ import {
   type TriedRecords,
 } from "./engine.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
+import type { QueueFilter } from "../store/queue_filter.ts";
 import type { RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
@@ -36,6 +37,8 @@ export interface ManageOptions {
   maxRuns?: number;
   /** Continuous: list new activities at most this often (default DEFAULT_SYNC_EVERY_SECONDS). */
   syncEverySeconds?: number;
+  /** Which pending activities (and the segments they reach) to fetch; unset: all. */
+  filter?: QueueFilter;
   /** Continuous: refresh with idle budget (lib/backfill/idle_refresh.ts); unset: never. */
   refresh?: IdleRefreshOptions;
   /** Called after every refresh pass. */
@@ -60,8 +63,8 @@ export interface ManageResult {
   warning: string | null;
 }
 
-function pendingNow(ctx: EngineContext): ManageResult["pending"] {
-  return { activities: countPendingActivities(ctx.db), segments: countPendingSegments(ctx.db) };
+function pendingNow(ctx: EngineContext, filter?: QueueFilter): ManageResult["pending"] {
+  return { activities: countPendingActivities(ctx.db, filter), segments: countPendingSegments(ctx.db, filter) };
 }
 
 function addTotals(state: BackfillState, s: RunSummary): void {
@@ -118,8 +121,8 @@ async function batch(
   mode: "activities" | "efforts" | "segments" | "both",
   run: { answered: boolean; tried?: TriedRecords },
 ): Promise<RunSummary> {
-  const { activities, segments } = options;
-  const limits = { mode, activities, segments, answered: run.answered, tried: run.tried };
+  const { activities, segments, filter } = options;
+  const limits = { mode, activities, segments, answered: run.answered, tried: run.tried, filter };
   const summary = await runBackfill(ctx, limits);
   run.answered ||= answeredIn(summary);
   addTotals(state, summary);
@@ -167,7 +170,7 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles: 1,
     maxRunsReached: false,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }
@@ -246,7 +249,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles,
     maxRunsReached: !ctx.signal?.aborted && Boolean(options.maxRuns) && cycles >= options.maxRuns!,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }

@@ -6,6 +6,7 @@
 import type { Database } from "../store/db.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";
 import type { Progress } from "../progress.ts";
+import type { QueueFilter } from "../store/queue_filter.ts";
 
 /** Backfill modes of docs/contract.md. */
 export type Mode = "both" | "efforts" | "segments" | "activities";
@@ -48,6 +49,8 @@ export interface RunLimits {
    * one sitting. Phases add the records that fail to it.
    */
   tried?: TriedRecords;
+  /** Which pending activities (and the segments they reach) this run fetches; unset: all. */
+  filter?: QueueFilter;
 }
 
 /** Ids of records that failed in this command, per table. */
