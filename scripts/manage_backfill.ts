@@ -5,6 +5,7 @@
  *   deno task backfill            # one-time, with the defaults
  *   deno task stats [--json]
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";

@@ -3,6 +3,7 @@
  *
  *   deno task schema [--db PATH] [--create]
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
