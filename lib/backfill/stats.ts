@@ -5,12 +5,12 @@
  * by lib/store/open.ts `openForReading`), so it may meet a schema older or newer than this tool:
  * a figure the schema cannot give is null ("unknown"), never an error.
  */
-import type { Database } from "../store/db.ts";
+import { type Database, databasePath, isBusyError, lockedError } from "../store/db.ts";
 import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
 import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
-import { loadBudgetStatus } from "../strava/rate_limit.ts";
+import { DEFAULT_BUFFER, loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
 import { runLockHeld } from "../store/run_lock.ts";
@@ -53,6 +53,7 @@ function count(db: Database, sql: string): Count {
     return Number((db.prepare(sql).get() as { n: number }).n);
   } catch (err) {
     if (err instanceof Error && /no such (column|table)/.test(err.message)) return null;
+    if (isBusyError(err)) throw lockedError(databasePath(db));
     throw err;
   }
 }
@@ -74,7 +75,7 @@ export function collectStats(
   db: Database,
   state: BackfillState,
   now: number,
-  buffer = 0.9,
+  buffer = DEFAULT_BUFFER,
   filter?: QueueFilter,
   note: string | null = null,
 ): Stats {
