@@ -1,7 +1,8 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { MemoryRateState, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { MemoryRateState, type RateReservation, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { SharedRateState } from "../lib/store/shared_rate_state.ts";
 import { tempDir } from "./helpers.ts";
 
 const row = (name: string, usage: number): RateStateRow => ({
@@ -21,11 +22,11 @@ Deno.test("rate state in SQLite: none before the table exists, then one row per 
     const state = new SqliteRateState(db);
     deepStrictEqual(state.load(), []);
     migrate(db);
-    state.update((current) => {
-      deepStrictEqual(current, []);
-      return [row("read", 1), row("overall", 2)];
+    state.update(0, (current) => {
+      deepStrictEqual(current, { rows: [], reservations: [], expired: [] });
+      return { rows: [row("read", 1), row("overall", 2)] };
     });
-    state.update((current) => current.map((r) => ({ ...r, usage_15min: r.usage_15min! + 5 })));
+    state.update(0, (current) => ({ rows: current.rows.map((r) => ({ ...r, usage_15min: r.usage_15min! + 5 })) }));
     deepStrictEqual(state.load().sort((a, b) => a.name.localeCompare(b.name)), [
       { ...row("overall", 2), usage_15min: 7 },
       { ...row("read", 1), usage_15min: 6 },
@@ -44,7 +45,7 @@ Deno.test("rate state in SQLite: an adopted table without a key and with odd val
     db.exec(`INSERT INTO rate_limit_state VALUES ('read', 'x', 1000.7, 5, NULL, 1000, NULL)`);
     const state = new SqliteRateState(db);
     deepStrictEqual(state.load(), [{ ...row("read", 5), limit_15min: null, usage_daily: null }]);
-    state.update(() => [row("read", 9)]);
+    state.update(0, () => ({ rows: [row("read", 9)] }));
     deepStrictEqual(state.load(), [row("read", 9)]);
   } finally {
     db.close();
@@ -53,8 +54,70 @@ Deno.test("rate state in SQLite: an adopted table without a key and with odd val
 
 Deno.test("rate state in memory: rows replaced by name, copies handed out", () => {
   const state = new MemoryRateState();
-  state.update(() => [row("read", 1)]);
+  state.update(0, () => ({ rows: [row("read", 1)] }));
   state.load()[0].usage_15min = 99;
-  state.update((current) => [...current, row("overall", 3)]);
+  state.update(0, (current) => ({ rows: [...current.rows, row("overall", 3)] }));
   deepStrictEqual(state.load(), [row("read", 1), row("overall", 3)]);
+});
+
+const reservation = (id: string, expiresAt: number): RateReservation => ({
+  id,
+  families: ["read", "overall"],
+  window: 0,
+  day: 0,
+  expiresAt,
+});
+
+for (const [name, open] of [["in memory", () => new MemoryRateState()], ["shared file", null]] as const) {
+  Deno.test(`rate state ${name}: reservations are kept until released, and expire at their time`, async () => {
+    await using dir = await tempDir();
+    const state = open ? open() : new SharedRateState("app:1", `${dir.path}/budget.db`);
+    try {
+      strictEqual(state.sharesReservations, true);
+      state.update(0, () => ({ reserve: reservation("a", 100) }));
+      state.update(10, () => ({ reserve: reservation("b", 200) }));
+      state.update(50, (v) => {
+        deepStrictEqual(v.reservations.map((r) => r.id).sort(), ["a", "b"]);
+        deepStrictEqual(v.expired, []);
+        return { release: "b" };
+      });
+      state.update(150, (v) => {
+        deepStrictEqual([v.reservations, v.expired], [[], [reservation("a", 100)]]);
+        return {};
+      });
+      state.update(160, (v) => {
+        deepStrictEqual([v.reservations, v.expired], [[], []]);
+        return {};
+      });
+    } finally {
+      if (state instanceof SharedRateState) state[Symbol.dispose]();
+    }
+  });
+}
+
+Deno.test("shared rate state: one file keyed by application, created 0600; a failed update changes nothing", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  using a = new SharedRateState("app:1", path);
+  using b = new SharedRateState("app:2", path);
+  using a2 = new SharedRateState("app:1", path);
+  if (Deno.build.os !== "windows") strictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
+  a.update(0, () => ({ rows: [row("read", 4)], reserve: reservation("x", 100) }));
+  deepStrictEqual([a2.load(), a2.reservations().length], [[row("read", 4)], 1]);
+  deepStrictEqual([b.load(), b.reservations()], [[], []]);
+  throws(() =>
+    a.update(0, () => {
+      throw new Error("boom");
+    }), /boom/);
+  a.update(0, () => ({ rows: [row("read", 5)] }));
+  throws(() => a.update(0, () => ({ reserve: reservation("x", 100) })));
+  deepStrictEqual(a2.load(), [row("read", 5)], "the failed reservation rolled its rows back too");
+});
+
+Deno.test("shared rate state: a file that is not SQLite is refused, and left as it was", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
+  throws(() => new SharedRateState("app:1", path));
+  strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
 });

@@ -10,7 +10,7 @@ import { acquireRunLock } from "../store/run_lock.ts";
 import { openMigrated } from "../store/schema.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
-import { RateLimiter } from "../strava/rate_limit.ts";
+import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
@@ -107,12 +107,15 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     throw err;
   }
   let closeLogging: (() => Promise<void>) | undefined;
+  let sharedBudget: ReturnType<typeof openSharedBudget>;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   try {
     closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
-    const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
+    // Strava's budget is per application: runs on other databases in this folder share it.
+    sharedBudget = openSharedBudget(rateAppKey(config.clientId));
+    const limiter = new RateLimiter({ db, state: sharedBudget, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
     const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
@@ -140,12 +143,14 @@ export async function openSession(options: SessionOptions): Promise<Session> {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
         lock[Symbol.dispose]();
+        sharedBudget?.[Symbol.dispose]();
         await closeLogging?.();
       },
     };
   } catch (err) {
     db.close();
     lock[Symbol.dispose]();
+    sharedBudget?.[Symbol.dispose]();
     await closeLogging?.();
     throw err;
   }
