@@ -11,13 +11,17 @@ import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
 import { openMigrated } from "../lib/store/schema.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
-import { collectStats, formatStats } from "../lib/backfill/stats.ts";
+import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
-import { formatRunSummary } from "../lib/backfill/summary.ts";
+import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
 
 /** Default `--interval` in seconds. */
 export const DEFAULT_INTERVAL_SECONDS = 300;
+/** Shortest `--interval`: 0 would busy-loop (a state-file write per cycle, thousands a minute). */
+export const MIN_INTERVAL_SECONDS = 1;
+/** Longest `--interval` (one week): for rarer runs, schedule one-time runs from cron instead. */
+export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
 
 /** This script's flags. */
 export const FLAGS = {
@@ -33,8 +37,9 @@ export const FLAGS = {
     kind: "integer",
     arg: "SECONDS",
     default: DEFAULT_INTERVAL_SECONDS,
-    min: 0,
-    help: "continuous: pause between cycles",
+    min: MIN_INTERVAL_SECONDS,
+    max: MAX_INTERVAL_SECONDS,
+    help: "continuous: pause between cycles, in seconds",
   },
   "max-runs": {
     kind: "integer",
@@ -86,7 +91,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       const { state, warning } = await readState(statePath);
       if (warning) console.error(`warning: ${warning}`);
-      const stats = collectStats(db, state, Date.now(), rateBuffer);
+      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer);
       console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     } finally {
       db.close();
@@ -105,13 +110,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`warning: ${message}; trying again in ${seconds} s`);
   const result = await run(session.ctx, { ...options, onBatch, onOutage });
   if (result.warning) console.error(`warning: ${result.warning}`);
-  console.log(
-    result.outcome === "done"
-      ? "done: nothing pending"
-      : result.outcome === "interrupted"
-      ? "stopped on signal; state saved, run again to continue"
-      : "stopped at the rate budget; run again when it reopens",
-  );
+  console.log(formatEnding(result, Date.now()));
   return 0;
 }
 

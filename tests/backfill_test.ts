@@ -1,61 +1,9 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
-import { type Database, openDatabase, prepareExact } from "../lib/store/db.ts";
-import { migrate } from "../lib/store/schema.ts";
-import { type EngineContext, MAX_CONSECUTIVE_FAILURES, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
+import { prepareExact } from "../lib/store/db.ts";
+import { MAX_CONSECUTIVE_FAILURES } from "../lib/backfill/engine.ts";
 import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
-import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import type { SimActivity } from "../lib/testing/sim_truth.ts";
-import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { simContext, tempDir } from "./helpers.ts";
-import { apiRequests, assertMatchesTruth, statuses } from "./truth.ts";
-
-interface Harness extends AsyncDisposable {
-  db: Database;
-  sim: StravaSimulator;
-  clock: VirtualClock;
-  ctx: EngineContext;
-  run(limits: Partial<RunLimits>): ReturnType<typeof runBackfill>;
-  /** API requests (not OAuth) the simulator saw. */
-  apiRequests(): string[];
-}
-
-async function harness(
-  options: { scope?: string; activities?: number; limits?: Record<string, number>; wait?: boolean } = {},
-): Promise<Harness> {
-  const dir = await tempDir();
-  const clock = new VirtualClock();
-  const sim = StravaSimulator.inProcess({
-    seed: 7,
-    activities: options.activities ?? 40,
-    segments: 30,
-    now: clock.now,
-    limits: options.limits,
-  });
-  const db = openDatabase(`${dir.path}/h.db`, { create: true });
-  migrate(db);
-  const ctx = simContext(db, sim, clock, { wait: options.wait ?? false, scope: options.scope });
-  return {
-    db,
-    sim,
-    clock,
-    ctx,
-    run: (limits) => runBackfill(ctx, { mode: "both", activities: 1000, segments: 1000, ...limits }),
-    apiRequests: () => apiRequests(sim),
-    async [Symbol.asyncDispose]() {
-      db.close();
-      await sim.close();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
-}
-
-/** Seeds activities as an archive import would: ids, dates, manual flag; nothing from the API. */
-function seedFromArchive(db: Database, activities: SimActivity[]): void {
-  const insert = db.prepare(
-    "INSERT INTO activities (id, name, start_date, distance, manual, source) VALUES (?, ?, ?, ?, ?, 'archive')",
-  );
-  for (const a of activities) insert.run(a.id, `activity ${a.id}`, a.startDate, a.distance, a.manual ? 1 : 0);
-}
+import { harness, seedFromArchive } from "./backfill_harness.ts";
+import { assertMatchesTruth, statuses } from "./truth.ts";
 
 Deno.test("backfill: a complete run equals the simulator's truth, with no duplicate request and no 429", async () => {
   await using h = await harness();

@@ -63,7 +63,7 @@ Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the da
   await using sim = await StravaSimulator.start({ seed: 4, activities: 12, segments: 10 });
   createDatabase(dir.path);
   const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
-  const r = await runScript("manage_backfill", ["--mode", "continuous", "--interval", "0", "--max-runs", "2"], opts);
+  const r = await runScript("manage_backfill", ["--mode", "continuous", "--interval", "1", "--max-runs", "2"], opts);
   strictEqual(r.code, 0, r.stderr);
   const { state } = await readState(`${dir.path}/backfill_state.json`);
   strictEqual(state.runs, 2);

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { columnsOf, openDatabase, prepareExact } from "../lib/store/db.ts";
 import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/store/schema.ts";
 import { tempDir } from "./helpers.ts";
+import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
 
 function dump(path: string): string {
   const db = openDatabase(path);
@@ -50,17 +51,8 @@ Deno.test("the pending-work queries use indexes", async () => {
   }
 });
 
-// The Python toolkit's layout: no status columns, raw_data/fetched_at, a segments row only
-// once its details were fetched. Users also add columns and tables of their own.
-const LEGACY = `
-CREATE TABLE activities (id INTEGER PRIMARY KEY, name TEXT, type TEXT, start_date TEXT, distance REAL,
-  moving_time INTEGER, elapsed_time INTEGER, segment_efforts_processed INTEGER DEFAULT 0,
-  raw_data TEXT, fetched_at TEXT, my_notes TEXT);
-CREATE TABLE segment_efforts (id INTEGER PRIMARY KEY, activity_id INTEGER, segment_id INTEGER, name TEXT,
-  elapsed_time INTEGER, start_date TEXT, raw_data TEXT);
-CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT, distance REAL, total_elevation_gain REAL,
-  effort_count INTEGER, raw_data TEXT, fetched_at TEXT, favourite INTEGER);
-CREATE TABLE my_stuff (x TEXT);
+// The Python toolkit's layout (tests/seed_schema.ts), with a user's rows, columns and tables.
+const LEGACY = SEED_TOOLKIT_SCHEMA + `
 INSERT INTO activities VALUES (1, 'Morning Ride', 'Ride', '2024-05-01T07:00:00Z', 30000, 3600, 3700, 1, '{"id":1}', '2024-05-02T00:00:00Z', 'great');
 INSERT INTO activities VALUES (2, 'Evening Ride', 'Ride', '2024-05-03T18:00:00Z', 20000, 2400, 2500, 0, NULL, NULL, NULL);
 INSERT INTO segment_efforts VALUES (3476329154738394512, 1, 100, 'Climb A', 300, '2024-05-01T07:10:00Z', '{}');

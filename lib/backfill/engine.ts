@@ -38,7 +38,7 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     limits,
     summary: emptySummary(),
     gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, stamp),
+    policy: new FailurePolicy(ctx.db, stamp, limits.answered),
     stamp,
   };
   const { mode } = limits;

@@ -45,11 +45,13 @@ interface Unconfirmed {
 export class FailurePolicy {
   private unconfirmed: Unconfirmed[] = [];
   private consecutiveFailures = 0;
-  /** Whether any request of this run got an answer from Strava. */
-  private reached = false;
   private readonly forbiddenLogged = new Set<RecordKind>();
 
-  constructor(private readonly db: Database, private readonly stamp: () => string) {}
+  /**
+   * `reached`: whether Strava already answered in this command before this run (then an
+   * all-failed run is a record's failure, not an outage).
+   */
+  constructor(private readonly db: Database, private readonly stamp: () => string, private reached = false) {}
 
   /** A request succeeded: Strava is up, so the failures before it are charged to their records. */
   succeeded(): void {

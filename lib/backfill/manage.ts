@@ -4,10 +4,17 @@
  * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
  * Each run is recorded in the state file.
  */
-import { type EngineContext, runBackfill, type RunSummary, StravaUnreachableError } from "./engine.ts";
+import {
+  type EngineContext,
+  type PhaseSummary,
+  runBackfill,
+  type RunSummary,
+  StravaUnreachableError,
+} from "./engine.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
+import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 
 const log = logger("manage");
 
@@ -37,8 +44,16 @@ export interface ManageResult {
   last: RunSummary | null;
   stoppedUntil: number | null;
   cycles: number;
+  /** Continuous: the run ended because `--max-runs` cycles were done. */
+  maxRunsReached: boolean;
+  /** What is still pending when the run ends (counted then, from the database). */
+  pending: { activities: number; segments: number };
   /** A warning to show (e.g. corrupt state file replaced). */
   warning: string | null;
+}
+
+function pendingNow(ctx: EngineContext): ManageResult["pending"] {
+  return { activities: countPendingActivities(ctx.db), segments: countPendingSegments(ctx.db) };
 }
 
 function addTotals(state: BackfillState, s: RunSummary): void {
@@ -91,11 +106,20 @@ async function batch(
   state: BackfillState,
   options: ManageOptions,
   mode: "activities" | "efforts" | "segments" | "both",
+  run: { answered: boolean },
 ): Promise<RunSummary> {
-  const summary = await runBackfill(ctx, { mode, activities: options.activities, segments: options.segments });
+  const limits = { mode, activities: options.activities, segments: options.segments, answered: run.answered };
+  const summary = await runBackfill(ctx, limits);
+  run.answered ||= answeredIn(summary);
   addTotals(state, summary);
   options.onBatch?.(summary, mode);
   return summary;
+}
+
+/** Whether Strava answered any request of a batch (a failure is only charged after an answer). */
+function answeredIn(s: RunSummary): boolean {
+  const phase = (p: PhaseSummary) => p.fetched + p.not_found + p.forbidden + p.failed + p.retry_later;
+  return s.listed.pages > 0 || phase(s.efforts) + phase(s.segments) > 0;
 }
 
 const ended = (s: RunSummary) => s.stoppedUntil !== null || s.interrupted;
@@ -105,12 +129,13 @@ const outcomeOf = (s: RunSummary): ManageResult["outcome"] =>
 /** `--mode one-time`: everything pending, in batches, efforts before segments. */
 export async function runOneTime(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {
   let last: RunSummary | null = null;
+  const run = { answered: false };
   const { outcome, warning } = await recorded(ctx, options.statePath, "one-time", async (state) => {
-    last = await batch(ctx, state, options, "activities");
+    last = await batch(ctx, state, options, "activities", run);
     if (ended(last)) return outcomeOf(last);
     for (const phase of ["efforts", "segments"] as const) {
       for (;;) {
-        last = await batch(ctx, state, options, phase);
+        last = await batch(ctx, state, options, phase, run);
         if (ended(last)) return outcomeOf(last);
         const pending = phase === "efforts" ? last.pendingActivities : last.pendingSegments;
         const progressed = phase === "efforts"
@@ -124,7 +149,15 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
     return "done";
   });
   const final = last as RunSummary | null;
-  return { outcome, last: final, stoppedUntil: final?.stoppedUntil ?? null, cycles: 1, warning };
+  return {
+    outcome,
+    last: final,
+    stoppedUntil: final?.stoppedUntil ?? null,
+    cycles: 1,
+    maxRunsReached: false,
+    pending: pendingNow(ctx),
+    warning,
+  };
 }
 
 /** The longest pause continuous mode backs off to while Strava stays unreachable. */
@@ -156,15 +189,16 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
   for (;;) {
     let result: Awaited<ReturnType<typeof recorded>>;
     try {
+      const run = { answered: false };
       result = await recorded(ctx, options.statePath, "continuous", async (state) => {
         // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
         // of the daily budget) to find the one or two activities a day a rider uploads.
         if (ctx.now() - lastSync >= syncEveryMs) {
-          last = await batch(ctx, state, options, "activities");
+          last = await batch(ctx, state, options, "activities", run);
           if (ended(last)) return outcomeOf(last);
           lastSync = ctx.now();
         }
-        last = await batch(ctx, state, options, "both");
+        last = await batch(ctx, state, options, "both", run);
         return outcomeOf(last);
       });
     } catch (err) {
@@ -192,6 +226,8 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     last: final,
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles,
+    maxRunsReached: !ctx.signal?.aborted && Boolean(options.maxRuns) && cycles >= options.maxRuns!,
+    pending: pendingNow(ctx),
     warning,
   };
 }

@@ -37,6 +37,11 @@ export interface RunLimits {
   mode: Mode;
   activities: number;
   segments: number;
+  /**
+   * Strava already answered earlier in the same command (one-time mode's earlier batches), so a
+   * batch whose every request fails is not by itself an outage (see FailurePolicy.ended).
+   */
+  answered?: boolean;
 }
 
 /** Counts for one phase. */

@@ -39,16 +39,42 @@ export interface Session extends AsyncDisposable {
   requeued?: string;
 }
 
-/** Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** The longest delay a timer takes (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The timer functions `abortableSleep` uses (injectable for tests). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/**
+ * Sleeps `ms`, resolving early (not rejecting) when `signal` aborts. A sleep longer than a timer
+ * can hold (MAX_TIMER_MS) is taken in chunks, so it neither returns at once nor busy-loops.
+ */
+export function abortableSleep(
+  ms: number,
+  signal?: AbortSignal,
+  timers: Timers = {
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  },
+): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
+    let left = Math.max(0, ms);
+    let timer: unknown;
     const done = () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       signal?.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const next = () => {
+      if (left <= MAX_TIMER_MS) return void (timer = timers.setTimeout(done, left));
+      left -= MAX_TIMER_MS;
+      timer = timers.setTimeout(next, MAX_TIMER_MS);
+    };
+    next();
     signal?.addEventListener("abort", done, { once: true });
   });
 }

@@ -4,9 +4,11 @@
  * an ETA at the current daily limit and buffer.
  */
 import type { Database } from "../store/db.ts";
+import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
+import { runLockHeld } from "../store/run_lock.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 /** Everything stats reports. */
@@ -36,6 +38,18 @@ function count(db: Database, sql: string): number {
   return Number((db.prepare(sql).get() as { n: number }).n);
 }
 
+/** What stats shows for a run the state file says is `running` but whose process is gone (kill -9, power loss). */
+export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
+
+/**
+ * The state as stats should show it: `running` only while a backfill holds the database's lock;
+ * otherwise the process died mid-run and the state file could not say so.
+ */
+export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillState {
+  if (state.last_outcome !== "running" || runLockHeld(dbPath)) return state;
+  return { ...state, last_outcome: DEAD_RUN_OUTCOME };
+}
+
 /** Gathers the statistics. */
 export function collectStats(db: Database, state: BackfillState, now: number, buffer = 0.9): Stats {
   const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${where}`);
@@ -43,7 +57,7 @@ export function collectStats(db: Database, state: BackfillState, now: number, bu
   const activities = {
     total: a("1"),
     processed: a("segment_efforts_processed = 1"),
-    pending: a("segment_efforts_processed = 0 AND efforts_status IS NULL"),
+    pending: a(PENDING_ACTIVITIES),
     skipped: a("efforts_status = 'skipped'"),
     not_found: a("efforts_status = 'not_found'"),
     forbidden: a("efforts_status = 'forbidden'"),

@@ -1,12 +1,15 @@
 /** Human-readable summaries of a backfill run, for stdout. */
 import type { RunSummary } from "./engine.ts";
+import type { ManageResult } from "./manage.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
 
 /** The lines printed after a run. */
 export function formatRunSummary(s: RunSummary, mode: string, now: number): string[] {
   const lines: string[] = [];
   if (mode === "activities") {
-    lines.push(`activities: ${s.listed.added} new from ${s.listed.seen} listed (${s.listed.pages} pages)`);
+    // A survey may have been the listing: imported activities it did not see are settled.
+    const unlisted = s.efforts.not_found > 0 ? `, ${s.efforts.not_found} imported ones not listed (not_found)` : "";
+    lines.push(`activities: ${s.listed.added} new from ${s.listed.seen} listed (${s.listed.pages} pages)${unlisted}`);
   }
   if (mode === "both" || mode === "efforts") {
     const e = s.efforts;
@@ -29,4 +32,35 @@ export function formatRunSummary(s: RunSummary, mode: string, now: number): stri
     lines.push("interrupted: stopped cleanly after the record in flight; run again to continue");
   }
   return lines;
+}
+
+function pendingText(p: ManageResult["pending"]): string {
+  if (p.activities === 0 && p.segments === 0) return "nothing pending";
+  const activities = p.activities === 1 ? "1 activity" : `${p.activities} activities`;
+  const segments = p.segments === 1 ? "1 segment" : `${p.segments} segments`;
+  return `still pending: ${activities}, ${segments}`;
+}
+
+/**
+ * The last line of a manage_backfill run: why it ended and what is still pending, so "done"
+ * never stands for work left behind.
+ */
+export function formatEnding(r: ManageResult, now: number): string {
+  const pending = pendingText(r.pending);
+  switch (r.outcome) {
+    case "interrupted":
+      return `stopped on signal; state saved; ${pending}; run again to continue`;
+    case "stopped at rate budget": {
+      const when = r.stoppedUntil === null ? "" : ` (it reopens at ${formatLocalAndUtc(r.stoppedUntil, now)})`;
+      return `stopped at the rate budget${when}; ${pending}; run again when it reopens`;
+    }
+    case "done":
+      if (r.maxRunsReached) {
+        return `stopped after ${r.cycles} cycle${r.cycles === 1 ? "" : "s"} (--max-runs); ${pending}`;
+      }
+      if (pending === "nothing pending") return "done: nothing pending";
+      // One-time mode ends when a batch settles nothing: what is left failed this run (retried
+      // next run) or lies beyond a batch size of 0.
+      return `done for this run; ${pending} (records that failed this run are retried on the next)`;
+  }
 }

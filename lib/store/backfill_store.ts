@@ -21,19 +21,23 @@ import { stringifyJson } from "../json.ts";
 
 type Json = Record<string, unknown>;
 
-/** Settled statuses of docs/contract.md (NULL means pending). */
+/** Settled statuses of docs/contract.md besides `ok` (NULL means pending). */
 export type Settled = "not_found" | "forbidden" | "skipped" | "failed";
 
 /** How many attempts a record gets before it is settled as `failed`. */
 export const MAX_ATTEMPTS = 3;
 
-// Pending = never settled. A record that failed fewer than MAX_ATTEMPTS times stays pending.
-const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND efforts_status IS NULL";
+/**
+ * Pending = nothing settled yet, exactly as the seed's toolkit (and users' own SQL) reads it:
+ * every settled outcome sets `segment_efforts_processed = 1` and `efforts_status` says why. A
+ * record that failed fewer than MAX_ATTEMPTS times stays pending.
+ */
+export const PENDING_ACTIVITIES = "segment_efforts_processed = 0";
 
 /** Marks, at no request cost, pending activities that cannot have segment efforts as `skipped`. */
 export function skipActivitiesWithoutEfforts(db: Database, now: string): number {
   const result = db.prepare(
-    `UPDATE activities SET efforts_status = 'skipped', updated_at = ?,
+    `UPDATE activities SET efforts_status = 'skipped', segment_efforts_processed = 1, updated_at = ?,
        efforts_error = CASE WHEN manual = 1 THEN 'manual activity'
                             WHEN has_gps = 0 THEN 'no GPS track'
                             ELSE 'no distance' END
@@ -78,7 +82,7 @@ export function countUnknownGps(db: Database): number {
 export function settleUnlisted(db: Database, listed: ReadonlySet<bigint>, now: string): number {
   return Number(
     db.prepare(
-      `UPDATE activities SET efforts_status = 'not_found', updated_at = ?,
+      `UPDATE activities SET efforts_status = 'not_found', segment_efforts_processed = 1, updated_at = ?,
          efforts_error = 'not in the athlete''s activity list (deleted, or private without activity:read_all)'
        WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL AND id NOT IN (SELECT value FROM json_each(?))`,
     ).run(now, `[${[...listed].join(",")}]`).changes,
@@ -156,9 +160,10 @@ export function settleActivity(
 ): Settled | null {
   const row = db.prepare(
     `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_error = ?, updated_at = ?,
-       efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END)
+       efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END),
+       segment_efforts_processed = CASE WHEN ? IS NOT NULL OR efforts_attempts + 1 >= ? THEN 1 ELSE 0 END
      WHERE id = ? RETURNING efforts_status`,
-  ).get(error, now, status, MAX_ATTEMPTS, id) as { efforts_status: Settled | null } | undefined;
+  ).get(error, now, status, MAX_ATTEMPTS, status, MAX_ATTEMPTS, id) as { efforts_status: Settled | null } | undefined;
   return row?.efforts_status ?? null;
 }
 
@@ -182,12 +187,16 @@ export function settleSegment(db: Database, id: bigint, status: Settled | null, 
   return row?.details_status ?? null;
 }
 
-/** Puts `failed` records back in the queue with fresh attempts (`--retry-failed`). */
+/**
+ * Puts `failed` records back in the queue with fresh attempts (`--retry-failed`); for activities
+ * both columns reset, so the seed's `segment_efforts_processed = 0` sees them pending again.
+ */
 export function requeueFailed(db: Database): { activities: number; segments: number } {
   return transaction(db, () => ({
     activities: Number(
       db.prepare(
-        "UPDATE activities SET efforts_status = NULL, efforts_attempts = 0 WHERE efforts_status = 'failed'",
+        `UPDATE activities SET segment_efforts_processed = 0, efforts_status = NULL, efforts_attempts = 0
+         WHERE efforts_status = 'failed'`,
       ).run().changes,
     ),
     segments: Number(

@@ -42,3 +42,26 @@ export function acquireRunLock(dbPath: string): RunLock {
     },
   };
 }
+
+/**
+ * Whether a backfill holds the lock for `dbPath` right now (for stats: a state file that says
+ * `running` while nobody holds the lock was left by a killed process). Reads only: it never
+ * creates the lock file, and takes a shared lock for an instant. A writer starting in that
+ * instant is refused as "already running"; a re-run then succeeds.
+ */
+export function runLockHeld(dbPath: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(`${dbPath}.lock`, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+  try {
+    if (!file.tryLockSync(false)) return true;
+    file.unlockSync();
+    return false;
+  } finally {
+    file.close();
+  }
+}

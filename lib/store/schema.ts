@@ -215,6 +215,15 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`CREATE TABLE IF NOT EXISTS token_refresh_lock (
         name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`),
   },
+  {
+    version: 3,
+    description: "every settled activity is processed (segment_efforts_processed = 1), as the seed's toolkit reads it",
+    // Earlier versions left skipped/not_found/forbidden/failed activities at 0, which every
+    // query written against the seed's schema counts as pending forever.
+    up: (db) =>
+      db.exec(`UPDATE activities SET segment_efforts_processed = 1
+               WHERE efforts_status IS NOT NULL AND segment_efforts_processed = 0`),
+  },
 ];
 
 /** The schema version this build writes. */
