@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { MemoryRateState, type RateReservation, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
@@ -94,30 +94,3 @@ for (const [name, open] of [["in memory", () => new MemoryRateState()], ["shared
     }
   });
 }
-
-Deno.test("shared rate state: one file keyed by application, created 0600; a failed update changes nothing", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/budget.db`;
-  using a = new SharedRateState("app:1", path);
-  using b = new SharedRateState("app:2", path);
-  using a2 = new SharedRateState("app:1", path);
-  if (Deno.build.os !== "windows") strictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
-  a.update(0, () => ({ rows: [row("read", 4)], reserve: reservation("x", 100) }));
-  deepStrictEqual([a2.load(), a2.reservations().length], [[row("read", 4)], 1]);
-  deepStrictEqual([b.load(), b.reservations()], [[], []]);
-  throws(() =>
-    a.update(0, () => {
-      throw new Error("boom");
-    }), /boom/);
-  a.update(0, () => ({ rows: [row("read", 5)] }));
-  throws(() => a.update(0, () => ({ reserve: reservation("x", 100) })));
-  deepStrictEqual(a2.load(), [row("read", 5)], "the failed reservation rolled its rows back too");
-});
-
-Deno.test("shared rate state: a file that is not SQLite is refused, and left as it was", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/budget.db`;
-  await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
-  throws(() => new SharedRateState("app:1", path));
-  strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
-});
