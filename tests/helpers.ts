@@ -46,15 +46,24 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Environment a subprocess needs to run Deno at all (cache location), nothing else. */
+/**
+ * Environment a subprocess needs to run Deno at all (cache location), nothing else, except a
+ * faked clock: under `faketime` (how the suite is checked at day and quarter-hour boundaries)
+ * the scripts must see the test's clock, as processes on one machine do, not the kernel's.
+ */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", ...FAKETIME_ENV]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
+  // In "start at" mode each new process would start the clock again at the given instant.
+  if (env.FAKETIME !== undefined) env.FAKETIME_DONT_RESET = "1";
   return env;
 }
+
+/** libfaketime's variables (it is loaded through LD_PRELOAD and shares its clock through FAKETIME_SHARED). */
+const FAKETIME_ENV = ["LD_PRELOAD", "FAKETIME", "FAKETIME_SHARED", "FAKETIME_DONT_RESET", "FAKETIME_NO_CACHE"];
 
 /** Spawns `script` with `args`; the caller owns the returned child process. */
 export function spawnScript(script: ScriptName, args: string[], options: RunOptions): Deno.ChildProcess {

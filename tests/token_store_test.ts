@@ -41,7 +41,8 @@ Deno.test("token_store: tokens.json as a raw Strava answer, missing, corrupt or 
   const raw = readTokensFile(path)!;
   strictEqual(raw.athleteId, 12342176n);
   strictEqual(raw.updatedAt, null);
-  ok(raw.issuedAt !== null && Math.abs(raw.issuedAt - Date.now()) < 60_000, "mtime is the issue time");
+  // The file's own mtime, not Date.now(): the kernel stamps it, whatever clock the test runs on.
+  strictEqual(raw.issuedAt, Deno.statSync(path).mtime!.getTime(), "mtime is the issue time");
   await Deno.writeTextFile(path, "{not json");
   throws(() => readTokensFile(path), (e) => e instanceof UsageError && /not valid JSON/.test(e.message));
   await Deno.writeTextFile(path, JSON.stringify({ access_token: "only-access" }));
