@@ -192,6 +192,7 @@ export async function probe(
   cwd: string,
   sim: StravaSimulator,
   env: Record<string, string> = {},
+  db = "segments.db",
 ): Promise<ScriptResult> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -202,7 +203,7 @@ export async function probe(
       ...permissionFlags("incremental_backfill", [sim.host]),
       `${ROOT}tests/token_probe.ts`,
       "--db",
-      "segments.db",
+      db,
     ],
     cwd,
     env: {

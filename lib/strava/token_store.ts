@@ -1,7 +1,8 @@
 /**
  * Where token pairs live: the database `tokens` table and `tokens.json` (written atomically,
- * mode 0600), plus the refresh lock row that keeps two processes from rotating the same
- * refresh token at once.
+ * mode 0600), plus the two refresh locks that keep two processes from rotating the same
+ * refresh token at once: a lock row in the database, and an OS file lock on `tokens.json.lock`
+ * for processes on different databases that share one tokens.json.
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
@@ -152,17 +153,16 @@ export function readTokensFile(path: string): TokenCandidate | null {
     if (err instanceof Deno.errors.PermissionDenied) throw new UsageError(`cannot read ${path}: permission denied`);
     throw err;
   }
+  if (text.trim() === "") throw new TokensFileInvalid(path, "is empty");
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw new UsageError(`${path} is not valid JSON; delete it and run setup_auth.ts again`);
+    throw new TokensFileInvalid(path, "is not valid JSON");
   }
   const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
   const refreshToken = toText(obj.refresh_token);
-  if (refreshToken === null) {
-    throw new UsageError(`${path} holds no refresh_token; delete it and run setup_auth.ts again`);
-  }
+  if (refreshToken === null) throw new TokensFileInvalid(path, "holds no refresh_token");
   const athlete = obj.athlete as Record<string, unknown> | undefined;
   const updatedAt = toText(obj.updated_at);
   return {
@@ -175,6 +175,17 @@ export function readTokensFile(path: string): TokenCandidate | null {
     updatedAt,
     issuedAt: parseStoredTime(updatedAt) ?? mtime?.getTime() ?? null,
   };
+}
+
+/**
+ * tokens.json exists but holds no usable pair (empty, not JSON, no refresh_token). A usage
+ * error when nothing else holds a pair; the token provider falls back to the database's pair.
+ */
+export class TokensFileInvalid extends UsageError {
+  /** `problem`: what is wrong with the file ("is empty", "is not valid JSON", ...). */
+  constructor(readonly path: string, readonly problem: string) {
+    super(`${path} ${problem}; delete it and run setup_auth.ts again`);
+  }
 }
 
 /** The JSON text of tokens.json (athlete ids above 2^53 are written as strings, never rounded). */
@@ -244,4 +255,42 @@ export function tryLockRefresh(db: Database, owner: string, now: number, leaseMs
 /** Releases the refresh lock if `owner` still holds it. */
 export function unlockRefresh(db: Database, owner: string): void {
   db.prepare(`DELETE FROM ${LOCK_TABLE} WHERE name = 'refresh' AND owner = ?`).run(owner);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock on the shared tokens.json
+
+/**
+ * An exclusive OS lock (flock) on `<tokens path>.lock`, the file every process sharing one
+ * tokens.json can see, whatever database it works on. Not tokens.json itself: each write
+ * renames a new file over it, and a lock on the old file would guard nothing. The lock file
+ * stays (empty, 0600): removing it could let two processes lock two different files. The OS
+ * drops the lock when its holder dies, so no lease is needed.
+ */
+export class TokensFileLock {
+  #file: Deno.FsFile | null = null;
+
+  private constructor(readonly path: string) {}
+
+  /**
+   * Opens (creating) the lock file of `tokensPath`. Throws the OS error when it cannot be (a
+   * read-only folder, no write permission there); the caller then relies on the database lock.
+   */
+  static open(tokensPath: string): TokensFileLock {
+    const lock = new TokensFileLock(`${tokensPath}.lock`);
+    lock.#file = Deno.openSync(lock.path, { read: true, write: true, create: true, mode: 0o600 });
+    return lock;
+  }
+
+  /** Takes the lock if no other holder has it (another process, or another open in this one). */
+  tryAcquire(): boolean {
+    return this.#file?.tryLockSync(true) ?? false;
+  }
+
+  /** Releases the lock (if held) and closes the file. Idempotent. */
+  close(): void {
+    const file = this.#file;
+    this.#file = null;
+    file?.close();
+  }
 }

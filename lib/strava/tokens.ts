@@ -9,8 +9,11 @@
  *
  * Strava rotates refresh tokens: the old one dies as soon as a new one is issued. So every new
  * pair is written to the database and tokens.json before it is used, and refreshes are
- * serialised across processes by a lock row (lib/token_store.ts): a process that waited for
- * the lock re-reads the stored pair first and uses the one another process just obtained.
+ * serialised across processes by two locks (token_store.ts): an OS lock on tokens.json.lock,
+ * which every process sharing the file sees whatever its database, and a lock row in the
+ * database, for processes on one database with different token files. A process that waited
+ * re-reads the stores first and uses the pair another process just obtained; one whose every
+ * token was refused re-reads the stores once more and retries before it gives up (exit 3).
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config.ts";
@@ -27,6 +30,8 @@ import {
   saveDatabaseTokens,
   type StoredTokens,
   type TokenCandidate,
+  TokensFileInvalid,
+  TokensFileLock,
   tryLockRefresh,
   unlockRefresh,
   writeTokensFile,
@@ -52,6 +57,9 @@ export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 /** How long a refresh lock lasts if its holder dies (longer than one token request may take). */
 export const DEFAULT_LOCK_LEASE_MS = 60_000;
 
+/** Poll interval while another process holds a refresh lock. */
+export const DEFAULT_LOCK_POLL_MS = 200;
+
 /** Options of `createTokenProvider`. */
 export interface TokenProviderOptions {
   /** accessToken, clientId, clientSecret, refreshToken and oauthUrl are used. */
@@ -69,6 +77,8 @@ export interface TokenProviderOptions {
   lockLeaseMs?: number;
   /** Poll interval while another process holds the refresh lock (default 200 ms). */
   lockPollMs?: number;
+  /** Where a warning the user should see goes besides the log (default: stderr, `warning: ` first). */
+  warn?: (line: string) => void;
   /** Time limit of one token request (default 30 s). */
   oauthTimeoutMs?: number;
   /** SIGINT/SIGTERM: ends a wait for the refresh lock and aborts the token request (InterruptedError). */
@@ -89,6 +99,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   readonly #owner = crypto.randomUUID();
   #current: StoredTokens | null = null;
   #inflight: Promise<string> | null = null;
+  #warnedFile = false;
   /** HTTP refreshes this provider made (each one rotated the refresh token). */
   refreshCount = 0;
 
@@ -137,12 +148,27 @@ export class RefreshingTokenProvider implements TokenProvider {
     return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > margin;
   }
 
-  /** All known refresh tokens, most recently issued first. */
+  /**
+   * All known refresh tokens, most recently issued first. A tokens.json that holds no pair
+   * (empty, corrupt) is skipped with a warning when the database holds one, since the next
+   * refresh rewrites the file; with nothing else to go on it stays an error.
+   */
   #candidates(): TokenCandidate[] {
     const found: TokenCandidate[] = [];
     if (this.#options.db) found.push(...readDatabaseTokens(this.#options.db));
-    const file = readTokensFile(this.tokensPath);
-    if (file) found.push(file);
+    try {
+      const file = readTokensFile(this.tokensPath);
+      if (file) found.push(file);
+    } catch (err) {
+      if (!(err instanceof TokensFileInvalid) || found.length === 0) throw err;
+      if (!this.#warnedFile) {
+        this.#warnedFile = true;
+        this.#warn(
+          `${err.path} ${err.problem}; using the token pair in the database (the file is rewritten at the next ` +
+            `token refresh)`,
+        );
+      }
+    }
     const env = this.#options.config.refreshToken;
     if (env) {
       found.push({
@@ -159,94 +185,173 @@ export class RefreshingTokenProvider implements TokenProvider {
     return rankCandidates(found);
   }
 
-  async #lock(db: Database): Promise<void> {
+  #warn(line: string): void {
+    log.warn("{line}", { line });
+    (this.#options.warn ?? ((l: string) => console.error(`warning: ${l}`)))(line);
+  }
+
+  /**
+   * Polls `attempt` until it succeeds; false when it still fails after the lock lease (bounded
+   * by count as well, so a frozen test clock cannot wait forever).
+   */
+  async #poll(attempt: () => boolean, waiting: string): Promise<boolean> {
     const lease = this.#options.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS;
-    const poll = this.#options.lockPollMs ?? 200;
-    // Bounded by count as well as by the lease, so a frozen test clock cannot wait forever.
+    const poll = this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS;
     const maxPolls = Math.ceil(lease / poll) + 1;
-    for (let i = 0;; i++) {
+    for (let i = 0; i < maxPolls; i++) {
       if (this.#options.signal?.aborted) throw new InterruptedError();
-      const attempt = tryLockRefresh(db, this.#owner, this.#now(), lease);
-      if (attempt.acquired) return;
-      if (i >= maxPolls) {
-        log.warn("the token refresh lock was not released in time; taking it over");
-        tryLockRefresh(db, this.#owner, Math.max(this.#now(), attempt.heldUntil), lease);
-        return;
-      }
-      if (i === 0) log.debug("another process is refreshing the Strava token; waiting for it");
+      if (attempt()) return true;
+      if (i === 0) log.debug("{waiting}; waiting for it", { waiting });
       await this.#sleep(poll);
     }
+    return attempt();
+  }
+
+  /**
+   * Takes the refresh locks: the one on the shared tokens.json first (processes on other
+   * databases in the folder share it), then the database's; always in this order, so two
+   * processes never wait on each other. Returns the release.
+   */
+  async #lockAll(): Promise<() => void> {
+    let fileLock: TokensFileLock | null = null;
+    try {
+      fileLock = TokensFileLock.open(this.tokensPath);
+    } catch (err) {
+      log.debug("no lock on {path}.lock ({error}); relying on the database lock", {
+        path: this.tokensPath,
+        error: (err as Error).message,
+      });
+    }
+    if (fileLock && !await this.#poll(() => fileLock.tryAcquire(), "another process is refreshing the Strava token")) {
+      log.warn("the lock on {path}.lock was not released in time; refreshing without it", { path: this.tokensPath });
+    }
+    const db = this.#options.db;
+    const locking = db !== undefined && hasRefreshLock(db);
+    try {
+      if (locking) await this.#lockDatabase(db);
+    } catch (err) {
+      fileLock?.close();
+      throw err;
+    }
+    return () => {
+      try {
+        if (locking) unlockRefresh(db, this.#owner);
+      } finally {
+        fileLock?.close();
+      }
+    };
+  }
+
+  async #lockDatabase(db: Database): Promise<void> {
+    const lease = this.#options.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS;
+    let heldUntil = 0;
+    const attempt = () => {
+      const result = tryLockRefresh(db, this.#owner, this.#now(), lease);
+      if (!result.acquired) heldUntil = result.heldUntil;
+      return result.acquired;
+    };
+    if (await this.#poll(attempt, "another process is refreshing the Strava token")) return;
+    log.warn("the token refresh lock was not released in time; taking it over");
+    tryLockRefresh(db, this.#owner, Math.max(this.#now(), heldUntil), lease);
+  }
+
+  /** The stored access token to use: the best candidate's, while valid and not the one just rejected. */
+  #usable(candidates: TokenCandidate[], rejected: string | undefined): string | null {
+    const best = candidates[0];
+    if (!best?.accessToken || best.accessToken === rejected || !this.#fresh(best)) return null;
+    log.debug("using the stored access token from {source}", { source: best.source });
+    this.#current = best;
+    return best.accessToken;
   }
 
   async #obtain(rejected: string | undefined): Promise<string> {
-    const db = this.#options.db;
-    const locking = db !== undefined && hasRefreshLock(db);
-    if (locking) await this.#lock(db);
+    // Most runs find a valid stored token: no lock (and no lock file) for them.
+    const first = this.#candidates();
+    if (first.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
+    const quick = this.#usable(first, rejected);
+    if (quick !== null) return quick;
+    const release = await this.#lockAll();
     try {
+      // Re-read under the lock: another process may have just obtained a pair.
       const candidates = this.#candidates();
       if (candidates.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
-      const best = candidates[0];
-      if (best.accessToken && best.accessToken !== rejected && this.#fresh(best)) {
-        // Still valid, or just obtained by another process while this one waited for the lock.
-        log.debug("using the stored access token from {source}", { source: best.source });
-        this.#current = best;
-        return best.accessToken;
-      }
-      const { clientId, clientSecret, oauthUrl } = this.#options.config;
-      if (!clientId || !clientSecret) {
-        throw new AuthError(
-          `STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to refresh the Strava access token; set them in ` +
-            `the environment or in .env (they are on ${STRAVA_API_SETTINGS_URL})`,
-        );
-      }
-      const athleteId = candidates.find((c) => c.athleteId !== null)?.athleteId ?? null;
+      const stored = this.#usable(candidates, rejected);
+      if (stored !== null) return stored;
       const tried = new Set<string>();
-      for (const candidate of candidates) {
-        if (tried.has(candidate.refreshToken)) continue;
-        tried.add(candidate.refreshToken);
-        let issued;
-        try {
-          issued = await refreshTokens(
-            {
-              oauthUrl,
-              clientId,
-              clientSecret,
-              fetch: this.#options.fetch,
-              timeoutMs: this.#options.oauthTimeoutMs,
-              signal: this.#options.signal,
-            },
-            candidate.refreshToken,
-            this.#now,
-          );
-        } catch (err) {
-          if (err instanceof GrantRejectedError && err.rejected === "grant") {
-            log.warn("Strava rejected the refresh token from {source}", { source: candidate.source });
-            continue;
-          }
-          throw err;
-        }
-        this.refreshCount++;
-        const record: StoredTokens = {
-          athleteId: candidate.athleteId ?? athleteId,
-          accessToken: issued.accessToken,
-          refreshToken: issued.refreshToken,
-          expiresAt: issued.expiresAt,
-          scope: candidate.scope,
-          updatedAt: new Date(this.#now()).toISOString(),
-        };
-        // The old refresh token is dead now: store the new pair before anything uses it.
-        this.#persist(record, candidate.refreshToken);
-        log.info("refreshed the Strava access token (from {source}); it expires at {expiresAt}", {
-          source: candidate.source,
-          expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
-        });
-        this.#current = record;
-        return issued.accessToken;
-      }
+      const refreshed = await this.#refreshFirst(candidates, tried);
+      if (refreshed !== null) return refreshed;
+      // Every token was refused. A process that does not share these locks (another folder's
+      // tokens.json, a lock taken over after its lease) may have rotated it a moment ago and be
+      // storing the new pair now: re-read the stores once and retry before giving up.
+      log.info("every stored refresh token was refused; re-reading the token stores once");
+      await this.#sleep(this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS);
+      const again = this.#candidates();
+      const storedAgain = this.#usable(again, rejected);
+      if (storedAgain !== null) return storedAgain;
+      const retried = await this.#refreshFirst(again, tried);
+      if (retried !== null) return retried;
       throw new AuthError(REFRESH_REJECTED_MESSAGE);
     } finally {
-      if (locking) unlockRefresh(db, this.#owner);
+      release();
     }
+  }
+
+  /**
+   * Refreshes with the first candidate (not in `tried`) Strava accepts, stores the new pair
+   * and returns its access token; null when Strava refused them all.
+   */
+  async #refreshFirst(candidates: TokenCandidate[], tried: Set<string>): Promise<string | null> {
+    const { clientId, clientSecret, oauthUrl } = this.#options.config;
+    if (!clientId || !clientSecret) {
+      throw new AuthError(
+        `STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to refresh the Strava access token; set them in ` +
+          `the environment or in .env (they are on ${STRAVA_API_SETTINGS_URL})`,
+      );
+    }
+    const athleteId = candidates.find((c) => c.athleteId !== null)?.athleteId ?? null;
+    for (const candidate of candidates) {
+      if (tried.has(candidate.refreshToken)) continue;
+      tried.add(candidate.refreshToken);
+      let issued;
+      try {
+        issued = await refreshTokens(
+          {
+            oauthUrl,
+            clientId,
+            clientSecret,
+            fetch: this.#options.fetch,
+            timeoutMs: this.#options.oauthTimeoutMs,
+            signal: this.#options.signal,
+          },
+          candidate.refreshToken,
+          this.#now,
+        );
+      } catch (err) {
+        if (err instanceof GrantRejectedError && err.rejected === "grant") {
+          log.warn("Strava rejected the refresh token from {source}", { source: candidate.source });
+          continue;
+        }
+        throw err;
+      }
+      this.refreshCount++;
+      const record: StoredTokens = {
+        athleteId: candidate.athleteId ?? athleteId,
+        accessToken: issued.accessToken,
+        refreshToken: issued.refreshToken,
+        expiresAt: issued.expiresAt,
+        scope: candidate.scope,
+        updatedAt: new Date(this.#now()).toISOString(),
+      };
+      // The old refresh token is dead now: store the new pair before anything uses it.
+      this.#persist(record, candidate.refreshToken);
+      log.info("refreshed the Strava access token (from {source}); it expires at {expiresAt}", {
+        source: candidate.source,
+        expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
+      });
+      this.#current = record;
+      return issued.accessToken;
+    }
+    return null;
   }
 
   /** Writes the pair everywhere; one store failing is a warning, both failing an error. */
