@@ -3,6 +3,7 @@
  * into a message and an exit code. Flags themselves are declared in tables (lib/flags.ts).
  */
 import { exitCodeOf } from "./errors.ts";
+import { closeLogging, logRunError } from "./log.ts";
 import { versionLine } from "./version.ts";
 
 /** Output of a script's informational flags. */
@@ -28,8 +29,9 @@ export interface Console {
 }
 
 /**
- * Runs a script's `main`, prints an error as one plain line (the stack only with
- * `--verbose`) and returns the exit code. Scripts call `Deno.exit(await runMain(...))`.
+ * Runs a script's `main`, prints an error as one plain line (the stack only with `--verbose`),
+ * writes that line to the log file when the script opened one, and returns the exit code
+ * carried by the error. Scripts call `Deno.exit(await runMain(...))`.
  */
 export async function runMain(
   main: (args: string[]) => Promise<number | void> | number | void,
@@ -40,9 +42,13 @@ export async function runMain(
     return (await main(args)) ?? 0;
   } catch (err) {
     const verbose = args.includes("--verbose") || args.includes("-v");
-    out.error(`error: ${describeError(err)}`);
+    const message = describeError(err);
+    out.error(`error: ${message}`);
     if (verbose && err instanceof Error && err.stack) out.error(err.stack);
+    logRunError(message, exitCodeOf(err));
     return exitCodeOf(err);
+  } finally {
+    await closeLogging();
   }
 }
 

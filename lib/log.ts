@@ -2,6 +2,13 @@
  * Logging setup for the long-running scripts: plain lines in `--log-file` (default
  * backfill.log, rotated at 10 MiB), written unbuffered so a kill -9 loses no line. Modules log through
  * `getLogger(["strava-backfill", ...])`, which is silent until a script calls `setupLogging`.
+ *
+ * Which scripts write the log: the backfill runs (incremental_backfill, manage_backfill one-time and
+ * continuous), the ones cron runs unattended; their session sets logging up before it reads the
+ * configuration or opens the database, so every error that ends such a run reaches the log
+ * (`runMain` writes it there as well as to stderr). `manage_backfill --mode stats` only reads and
+ * creates no file; update_schema, import_archive and setup_auth are run by hand and report on
+ * stderr only.
  */
 import { configure, getLogger, getTextFormatter, type Logger, reset } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
@@ -27,7 +34,8 @@ export interface LoggingOptions {
 
 /**
  * Sends every strava-backfill log line to the log file. Returns a disposer that flushes and
- * closes it; scripts await it before exiting.
+ * closes it; `runMain` calls `closeLogging` after the script ends, once any error that ended
+ * it is logged.
  */
 export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
   if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
@@ -53,4 +61,18 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
     ],
   });
   return () => reset();
+}
+
+/**
+ * Writes the error that ends a run to the log, with its time and exit code. Silent for a script
+ * that set up no logging. Messages are the one line the user sees on stderr, worded never to
+ * carry a token or secret.
+ */
+export function logRunError(message: string, exitCode: number): void {
+  logger("run").error("run ended: {message} (exit {code})", { message, code: exitCode });
+}
+
+/** Flushes and closes the log file, if a script opened one. */
+export async function closeLogging(): Promise<void> {
+  await reset();
 }

@@ -10,7 +10,7 @@ import { acquireRunLock } from "../store/run_lock.ts";
 import { openMigrated } from "../store/schema.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
-import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
+import { openSharedBudget, RateLimiter, rateAppKey } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
@@ -30,7 +30,7 @@ export interface SessionOptions {
   retryFailed?: boolean;
 }
 
-/** An open session; disposing it releases the database, the lock, logging and signal handlers. */
+/** An open session; disposing it releases the database, the lock and signal handlers (the log stays open for runMain). */
 export interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
@@ -122,6 +122,9 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
  * before anything writes, migrations included.
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
+  // Logging first, so a bad configuration or database reaches the log too (runMain writes the
+  // error there and closes the log after the session is gone).
+  await setupLogging({ path: options.logFile, verbose: options.verbose });
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
   openDatabase(options.dbPath).close();
   const lock = acquireRunLock(options.dbPath);
@@ -132,13 +135,11 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     lock[Symbol.dispose]();
     throw err;
   }
-  let closeLogging: (() => Promise<void>) | undefined;
-  let sharedBudget: ReturnType<typeof openSharedBudget>;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let sharedBudget: ReturnType<typeof openSharedBudget>;
   try {
-    closeLogging = await setupLogging({ path: options.logFile, verbose: options.verbose });
     // Strava's budget is per application: runs on other databases in this folder share it.
     sharedBudget = openSharedBudget(rateAppKey(config.clientId));
     const limiter = new RateLimiter({ db, state: sharedBudget, buffer: options.rateBuffer });
@@ -165,19 +166,18 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       db,
       ctx,
       requeued,
-      async [Symbol.asyncDispose]() {
+      [Symbol.asyncDispose]() {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
         lock[Symbol.dispose]();
         sharedBudget?.[Symbol.dispose]();
-        await closeLogging?.();
+        return Promise.resolve();
       },
     };
   } catch (err) {
     db.close();
     lock[Symbol.dispose]();
     sharedBudget?.[Symbol.dispose]();
-    await closeLogging?.();
     throw err;
   }
 }
