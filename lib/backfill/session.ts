@@ -10,7 +10,7 @@ import { acquireRunLock } from "../store/run_lock.ts";
 import { openMigrated } from "../store/schema.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
-import { openSharedBudget, RateLimiter, rateAppKey } from "../strava/rate_limit.ts";
+import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
