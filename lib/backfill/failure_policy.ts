@@ -7,7 +7,7 @@
 import { RuntimeError } from "../errors.ts";
 import type { Database } from "../store/db.ts";
 import { settleActivity, type Settled, settleSegment } from "../store/backfill_store.ts";
-import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
+import { ForbiddenError, NotFoundError, ResponseTooLargeError, StravaError } from "../strava/client.ts";
 import { logger } from "../log.ts";
 import type { PhaseSummary } from "./run_types.ts";
 
@@ -68,6 +68,12 @@ export class FailurePolicy {
   failed(kind: RecordKind, id: bigint, err: unknown, phase: PhaseSummary): void {
     if (!(err instanceof StravaError)) throw err;
     const message = err.message.slice(0, 500);
+    if (err instanceof ResponseTooLargeError) {
+      // Strava answered; asking again would get the same body: fail the record now, with the reason.
+      this.succeeded();
+      this.charge(kind, id, "failed", message, phase);
+      return;
+    }
     if (err instanceof NotFoundError || err instanceof ForbiddenError) {
       this.succeeded();
       this.charge(kind, id, err instanceof NotFoundError ? "not_found" : "forbidden", message, phase);

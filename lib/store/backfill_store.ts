@@ -17,7 +17,7 @@ import {
   segmentValues,
   sqlValue,
 } from "./records.ts";
-import { stringifyJson } from "../json.ts";
+import { rawJson, stringifyJson } from "../json.ts";
 
 type Json = Record<string, unknown>;
 
@@ -122,7 +122,7 @@ export function saveActivityEfforts(db: Database, id: bigint, activity: Json, no
          raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
          efforts_attempts = efforts_attempts + 1, efforts_error = NULL, efforts_fetched_at = ?, updated_at = ?
        WHERE id = ?`,
-    ).run(...activityValues(activity), stringifyJson(activity), now, now, id);
+    ).run(...activityValues(activity), rawJson(activity), now, now, id);
     const upsertSegment = db.prepare(
       `INSERT INTO segments (id, ${SEGMENT_SUMMARY_COLUMNS.join(", ")})
        VALUES (?, ${placeholders(SEGMENT_SUMMARY_COLUMNS.length)})
@@ -174,7 +174,7 @@ export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now:
        raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_error = NULL,
        details_fetched_at = ?
      WHERE id = ?`,
-  ).run(...segmentValues(segment, SEGMENT_DETAIL_COLUMNS), stringifyJson(segment), now, id);
+  ).run(...segmentValues(segment, SEGMENT_DETAIL_COLUMNS), rawJson(segment), now, id);
 }
 
 /** Records a failed attempt at a segment, like `settleActivity`. */

@@ -77,6 +77,14 @@ export class TransientError extends StravaError {
   override name = "TransientError";
 }
 
+/**
+ * A response body over the client's cap (MAX_BODY_BYTES). Asking again gets the same body, so the
+ * record fails at once with this reason instead of exhausting memory or costing more reads.
+ */
+export class ResponseTooLargeError extends StravaError {
+  override name = "ResponseTooLargeError";
+}
+
 /** A 2xx whose body is not valid JSON or not the expected shape. */
 export class MalformedResponseError extends StravaError {
   override name = "MalformedResponseError";
@@ -105,6 +113,8 @@ export interface StravaClientOptions {
    * InterruptedError.
    */
   signal?: AbortSignal;
+  /** Largest response body accepted (default MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
 }
 
 /** First backoff delay; doubled on each further retry, with jitter, up to MAX_BACKOFF_MS. */
@@ -115,6 +125,12 @@ export const MAX_BACKOFF_MS = 30_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Default number of transient retries. */
 export const DEFAULT_MAX_RETRIES = 4;
+/**
+ * Largest response body accepted (16 MiB). Strava's biggest activity bodies (an all-day ride with
+ * every segment effort) are a few MB; a larger one is refused as that record's failure rather
+ * than risking the process's memory.
+ */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Rejects with InterruptedError once `signal` is aborted (nothing is sent after a signal). */
 function throwIfInterrupted(signal: AbortSignal | undefined): void {
@@ -136,7 +152,15 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
 }
 
 type Outcome =
-  | { kind: "response"; status: number; headers: Headers; text: string | null; bodyError?: unknown }
+  | {
+    kind: "response";
+    status: number;
+    headers: Headers;
+    text: string | null;
+    bodyError?: unknown;
+    /** Set (bytes seen or declared) when the body was over the cap and not read. */
+    tooLarge?: number;
+  }
   | { kind: "failed"; error: unknown; timedOut: boolean };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -186,6 +210,7 @@ export class StravaClient {
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #maxBodyBytes: number;
 
   /** A client for `options.apiUrl`. */
   constructor(options: StravaClientOptions) {
@@ -195,6 +220,7 @@ export class StravaClient {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#now = options.now ?? Date.now;
     this.#signal = options.signal;
+    this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     this.#sleep = options.sleep ?? abortableDelay;
     this.#random = options.random ?? Math.random;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -288,9 +314,18 @@ export class StravaClient {
       } else {
         const { status, text } = outcome;
         log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
+        if (outcome.tooLarge !== undefined) {
+          const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+          throw new ResponseTooLargeError(
+            `${label}: the response is over ${mb(outcome.tooLarge)}, more than the ${
+              mb(this.#maxBodyBytes)
+            } this tool accepts; not stored`,
+            { status },
+          );
+        }
         if (status >= 200 && status < 300 && outcome.bodyError === undefined) {
           try {
-            return parseJson(text ?? "");
+            return parseJson(text ?? "", { keepSource: true });
           } catch (err) {
             throw new MalformedResponseError(`${label}: the response is not valid JSON (${(err as Error).message})`, {
               status,
@@ -384,16 +419,57 @@ export class StravaClient {
     }
     let text: string | null = null;
     let bodyError: unknown = undefined;
+    let tooLarge: number | undefined;
     try {
-      text = await response.text();
+      const body = await readCapped(response, this.#maxBodyBytes);
+      if (typeof body === "string") text = body;
+      else tooLarge = body.tooLarge;
     } catch (error) {
       bodyError = controller.signal.aborted ? new DOMException("request timed out", "TimeoutError") : error;
     } finally {
       clearTimeout(timer);
     }
     permit.complete(response);
-    return { kind: "response", status: response.status, headers: response.headers, text, bodyError };
+    return { kind: "response", status: response.status, headers: response.headers, text, bodyError, tooLarge };
   }
+}
+
+/**
+ * The body as text, read chunk by chunk so that one over `maxBytes` (declared or as it arrives) is
+ * cancelled instead of held: the caller's memory stays bounded by the cap.
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<string | { tooLarge: number }> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    return { tooLarge: declared };
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return { tooLarge: total };
+    }
+    chunks.push(value);
+  }
+  let bytes: Uint8Array;
+  if (chunks.length === 1) {
+    bytes = chunks[0];
+  } else {
+    bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks.splice(0)) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 function checkId(id: bigint): void {

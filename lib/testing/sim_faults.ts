@@ -3,8 +3,10 @@
  * behind "slow" answers.
  */
 
+import { parseJson, stringifyJson } from "../json.ts";
+
 /** Kinds of injected faults. */
-export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429";
+export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "huge";
 
 /** A queued fault: the next `times` requests whose path matches get it. */
 export interface Fault {
@@ -15,12 +17,41 @@ export interface Fault {
    * "slow": the real answer after `delayMs` (abortable by the client; default 60000);
    * "drop": the connection breaks (socket: headers then a body that errors; in-process: fetch
    * rejects with TypeError); "malformed": the real status with the body cut in half;
-   * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429.
+   * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429;
+   * "huge": the real answer grown to at least `bytes` (an activity by more segment efforts with
+   * fresh ids, anything else by a long `description`), like an all-day ride's body.
    */
   kind: FaultKind;
   /** default 1 */
   times?: number;
   delayMs?: number;
+  /** "huge": the least body size in bytes (default 10 MiB). */
+  bytes?: number;
+}
+
+/** Default size of a "huge" answer. */
+export const DEFAULT_HUGE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * `text` (a JSON object) grown to at least `bytes`: segment efforts are repeated with fresh ids
+ * (above every real one) when the record has any, else a long description is added.
+ */
+export function growBody(text: string, bytes: number): string {
+  const record = parseJson(text);
+  if (record === null || typeof record !== "object" || Array.isArray(record)) return text;
+  const body = record as Record<string, unknown>;
+  const efforts = Array.isArray(body.segment_efforts) ? body.segment_efforts as unknown[] : undefined;
+  const template = efforts?.[0];
+  if (!efforts || template === null || typeof template !== "object") {
+    body.description = "x".repeat(Math.max(0, bytes - text.length));
+    return stringifyJson(body);
+  }
+  const perEffort = stringifyJson(template).length + 1;
+  const copies = Math.max(0, Math.ceil((bytes - text.length) / perEffort));
+  const base = 9_000_000_000_000_000n; // above every id the simulator issues, below 2^63
+  const grown = Array.from({ length: copies }, (_, i) => ({ ...template, id: base + BigInt(i) }));
+  body.segment_efforts = [...efforts, ...grown];
+  return stringifyJson(body);
 }
 
 /** The error a dropped connection's body stream fails with (the server's onError expects it). */
@@ -30,14 +61,20 @@ export class SimulatedDrop extends Error {
 
 /** Faults waiting for matching requests, in the order they were added. */
 export class FaultQueue {
-  readonly #faults: { path?: RegExp; kind: FaultKind; remaining: number; delayMs: number }[] = [];
+  readonly #faults: { path?: RegExp; kind: FaultKind; remaining: number; delayMs: number; bytes: number }[] = [];
   #pendingDelays = 0;
 
   /** Queues a fault for the next `times` (default 1) requests whose path matches. */
   add(fault: Fault): void {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError("fault times must be a positive integer");
-    this.#faults.push({ path: fault.path, kind: fault.kind, remaining: times, delayMs: fault.delayMs ?? 60_000 });
+    this.#faults.push({
+      path: fault.path,
+      kind: fault.kind,
+      remaining: times,
+      delayMs: fault.delayMs ?? 60_000,
+      bytes: fault.bytes ?? DEFAULT_HUGE_BYTES,
+    });
   }
 
   /** Faults queued but not yet delivered. */
@@ -51,7 +88,7 @@ export class FaultQueue {
   }
 
   /** The fault the request to `path` gets (consuming one of its `times`), or null. */
-  take(path: string): { kind: FaultKind; delayMs: number } | null {
+  take(path: string): { kind: FaultKind; delayMs: number; bytes: number } | null {
     for (const f of this.#faults) {
       if (f.remaining <= 0) continue;
       if (f.path) {

@@ -12,7 +12,7 @@
  */
 import { type ApiWorld, routeApi } from "./sim_api.ts";
 import { ENVOY_503, RATE_LIMITED, RESOURCE_NOT_FOUND, SERVER_ERROR } from "./sim_errors.ts";
-import { type Fault, FaultQueue, SimulatedDrop } from "./sim_faults.ts";
+import { type Fault, FaultQueue, growBody, SimulatedDrop } from "./sim_faults.ts";
 import { SimGenerator } from "./sim_generator.ts";
 import { type RequestLogEntry, scrubQuery, type SimAnswer, toJsonText } from "./sim_http.ts";
 import { type Consent, type OAuthApp, routeOAuth, tokenBody, type TokenResponse } from "./sim_oauth.ts";
@@ -342,6 +342,11 @@ export class StravaSimulator {
             return new Response(null, { status: 503 });
           }
           return await this.#route(req, url, entry);
+        }
+        case "huge": {
+          const real = await this.#route(req, url, entry);
+          if (real.status !== 200) return real;
+          return new Response(growBody(await real.text(), f.bytes), { status: 200, headers: real.headers });
         }
         case "malformed": {
           const real = await this.#route(req, url, entry);
