@@ -9,17 +9,20 @@ import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
+import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
 
 /** This script's flags. */
 export const FLAGS = {
   mode: {
     kind: "choice",
     arg: "MODE",
-    choices: ["both", "efforts", "segments", "activities"],
+    choices: ["both", "efforts", "segments", "activities", "refresh"],
     default: "both",
     help: [
-      "both | efforts | segments | activities",
+      "both | efforts | segments | activities | refresh",
       "activities: list the athlete's new activities and add them as pending",
+      "refresh: follow what changed on Strava (deleted, edited, cropped and new",
+      "activities; segment details older than --refresh-after)",
     ],
   },
   ...BACKFILL_FLAGS,
@@ -44,6 +47,16 @@ export async function main(args: string[]): Promise<number> {
   const { mode } = values;
   await using session = await openSession(sessionOptions(values, given));
   if (session.requeued) console.log(session.requeued);
+  if (mode === "refresh") {
+    const result = await runRefresh(session.ctx, {
+      activities: values.activities,
+      segments: values.segments,
+      refreshAfterDays: values["refresh-after"],
+    });
+    for (const line of formatRefreshSummary(result)) console.log(line);
+    for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
+    return 0;
+  }
   const summary = await runBackfill(session.ctx, { mode, activities: values.activities, segments: values.segments });
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);
   return 0;

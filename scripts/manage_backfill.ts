@@ -15,6 +15,8 @@ import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stat
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
+import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/backfill/idle_refresh.ts";
+import { formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refresh.ts";
 
 /** Default `--interval` in seconds. */
 export const DEFAULT_INTERVAL_SECONDS = 300;
@@ -49,6 +51,24 @@ export const FLAGS = {
     defaultNote: "default: 0 = never",
     help: "continuous: stop after N cycles",
   },
+  "refresh-every": {
+    kind: "integer",
+    arg: "HOURS",
+    default: DEFAULT_REFRESH_EVERY_HOURS,
+    min: 0,
+    help: [
+      "continuous: when nothing is pending, refresh (as incremental_backfill --mode",
+      "refresh) at most this often; 0 = never",
+    ],
+  },
+  "refresh-reserve": {
+    kind: "number",
+    arg: "F",
+    default: DEFAULT_REFRESH_RESERVE,
+    above: 0,
+    max: 1,
+    help: "continuous: a refresh leaves this fraction of the day's reads unspent",
+  },
   state: { kind: "file", arg: "PATH", default: DEFAULT_STATE_PATH, help: "run state file" },
   json: { kind: "boolean", help: "stats: print JSON instead of a table" },
 } as const satisfies FlagTable;
@@ -60,7 +80,8 @@ const USAGE = helpText({
   --mode one-time     sync new activities, then fetch every pending activity's efforts, then every
                       pending segment's details, in batches, waiting across rate windows
   --mode continuous   every --interval seconds: run one batch (new activities are listed
-                      at most once an hour)`,
+                      at most once an hour); when nothing is pending, refresh with idle
+                      budget at most every --refresh-every hours`,
   flags: FLAGS,
   notes: `Only one one-time or continuous run per database at a time (a lock file <db>.lock);
 stats never waits for it. SIGINT/SIGTERM stop cleanly after the record in flight.`,
@@ -84,6 +105,13 @@ export async function main(args: string[]): Promise<number> {
     intervalSeconds: values.interval,
     maxRuns: values["max-runs"],
     statePath,
+    refresh: {
+      everyHours: values["refresh-every"],
+      reserveFraction: values["refresh-reserve"],
+      refreshAfterDays: values["refresh-after"],
+      activities: values.activities,
+      segments: values.segments,
+    },
   };
 
   if (mode === "stats") {
@@ -108,7 +136,10 @@ export async function main(args: string[]): Promise<number> {
   const run = mode === "one-time" ? runOneTime : runContinuous;
   const onOutage = (message: string, seconds: number) =>
     console.error(`warning: ${message}; trying again in ${seconds} s`);
-  const result = await run(session.ctx, { ...options, onBatch, onOutage });
+  const onRefresh = (summary: RefreshSummary) => {
+    for (const line of formatRefreshSummary(summary)) console.log(line);
+  };
+  const result = await run(session.ctx, { ...options, onBatch, onOutage, onRefresh });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(formatEnding(result, Date.now()));
   return 0;

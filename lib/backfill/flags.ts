@@ -12,6 +12,7 @@ import { DEFAULT_LOG_PATH } from "../log.ts";
 import { DEFAULT_DB_PATH } from "../store/db.ts";
 import { DEFAULT_BUFFER } from "../strava/rate_limit.ts";
 import { DEFAULT_TOKENS_PATH } from "../strava/token_store.ts";
+import { DEFAULT_REFRESH_AFTER_DAYS } from "./refresh.ts";
 
 /** Default number of records per batch (`--activities`, `--segments`). */
 export const DEFAULT_BATCH = 50;
@@ -47,6 +48,13 @@ export const BACKFILL_FLAGS = {
     help: "activities to fetch segment efforts for, per batch",
   },
   segments: { kind: "integer", arg: "N", default: DEFAULT_BATCH, min: 1, help: "segments to fetch per batch" },
+  "refresh-after": {
+    kind: "integer",
+    arg: "DAYS",
+    default: DEFAULT_REFRESH_AFTER_DAYS,
+    min: 0,
+    help: "refresh: fetch segment details older than this again (0 = all)",
+  },
   ...DB_FLAG,
   ...CREDENTIAL_FLAGS,
   "no-wait": {

@@ -11,6 +11,8 @@ import {
   type RunSummary,
   StravaUnreachableError,
 } from "./engine.ts";
+import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
+import type { RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
@@ -32,6 +34,10 @@ export interface ManageOptions {
   maxRuns?: number;
   /** Continuous: list new activities at most this often (default DEFAULT_SYNC_EVERY_SECONDS). */
   syncEverySeconds?: number;
+  /** Continuous: refresh with idle budget (lib/backfill/idle_refresh.ts); unset: never. */
+  refresh?: IdleRefreshOptions;
+  /** Called after every refresh pass. */
+  onRefresh?: (summary: RefreshSummary) => void;
   /** Called after every batch (the script prints summaries). */
   onBatch?: (summary: RunSummary, mode: string) => void;
   /** Continuous: a cycle could not reach Strava; the loop tries again in `retryInSeconds`. */
@@ -186,6 +192,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
   const syncEveryMs = (options.syncEverySeconds ?? DEFAULT_SYNC_EVERY_SECONDS) * 1000;
   let outages = 0;
   const interval = options.intervalSeconds ?? 300;
+  const idle = options.refresh ? new IdleRefresh(options.refresh) : null;
   for (;;) {
     let result: Awaited<ReturnType<typeof recorded>>;
     try {
@@ -199,6 +206,12 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
           lastSync = ctx.now();
         }
         last = await batch(ctx, state, options, "both", run);
+        const refreshed = idle && !ended(last) ? await idle.afterBatch(ctx, last) : null;
+        if (refreshed) {
+          addTotals(state, refreshed.run);
+          options.onRefresh?.(refreshed);
+          last = refreshed.run;
+        }
         return outcomeOf(last);
       });
     } catch (err) {

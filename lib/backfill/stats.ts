@@ -4,6 +4,7 @@
  * an ETA at the current daily limit and buffer.
  */
 import type { Database } from "../store/db.ts";
+import { hasDeletedAt } from "../store/views.ts";
 import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
@@ -21,6 +22,8 @@ export interface Stats {
     not_found: number;
     forbidden: number;
     failed: number;
+    /** Kept, but no longer listed by Strava (found by a refresh). */
+    deleted: number;
   };
   efforts: number;
   segments: { total: number; detailed: number; pending: number; not_found: number; forbidden: number; failed: number };
@@ -52,16 +55,23 @@ export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillS
 
 /** Gathers the statistics. */
 export function collectStats(db: Database, state: BackfillState, now: number, buffer = 0.9): Stats {
-  const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${where}`);
+  // Activities a refresh found deleted on Strava are left out of every count but their own
+  // (an unmigrated database opened read-only has no such column).
+  const live = hasDeletedAt(db) ? "deleted_at IS NULL" : "1";
+  const liveEfforts = live === "1"
+    ? "1"
+    : "activity_id NOT IN (SELECT id FROM activities WHERE deleted_at IS NOT NULL AND id IS NOT NULL)";
+  const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${live} AND ${where}`);
   const s = (where: string) => count(db, `SELECT count(*) n FROM segments WHERE ${where}`);
   const activities = {
     total: a("1"),
     processed: a("segment_efforts_processed = 1"),
-    pending: a(PENDING_ACTIVITIES),
+    pending: a(live === "1" ? "segment_efforts_processed = 0" : PENDING_ACTIVITIES),
     skipped: a("efforts_status = 'skipped'"),
     not_found: a("efforts_status = 'not_found'"),
     forbidden: a("efforts_status = 'forbidden'"),
     failed: a("efforts_status = 'failed'"),
+    deleted: live === "1" ? 0 : count(db, "SELECT count(*) n FROM activities WHERE deleted_at IS NOT NULL"),
   };
   const segments = {
     total: s("1"),
@@ -77,9 +87,12 @@ export function collectStats(db: Database, state: BackfillState, now: number, bu
   const finish = estimateFinish(needed, budget, now);
   return {
     activities,
-    efforts: count(db, "SELECT count(*) n FROM segment_efforts"),
+    efforts: count(db, `SELECT count(*) n FROM segment_efforts WHERE ${liveEfforts}`),
     segments,
-    distinct_segments_ridden: count(db, "SELECT count(DISTINCT segment_id) n FROM segment_efforts"),
+    distinct_segments_ridden: count(
+      db,
+      `SELECT count(DISTINCT segment_id) n FROM segment_efforts WHERE ${liveEfforts}`,
+    ),
     budget: {
       window: {
         reads_left: Math.min(budget.read.remaining15, budget.overall.remaining15),
@@ -115,6 +128,7 @@ export function formatStats(stats: Stats, now: number): string {
     row("not found", a.not_found),
     row("forbidden", a.forbidden),
     row("failed", a.failed),
+    ...(a.deleted > 0 ? [row("deleted on Strava", `${a.deleted} (kept, left out of the counts)`)] : []),
     "Segment efforts",
     row("stored", stats.efforts),
     row("distinct segments", stats.distinct_segments_ridden),

@@ -30,9 +30,10 @@ export const MAX_ATTEMPTS = 3;
 /**
  * Pending = nothing settled yet, exactly as the seed's toolkit (and users' own SQL) reads it:
  * every settled outcome sets `segment_efforts_processed = 1` and `efforts_status` says why. A
- * record that failed fewer than MAX_ATTEMPTS times stays pending.
+ * record that failed fewer than MAX_ATTEMPTS times stays pending. An activity Strava no longer
+ * lists (`deleted_at`, set by a refresh) is never asked for and leaves every pending count.
  */
-export const PENDING_ACTIVITIES = "segment_efforts_processed = 0";
+export const PENDING_ACTIVITIES = "segment_efforts_processed = 0 AND deleted_at IS NULL";
 
 /** Marks, at no request cost, pending activities that cannot have segment efforts as `skipped`. */
 export function skipActivitiesWithoutEfforts(db: Database, now: string): number {

@@ -6,6 +6,7 @@
  */
 import { columnsOf, type Database, openDatabase, tableExists, transaction } from "./db.ts";
 import { UsageError } from "../errors.ts";
+import { addDeletedAtAndViews } from "./views.ts";
 
 type Columns = ReadonlyArray<readonly [name: string, declaration: string]>;
 
@@ -45,6 +46,8 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["raw_json", "TEXT"],
     ["created_at", "TEXT"],
     ["updated_at", "TEXT"],
+    // When a refresh found the activity missing from Strava's list (lib/store/views.ts).
+    ["deleted_at", "TEXT"],
   ],
   segment_efforts: [
     ["id", "INTEGER PRIMARY KEY"],
@@ -223,6 +226,11 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (db) =>
       db.exec(`UPDATE activities SET segment_efforts_processed = 1
                WHERE efforts_status IS NOT NULL AND segment_efforts_processed = 0`),
+  },
+  {
+    version: 4,
+    description: "activities.deleted_at and the answer views (segment_bests, segment_history, most_ridden)",
+    up: addDeletedAtAndViews,
   },
 ];
 

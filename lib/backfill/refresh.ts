@@ -1,0 +1,273 @@
+/**
+ * The refresh pass (`incremental_backfill --mode refresh`): makes the database follow what
+ * changed on Strava since the backfill, at the lowest request cost.
+ *
+ * 1. The whole activity list, once (a read per 200 activities, oldest first so that an upload
+ *    during the pass shifts no page): new activities become pending; changed summary fields
+ *    are written without a request; processed activities whose distance, times or start
+ *    changed go back in the queue (lib/store/refresh_store.ts); a listed activity marked
+ *    deleted is cleared. Only a complete listing marks the unlisted ones `deleted_at`.
+ * 2. The re-queued activities are fetched again (up to `--activities`), each replacing its
+ *    efforts in one transaction; the rest stay pending for the next backfill.
+ * 3. Detailed segments fetched more than `refreshAfterDays` ago (0: all), least recently
+ *    fetched first, up to `--segments`, are fetched again; a 404/403 settles them as in the
+ *    backfill. A transient failure leaves the stored details as they are.
+ *
+ * Requests: list pages + re-queued activities fetched + segments refreshed. Nothing else.
+ */
+import { logger } from "../log.ts";
+import { countPendingActivities, countPendingSegments, saveActivityEfforts } from "../store/backfill_store.ts";
+import { saveSegmentDetails } from "../store/backfill_store.ts";
+import { idOf } from "../store/records.ts";
+import { applyListedPage, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
+import { ForbiddenError, NotFoundError, StravaError, TransientError } from "../strava/client.ts";
+import { isoSeconds } from "../time_format.ts";
+import { FailurePolicy, MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
+import { PER_PAGE } from "./list_phase.ts";
+import { RequestGate } from "./request_gate.ts";
+import type { RunScope } from "./run_scope.ts";
+import { BudgetSpent, emptySummary, type EngineContext, Interrupted, type RunSummary, StopRun } from "./run_types.ts";
+
+const log = logger("refresh");
+
+/** Default of `--refresh-after`: segment details older than this many days are fetched again. */
+export const DEFAULT_REFRESH_AFTER_DAYS = 30;
+
+const DAY_MS = 86_400_000;
+
+/** How much one refresh pass may do. */
+export interface RefreshLimits {
+  /** Re-queued activities to fetch again in this pass. */
+  activities: number;
+  /** Stale segments to fetch again in this pass. */
+  segments: number;
+  /** Segment details older than this are stale (0: all). */
+  refreshAfterDays: number;
+  /**
+   * Reads of the day to leave unspent (continuous mode's idle refresh): the pass stops cleanly
+   * before a request once the day's reads left are down to this. Unset: no reserve.
+   */
+  reserveReads?: number;
+}
+
+/** The pass reached the day's reserve (RefreshLimits.reserveReads): it ends cleanly, like a spent budget. */
+class ReserveReached extends StopRun {
+  override name = "ReserveReached";
+}
+
+/** Reads left today: the smaller of the read and overall budgets. */
+export function readsLeftToday(ctx: EngineContext): number {
+  const { read, overall } = ctx.limiter.status();
+  return Math.min(read.remainingDay, overall.remainingDay);
+}
+
+/** What a refresh pass changed. */
+export interface RefreshCounts {
+  /** Whether the whole list was read (only then are unlisted activities marked deleted). */
+  listingComplete: boolean;
+  added: number;
+  updated: number;
+  deleted: number;
+  reappeared: number;
+  /** Activities whose track changed, put back in the queue. */
+  requeued: number;
+  /** Of those, fetched again in this pass. */
+  refetched: number;
+  segmentsRefreshed: number;
+  /** Stale segments whose refresh failed transiently (kept as they were, tried in a later pass). */
+  segmentErrors: number;
+  /** The pass stopped at the day's reserve of reads. */
+  stoppedAtReserve: boolean;
+}
+
+/** A refresh pass's result: the engine's summary (pages, fetches, stop reason) and the changes. */
+export interface RefreshSummary {
+  run: RunSummary;
+  refresh: RefreshCounts;
+}
+
+/** Runs one refresh pass; see the module comment. */
+export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Promise<RefreshSummary> {
+  const stamp = () => isoSeconds(ctx.now());
+  const run: RunScope = {
+    ctx,
+    limits: { mode: "both", activities: limits.activities, segments: limits.segments },
+    summary: emptySummary(),
+    gate: new RequestGate(ctx),
+    policy: new FailurePolicy(ctx.db, stamp),
+    stamp,
+  };
+  const counts: RefreshCounts = {
+    listingComplete: false,
+    added: 0,
+    updated: 0,
+    deleted: 0,
+    reappeared: 0,
+    requeued: 0,
+    refetched: 0,
+    segmentsRefreshed: 0,
+    segmentErrors: 0,
+    stoppedAtReserve: false,
+  };
+  const reserve = limits.reserveReads;
+  if (reserve !== undefined) {
+    // Every request of the pass goes through the gate: stop before one that would eat into the reserve.
+    const call = run.gate.call.bind(run.gate);
+    run.gate.call = (what, request) => {
+      if (readsLeftToday(ctx) <= reserve) throw new ReserveReached(`reserve of ${reserve} reads reached`);
+      return call(what, request);
+    };
+  }
+  try {
+    const requeued = await listAll(run, counts);
+    await refetch(run, requeued.slice(0, limits.activities), counts);
+    await refreshSegments(run, limits, counts);
+    run.policy.ended();
+  } catch (err) {
+    if (err instanceof ReserveReached) {
+      counts.stoppedAtReserve = true;
+      log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve });
+    } else if (err instanceof BudgetSpent) {
+      run.summary.stoppedUntil = err.until;
+      run.summary.stoppedReason = err.reason;
+    } else if (err instanceof Interrupted) {
+      run.summary.interrupted = true;
+    } else if (err instanceof TransientError) {
+      // A list page that failed after the client's retries: an outage, as in the backfill.
+      throw new StravaUnreachableError(`could not reach Strava (${err.message}); nothing was lost, run again later`, {
+        cause: err,
+      });
+    } else {
+      throw err;
+    }
+  } finally {
+    run.gate.progress.clear();
+    run.summary.pendingActivities = countPendingActivities(ctx.db);
+    run.summary.pendingSegments = countPendingSegments(ctx.db);
+  }
+  log.info(
+    "refresh: {added} new, {updated} updated, {deleted} deleted, {reappeared} back, {requeued} cropped or " +
+      "re-processed ({refetched} fetched again), {segments} segments refreshed",
+    { ...counts, segments: counts.segmentsRefreshed },
+  );
+  return { run: run.summary, refresh: counts };
+}
+
+/** Step 1: the whole list; returns the activities put back in the queue. */
+async function listAll(run: RunScope, counts: RefreshCounts): Promise<bigint[]> {
+  const { db, client } = run.ctx;
+  const seen = new Set<bigint>();
+  const requeued: bigint[] = [];
+  for (let page = 1;; page++) {
+    run.gate.report("refresh: listing", page - 1, page, 1);
+    const list = await run.gate.call(
+      `activity list page ${page}`,
+      () => client.listActivities({ after: 0, page, perPage: PER_PAGE }),
+    );
+    run.summary.listed.pages++;
+    run.summary.listed.seen += list.length;
+    run.policy.succeeded();
+    for (const activity of list) {
+      const id = idOf(activity.id);
+      if (id !== null) seen.add(id);
+    }
+    const changes = applyListedPage(db, list, run.stamp());
+    run.summary.listed.added += changes.added;
+    counts.added += changes.added;
+    counts.updated += changes.updated;
+    counts.reappeared += changes.reappeared;
+    counts.requeued += changes.requeued.length;
+    requeued.push(...changes.requeued);
+    log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: run.gate.usage() });
+    if (list.length < PER_PAGE) break;
+  }
+  counts.listingComplete = true;
+  counts.deleted = markUnlistedDeleted(db, seen, run.stamp());
+  if (counts.deleted > 0) {
+    log.info("{n} activities are no longer in the athlete's list: marked deleted (rows and efforts kept)", {
+      n: counts.deleted,
+    });
+  }
+  return requeued;
+}
+
+/** Step 2: cropped or re-processed activities, fetched again; their efforts replaced. */
+async function refetch(run: RunScope, ids: bigint[], counts: RefreshCounts): Promise<void> {
+  const { db, client } = run.ctx;
+  for (const [done, id] of ids.entries()) {
+    run.gate.report("refresh: activities", done, ids.length, ids.length - done);
+    try {
+      const activity = await run.gate.call(`activity ${id}`, () => client.getActivity(id));
+      const n = saveActivityEfforts(db, id, activity, run.stamp());
+      run.summary.efforts.fetched++;
+      run.summary.efforts.efforts_stored += n;
+      counts.refetched++;
+      log.info("activity {id} changed on Strava: its {n} segment efforts replaced; {usage}", {
+        id,
+        n,
+        usage: run.gate.usage(),
+      });
+      run.policy.succeeded();
+    } catch (err) {
+      if (err instanceof StopRun) throw err;
+      run.policy.failed("activity", id, err, run.summary.efforts);
+    }
+  }
+}
+
+/**
+ * Step 3: stale segment details. A 404/403 goes through the failure policy (settled, as in the
+ * backfill); a transient failure must not turn stored details into `failed`, so it is only
+ * counted here, and enough of them in a row end the run like the policy's.
+ */
+async function refreshSegments(run: RunScope, limits: RefreshLimits, counts: RefreshCounts): Promise<void> {
+  const { db, client, now } = run.ctx;
+  const before = limits.refreshAfterDays === 0 ? null : isoSeconds(now() - limits.refreshAfterDays * DAY_MS);
+  const ids = staleSegments(db, before, limits.segments);
+  let inARow = 0;
+  for (const [done, id] of ids.entries()) {
+    run.gate.report("refresh: segments", done, ids.length, ids.length - done);
+    try {
+      const segment = await run.gate.call(`segment ${id}`, () => client.getSegment(id));
+      saveSegmentDetails(db, id, segment, run.stamp());
+      run.summary.segments.fetched++;
+      counts.segmentsRefreshed++;
+      inARow = 0;
+      run.policy.succeeded();
+    } catch (err) {
+      if (err instanceof StopRun) throw err;
+      if (err instanceof NotFoundError || err instanceof ForbiddenError || !(err instanceof StravaError)) {
+        run.policy.failed("segment", id, err, run.summary.segments);
+        continue;
+      }
+      counts.segmentErrors++;
+      log.warn("segment {id}: refresh failed, details kept ({message})", { id, message: err.message.slice(0, 500) });
+      if (++inARow >= MAX_CONSECUTIVE_FAILURES) {
+        throw new StravaUnreachableError(
+          `Strava failed ${inARow} times in a row (last: ${
+            err.message.slice(0, 500)
+          }); nothing was lost, run again later`,
+        );
+      }
+    }
+  }
+  if (ids.length > 0) {
+    log.info("refreshed {n} of {total} stale segments", { n: counts.segmentsRefreshed, total: ids.length });
+  }
+}
+
+/** The lines printed after a refresh pass. */
+export function formatRefreshSummary(s: RefreshSummary): string[] {
+  const r = s.refresh;
+  const lines = [
+    `refresh: ${s.run.listed.seen} activities listed (${s.run.listed.pages} pages): ${r.added} new (pending), ` +
+    `${r.updated} updated, ${r.deleted} deleted on Strava (kept), ${r.reappeared} listed again`,
+    `refresh: ${r.requeued} cropped or re-processed, ${r.refetched} fetched again with their efforts replaced` +
+    (r.requeued > r.refetched ? ` (${r.requeued - r.refetched} left pending)` : ""),
+    `refresh: ${r.segmentsRefreshed} segments refreshed, ${s.run.segments.not_found} not found, ` +
+    `${s.run.segments.forbidden} forbidden, ${r.segmentErrors} to retry`,
+  ];
+  if (r.stoppedAtReserve) lines.push("refresh: stopped at the day's reserve of reads; the next pass goes on");
+  if (!r.listingComplete) lines.push("refresh: the listing did not finish, so no activity was marked deleted");
+  return lines;
+}

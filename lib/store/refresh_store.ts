@@ -1,0 +1,137 @@
+/**
+ * The refresh pass's database work: comparing a listing page with the stored activities,
+ * marking activities Strava no longer lists, and choosing stale segment details.
+ *
+ * A listed activity whose distance, moving or elapsed time or start changed was cropped or
+ * re-processed on Strava: its efforts may have changed. It is put back in the queue (pending,
+ * fresh attempts) in the same transaction that stores its new summary, so the need to re-fetch
+ * survives a stop before the fetch; the re-fetch (saveActivityEfforts) then replaces its
+ * efforts in one transaction. Its old efforts stay until then.
+ */
+import type { SQLInputValue } from "node:sqlite";
+import { type Database, prepareExact, transaction } from "./db.ts";
+import { ACTIVITY_API_COLUMNS, activityValues, idOf } from "./records.ts";
+import { stringifyJson } from "../json.ts";
+
+type Json = Record<string, unknown>;
+
+/** Columns whose change means the track was cropped or re-processed (efforts must be fetched again). */
+export const TRACK_COLUMNS = ["distance", "moving_time", "elapsed_time", "start_date"] as const;
+
+/** What one listing page changed. */
+export interface PageChanges {
+  /** New activities, added as pending. */
+  added: number;
+  /** Known activities with a changed summary field (updated_at set). */
+  updated: number;
+  /** Activities marked deleted that are listed again (deleted_at cleared). */
+  reappeared: number;
+  /** Processed activities whose track changed: back in the queue, to be fetched again. */
+  requeued: bigint[];
+}
+
+const placeholders = (n: number) => Array(n).fill("?").join(", ");
+
+/** SQLite's view of a bound value, so that 1 and 1.0 or true and 1 compare equal. */
+function same(stored: unknown, fresh: SQLInputValue): boolean {
+  if (stored === null || stored === undefined) return fresh === null;
+  if (fresh === null) return false;
+  if (typeof stored === "string" || typeof fresh === "string") return String(stored) === String(fresh);
+  return Number(stored) === Number(fresh);
+}
+
+/**
+ * Applies one page of the athlete's activity list (summary records): new activities become
+ * pending, changed summary fields are written (and patched into `raw_json`) with `updated_at`,
+ * a reappearing activity loses its `deleted_at`, and processed activities whose track changed
+ * go back in the queue. An unchanged activity is not written at all. One transaction.
+ */
+export function applyListedPage(db: Database, activities: Json[], now: string): PageChanges {
+  const changes: PageChanges = { added: 0, updated: 0, reappeared: 0, requeued: [] };
+  const columns = ACTIVITY_API_COLUMNS;
+  const select = prepareExact(
+    db,
+    `SELECT ${columns.join(", ")}, efforts_status, deleted_at FROM activities WHERE id = ?`,
+  );
+  const insert = db.prepare(
+    `INSERT INTO activities (id, ${columns.join(", ")}, raw_json, source, created_at, updated_at)
+     VALUES (?, ${placeholders(columns.length)}, ?, 'api', ?, ?)`,
+  );
+  const update = db.prepare(
+    `UPDATE activities SET ${columns.map((c) => `${c} = ?`).join(", ")},
+       raw_json = CASE WHEN raw_json IS NULL THEN ? ELSE json_patch(raw_json, ?) END,
+       deleted_at = NULL, updated_at = ?
+     WHERE id = ?`,
+  );
+  const requeue = db.prepare(
+    `UPDATE activities SET segment_efforts_processed = 0, efforts_status = NULL, efforts_attempts = 0,
+       efforts_error = NULL
+     WHERE id = ?`,
+  );
+  transaction(db, () => {
+    for (const activity of activities) {
+      const id = idOf(activity.id);
+      if (id === null) continue;
+      const values = activityValues(activity);
+      const row = select.get(id) as Record<string, unknown> | undefined;
+      if (row === undefined) {
+        insert.run(id, ...values, stringifyJson(activity), now, now);
+        changes.added++;
+        continue;
+      }
+      const changed = columns.filter((c, i) => !same(row[c], values[i]));
+      const reappeared = row.deleted_at !== null;
+      if (changed.length === 0 && !reappeared) continue;
+      // Only the fields that changed go into raw_json: the stored record is the detailed one,
+      // richer than a list entry, and must keep what the listing does not carry.
+      const patch: Json = {};
+      for (const c of changed) if (c !== "has_gps" && c in activity) patch[c] = activity[c];
+      update.run(...values, stringifyJson(activity), stringifyJson(patch), now, id);
+      if (changed.length > 0) changes.updated++;
+      if (reappeared) changes.reappeared++;
+      const trackChanged = changed.some((c) => (TRACK_COLUMNS as readonly string[]).includes(c));
+      if (trackChanged && row.efforts_status === "ok") {
+        requeue.run(id);
+        changes.requeued.push(id);
+      }
+    }
+  });
+  return changes;
+}
+
+/**
+ * After a complete listing: every stored activity that was not listed gets `deleted_at`
+ * (its row and efforts stay). Returns how many were newly marked.
+ */
+export function markUnlistedDeleted(db: Database, listed: ReadonlySet<bigint>, now: string): number {
+  return Number(
+    db.prepare(
+      `UPDATE activities SET deleted_at = ?, updated_at = ?
+       WHERE deleted_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))`,
+    ).run(now, now, `[${[...listed].join(",")}]`).changes,
+  );
+}
+
+/**
+ * Ids of up to `limit` detailed segments fetched before `before` (ISO; null: all), least
+ * recently fetched first (never-stamped ones, from other tools, before all).
+ */
+export function staleSegments(db: Database, before: string | null, limit: number): bigint[] {
+  const rows = prepareExact(
+    db,
+    `SELECT id FROM segments
+     WHERE details_status = 'ok' AND (? IS NULL OR details_fetched_at IS NULL OR details_fetched_at < ?)
+     ORDER BY details_fetched_at, id LIMIT ?`,
+  ).all(before, before, limit) as { id: bigint }[];
+  return rows.map((r) => r.id);
+}
+
+/** Number of detailed segments fetched before `before` (null: all). */
+export function countStaleSegments(db: Database, before: string | null): number {
+  return Number(
+    (db.prepare(
+      `SELECT count(*) n FROM segments
+       WHERE details_status = 'ok' AND (? IS NULL OR details_fetched_at IS NULL OR details_fetched_at < ?)`,
+    ).get(before, before) as { n: number }).n,
+  );
+}
