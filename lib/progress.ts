@@ -1,14 +1,17 @@
 /**
- * The live progress line on a terminal: phase, done/total, rate, requests left in the window
- * and the day, ETA at the current limits, and a countdown while waiting for the budget.
- * Off a terminal it prints nothing: the log file gets plain lines from the engine instead.
+ * The live progress line on a terminal: phase, done/total over the whole job, rate, requests left
+ * in the window and the day, ETA, and a countdown while waiting for the budget. Off a terminal
+ * (`waitNotice`) only a wait for the budget is said, once per wait, with when the run resumes;
+ * the log file gets plain lines from the engine as well.
  */
 import { formatDuration, formatLocalAndUtc } from "./time_format.ts";
 
-/** What the engine reports after each record. */
+/** What the engine reports before each record. */
 export interface ProgressState {
   phase: string;
+  /** Requests done in this command so far. */
   done: number;
+  /** `done` plus every request still pending (the whole job, not the current batch). */
   total: number;
   /** Reads left in the current window and day (after the buffer). */
   left15: number;
@@ -24,6 +27,8 @@ export interface Progress {
   waiting(until: number, reason: string): void;
   /** Clears the live line (before a summary is printed). */
   clear(): void;
+  /** Wants `waiting` every second (a live countdown); otherwise once per wait is enough. */
+  countdown?: boolean;
 }
 
 /** A progress sink that shows nothing. */
@@ -40,18 +45,24 @@ export interface TerminalProgressOptions {
 /** A single self-overwriting line, for stderr on a TTY. */
 export function terminalProgress({ write, now, columns = 100 }: TerminalProgressOptions): Progress {
   let shown = false;
-  let started: { at: number; done: number; phase: string } | null = null;
+  let started: { at: number; done: number } | null = null;
+  // Time spent waiting for the budget is not time spent on requests: the rate leaves it out.
+  let waited = 0;
+  let waitingSince: number | null = null;
   const show = (line: string) => {
     write(`\r\x1b[K${line.slice(0, Math.max(20, columns - 1))}`);
     shown = true;
   };
   return {
+    countdown: true,
     update(state) {
       const t = now();
-      if (!started || started.phase !== state.phase) started = { at: t, done: state.done, phase: state.phase };
-      // A rate from the first seconds is noise (thousands per minute); wait for a sample.
-      const elapsedMin = (t - started.at) / 60_000;
-      const rate = elapsedMin >= 0.25 ? (state.done - started.done) / elapsedMin : 0;
+      if (waitingSince !== null) waited += t - waitingSince;
+      waitingSince = null;
+      started ??= { at: t, done: state.done };
+      // The rate from the first record on: over the whole command, phases and batches alike.
+      const elapsedMin = (t - started.at - waited) / 60_000;
+      const rate = elapsedMin > 0 ? (state.done - started.done) / elapsedMin : 0;
       const eta = state.finishAt === undefined
         ? ""
         : state.finishAt === Infinity
@@ -65,12 +76,38 @@ export function terminalProgress({ write, now, columns = 100 }: TerminalProgress
     },
     waiting(until, reason) {
       const t = now();
+      waitingSince ??= t;
       show(`${reason}: waiting ${formatDuration(until - t)} until ${formatLocalAndUtc(until, t)} (Ctrl-C to stop)`);
     },
     clear() {
       if (shown) write("\r\x1b[K");
       shown = false;
     },
+  };
+}
+
+/** Options for `waitNotice`. */
+export interface WaitNoticeOptions {
+  /** Writes one line (a newline is added). */
+  writeLine: (line: string) => void;
+  now: () => number;
+}
+
+/**
+ * Off a terminal (output redirected, cron): nothing per record, but a wait for the rate budget
+ * is said once, with when the run resumes, so a log of stderr shows why nothing happens.
+ */
+export function waitNotice({ writeLine, now }: WaitNoticeOptions): Progress {
+  let announced: number | null = null;
+  return {
+    update() {},
+    waiting(until, reason) {
+      if (announced === until) return;
+      announced = until;
+      const t = now();
+      writeLine(`${reason}: waiting ${formatDuration(until - t)}; resumes at ${formatLocalAndUtc(until, t)}`);
+    },
+    clear() {},
   };
 }
 

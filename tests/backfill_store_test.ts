@@ -103,3 +103,20 @@ Deno.test("schema v3: settled activities of an older database are marked process
     db.close();
   }
 });
+
+Deno.test("schema v5: a version-4 database gets the unconfirmed-failure marks, at 0", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/v4.db`, { create: true });
+  try {
+    migrate(db);
+    db.exec(`INSERT INTO activities (id) VALUES (1);
+             ALTER TABLE activities DROP COLUMN efforts_unconfirmed;
+             ALTER TABLE segments DROP COLUMN details_unconfirmed;
+             PRAGMA user_version = 4;`);
+    migrate(db);
+    deepStrictEqual({ ...db.prepare("SELECT efforts_unconfirmed u FROM activities").get() }, { u: 0 });
+    ok(db.prepare("SELECT details_unconfirmed FROM segments").all().length === 0);
+  } finally {
+    db.close();
+  }
+});

@@ -35,7 +35,7 @@ export async function effortsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
-      run.policy.failed("activity", id, err, summary.efforts);
+      await run.policy.failed("activity", id, err);
     }
   }
 }

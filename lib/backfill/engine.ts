@@ -9,21 +9,12 @@
  * MAX_ATTEMPTS; every record is written atomically, so a crash redoes at most the one in flight.
  */
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
-import { isoSeconds } from "../time_format.ts";
 import { effortsPhase } from "./efforts_phase.ts";
-import { FailurePolicy, StravaUnreachableError } from "./failure_policy.ts";
+import { StravaUnreachableError } from "./failure_policy.ts";
 import { TransientError } from "../strava/client.ts";
 import { listNewActivities } from "./list_phase.ts";
-import { RequestGate } from "./request_gate.ts";
-import type { RunScope } from "./run_scope.ts";
-import {
-  BudgetSpent,
-  emptySummary,
-  type EngineContext,
-  Interrupted,
-  type RunLimits,
-  type RunSummary,
-} from "./run_types.ts";
+import { createRunScope } from "./run_scope.ts";
+import { BudgetSpent, type EngineContext, Interrupted, type RunLimits, type RunSummary } from "./run_types.ts";
 import { segmentsPhase } from "./segments_phase.ts";
 
 export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary } from "./run_types.ts";
@@ -32,21 +23,13 @@ export { SURVEY_FACTOR } from "./list_phase.ts";
 
 /** Runs one backfill pass; see the module comment. */
 export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promise<RunSummary> {
-  const stamp = () => isoSeconds(ctx.now());
-  const run: RunScope = {
-    ctx,
-    limits,
-    summary: emptySummary(),
-    gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, stamp, limits.answered),
-    stamp,
-  };
+  const run = createRunScope(ctx, limits);
   const { mode } = limits;
   try {
     if (mode === "activities") await listNewActivities(run);
     if (mode === "both" || mode === "efforts") await effortsPhase(run);
     if (mode === "both" || mode === "segments") await segmentsPhase(run);
-    run.policy.ended();
+    await run.policy.ended();
   } catch (err) {
     if (err instanceof BudgetSpent) {
       run.summary.stoppedUntil = err.until;

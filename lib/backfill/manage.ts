@@ -17,6 +17,7 @@ import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
+import { msPerRequest, requestTiming } from "./request_gate.ts";
 
 const log = logger("manage");
 
@@ -93,6 +94,8 @@ async function recorded(
     state.last_error = err instanceof Error ? err.message : String(err);
     throw err;
   } finally {
+    const timing = requestTiming(ctx);
+    if (timing.count > 0) state.ms_per_request = Math.round(msPerRequest(timing));
     state.last_end = isoSeconds(ctx.now());
     writeState(statePath, state);
   }

@@ -22,11 +22,10 @@ import { idOf } from "../store/records.ts";
 import { applyListedPage, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
 import { ForbiddenError, NotFoundError, StravaError, TransientError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
-import { FailurePolicy, MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
+import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { PER_PAGE } from "./list_phase.ts";
-import { RequestGate } from "./request_gate.ts";
-import type { RunScope } from "./run_scope.ts";
-import { BudgetSpent, emptySummary, type EngineContext, Interrupted, type RunSummary, StopRun } from "./run_types.ts";
+import { createRunScope, type RunScope } from "./run_scope.ts";
+import { BudgetSpent, type EngineContext, Interrupted, type RunSummary, StopRun } from "./run_types.ts";
 
 const log = logger("refresh");
 
@@ -88,15 +87,7 @@ export interface RefreshSummary {
 
 /** Runs one refresh pass; see the module comment. */
 export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Promise<RefreshSummary> {
-  const stamp = () => isoSeconds(ctx.now());
-  const run: RunScope = {
-    ctx,
-    limits: { mode: "both", activities: limits.activities, segments: limits.segments },
-    summary: emptySummary(),
-    gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, stamp),
-    stamp,
-  };
+  const run = createRunScope(ctx, { mode: "both", activities: limits.activities, segments: limits.segments });
   const counts: RefreshCounts = {
     listingComplete: false,
     added: 0,
@@ -210,7 +201,7 @@ async function refetch(run: RunScope, ids: bigint[], counts: RefreshCounts): Pro
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
-      run.policy.failed("activity", id, err, run.summary.efforts);
+      await run.policy.failed("activity", id, err);
     }
   }
 }
@@ -237,7 +228,7 @@ async function refreshSegments(run: RunScope, limits: RefreshLimits, counts: Ref
     } catch (err) {
       if (err instanceof StopRun) throw err;
       if (err instanceof NotFoundError || err instanceof ForbiddenError || !(err instanceof StravaError)) {
-        run.policy.failed("segment", id, err, run.summary.segments);
+        await run.policy.failed("segment", id, err);
         continue;
       }
       counts.segmentErrors++;

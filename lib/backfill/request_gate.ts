@@ -13,21 +13,49 @@ import { BudgetSpent, type EngineContext, Interrupted } from "./run_types.ts";
 
 const log = logger("backfill");
 
+/** Requests sent and the time they took (waits for the budget excluded), over a whole command. */
+export interface RequestTiming {
+  count: number;
+  ms: number;
+}
+
+// One per context, i.e. per command (a one-time run is many batches, each with its own gate):
+// the progress line counts the whole job and the ETA learns the latency from the first record.
+const timings = new WeakMap<EngineContext, RequestTiming>();
+
+/** The requests `ctx` has sent so far and their total time. */
+export function requestTiming(ctx: EngineContext): RequestTiming {
+  let timing = timings.get(ctx);
+  if (!timing) timings.set(ctx, timing = { count: 0, ms: 0 });
+  return timing;
+}
+
+/** Mean time per request, or 0 before the first one. */
+export function msPerRequest(timing: RequestTiming): number {
+  return timing.count > 0 ? timing.ms / timing.count : 0;
+}
+
 /** Sends requests for one run; see the module comment. */
 export class RequestGate {
   readonly progress: Progress;
+  private readonly timing: RequestTiming;
 
   constructor(private readonly ctx: EngineContext) {
     this.progress = ctx.progress ?? silentProgress;
+    this.timing = requestTiming(ctx);
   }
 
   /** Sends one request, waiting across rate windows or throwing BudgetSpent / Interrupted. */
   async call<T>(what: string, request: () => Promise<T>): Promise<T> {
     for (;;) {
       if (this.ctx.signal?.aborted) throw new Interrupted();
+      const started = this.ctx.now();
       try {
-        return await request();
+        const result = await request();
+        this.timed(started);
+        return result;
       } catch (err) {
+        if (!(err instanceof RateLimitedError)) this.timed(started);
         // A signal aborted the request, its back-off or a token refresh: stop, charge nothing.
         if (err instanceof InterruptedError || this.ctx.signal?.aborted) throw new Interrupted();
         if (err instanceof ForbiddenError && err.missingScope) {
@@ -60,23 +88,33 @@ export class RequestGate {
       `all requests ${overall.usage15}/${overall.limit15}, ${overall.usageDay}/${overall.limitDay}`;
   }
 
-  /** Updates the progress line with the budget left and the estimated finish. */
-  report(phase: string, done: number, total: number, pendingRequests: number): void {
+  private timed(started: number): void {
+    this.timing.count++;
+    this.timing.ms += Math.max(0, this.ctx.now() - started);
+  }
+
+  /**
+   * Updates the progress line: requests done in this command out of those plus everything still
+   * pending (`pendingRequests`, not the batch: `_done`/`_total` of the batch are not shown), the
+   * budget left, and a finish bound by the budget or by the measured latency, whichever is later.
+   */
+  report(phase: string, _done: number, _total: number, pendingRequests: number): void {
     const status = this.ctx.limiter.status();
+    const done = this.timing.count;
     this.progress.update({
       phase,
       done,
-      total,
+      total: done + pendingRequests,
       left15: Math.min(status.read.remaining15, status.overall.remaining15),
       leftDay: Math.min(status.read.remainingDay, status.overall.remainingDay),
-      finishAt: estimateFinish(pendingRequests, status, this.ctx.now()),
+      finishAt: estimateFinish(pendingRequests, status, this.ctx.now(), msPerRequest(this.timing)),
     });
   }
 
   private async waitUntil(until: number, reason: string): Promise<void> {
     // A countdown on the terminal needs a tick each second; otherwise one sleep will do
     // (a signal still ends it at once).
-    const tick = this.progress === silentProgress ? Infinity : 1000;
+    const tick = this.progress.countdown ? 1000 : Infinity;
     while (this.ctx.now() < until) {
       this.progress.waiting(until, reason === "rate_limited" ? "Strava answered 429" : "rate budget spent");
       await this.pause(Math.min(tick, until - this.ctx.now()));

@@ -20,7 +20,7 @@ export async function segmentsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
-      run.policy.failed("segment", id, err, run.summary.segments);
+      await run.policy.failed("segment", id, err);
     }
   }
 }

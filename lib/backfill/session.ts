@@ -14,7 +14,7 @@ import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
-import { type Progress, silentProgress, terminalProgress } from "../progress.ts";
+import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
 export interface SessionOptions {
@@ -79,10 +79,12 @@ export function abortableSleep(
   });
 }
 
-/** The progress line when stderr is a terminal, nothing otherwise. */
+/** The progress line when stderr is a terminal; otherwise one line on stderr per wait for the budget. */
 export function defaultProgress(): Progress {
-  if (!Deno.stderr.isTerminal()) return silentProgress;
   const encoder = new TextEncoder();
+  if (!Deno.stderr.isTerminal()) {
+    return waitNotice({ writeLine: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)), now: Date.now });
+  }
   return terminalProgress({
     write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
     now: Date.now,

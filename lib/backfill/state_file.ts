@@ -18,6 +18,8 @@ export interface BackfillState {
   /** "done", "stopped at rate budget", "interrupted", "failed". */
   last_outcome: string | null;
   last_error: string | null;
+  /** Mean time per request (ms) measured by the last run, for stats' ETA; null until a run sent one. */
+  ms_per_request: number | null;
   totals: { activities_fetched: number; efforts_stored: number; segments_fetched: number; activities_listed: number };
 }
 
@@ -30,6 +32,7 @@ export function emptyState(): BackfillState {
     last_mode: null,
     last_outcome: null,
     last_error: null,
+    ms_per_request: null,
     totals: { activities_fetched: 0, efforts_stored: 0, segments_fetched: 0, activities_listed: 0 },
   };
 }

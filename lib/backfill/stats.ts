@@ -84,7 +84,8 @@ export function collectStats(db: Database, state: BackfillState, now: number, bu
   const budget = loadBudgetStatus(db, now, buffer);
   const needed = activities.pending + segments.pending;
   const perDay = Math.min(budget.read.allowedDay, budget.overall.allowedDay);
-  const finish = estimateFinish(needed, budget, now);
+  // Bound by the budget or by the latency the last run measured, whichever is later.
+  const finish = estimateFinish(needed, budget, now, state.ms_per_request ?? 0);
   return {
     activities,
     efforts: count(db, `SELECT count(*) n FROM segment_efforts WHERE ${liveEfforts}`),
@@ -164,7 +165,10 @@ export function formatStats(stats: Stats, now: number): string {
     row(
       "finishes",
       e.finish_at
-        ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}`
+        ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}` +
+          (e.requests_needed > 0 && stats.last_run.ms_per_request == null
+            ? " at the earliest (the time per request is learnt on the first run)"
+            : "")
         : "unknown",
     ),
   );

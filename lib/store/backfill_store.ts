@@ -9,6 +9,7 @@ import { type Database, prepareExact, transaction } from "./db.ts";
 import {
   ACTIVITY_API_COLUMNS,
   activityValues,
+  detailedEfforts,
   EFFORT_COLUMNS,
   effortValues,
   idOf,
@@ -116,12 +117,13 @@ const placeholders = (n: number) => Array(n).fill("?").join(", ");
  * processed, in one transaction. Summary segments never overwrite detailed fields.
  */
 export function saveActivityEfforts(db: Database, id: bigint, activity: Json, now: string): number {
-  const efforts = Array.isArray(activity.segment_efforts) ? activity.segment_efforts as Json[] : [];
+  const efforts = detailedEfforts(activity); // an InvalidRecordError before anything is written
   transaction(db, () => {
     db.prepare(
       `UPDATE activities SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = ?`).join(", ")},
          raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
-         efforts_attempts = efforts_attempts + 1, efforts_error = NULL, efforts_fetched_at = ?, updated_at = ?
+         efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = NULL,
+         efforts_fetched_at = ?, updated_at = ?
        WHERE id = ?`,
     ).run(...activityValues(activity), rawJson(activity), now, now, id);
     const upsertSegment = db.prepare(
@@ -141,7 +143,7 @@ export function saveActivityEfforts(db: Database, id: bigint, activity: Json, no
       const segmentId = idOf(segment.id);
       if (segmentId !== null) upsertSegment.run(segmentId, ...segmentValues(segment, SEGMENT_SUMMARY_COLUMNS));
       upsertEffort.run(...effortValues(effort, id));
-      kept.push(String(idOf(effort.id)));
+      kept.push(String(effort.id));
     }
     // Efforts Strava no longer lists for this activity (re-fetch after an edit) go.
     db.prepare(
@@ -160,7 +162,8 @@ export function settleActivity(
   now: string,
 ): Settled | null {
   const row = db.prepare(
-    `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_error = ?, updated_at = ?,
+    `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = ?,
+       updated_at = ?,
        efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END),
        segment_efforts_processed = CASE WHEN ? IS NOT NULL OR efforts_attempts + 1 >= ? THEN 1 ELSE 0 END
      WHERE id = ? RETURNING efforts_status`,
@@ -172,8 +175,8 @@ export function settleActivity(
 export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now: string): void {
   db.prepare(
     `UPDATE segments SET ${SEGMENT_DETAIL_COLUMNS.map((c) => `${c} = ?`).join(", ")},
-       raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_error = NULL,
-       details_fetched_at = ?
+       raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_unconfirmed = 0,
+       details_error = NULL, details_fetched_at = ?
      WHERE id = ?`,
   ).run(...segmentValues(segment, SEGMENT_DETAIL_COLUMNS), rawJson(segment), now, id);
 }
@@ -181,7 +184,7 @@ export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now:
 /** Records a failed attempt at a segment, like `settleActivity`. */
 export function settleSegment(db: Database, id: bigint, status: Settled | null, error: string): Settled | null {
   const row = db.prepare(
-    `UPDATE segments SET details_attempts = details_attempts + 1, details_error = ?,
+    `UPDATE segments SET details_attempts = details_attempts + 1, details_unconfirmed = 0, details_error = ?,
        details_status = COALESCE(?, CASE WHEN details_attempts + 1 >= ? THEN 'failed' END)
      WHERE id = ? RETURNING details_status`,
   ).get(error, status, MAX_ATTEMPTS, id) as { details_status: Settled | null } | undefined;

@@ -4,24 +4,77 @@
  * another request.
  */
 import type { SQLInputValue } from "node:sqlite";
+import { RuntimeError } from "../errors.ts";
 import { stringifyJson } from "../json.ts";
 
 type Json = Record<string, unknown>;
+
+/**
+ * A record Strava returned that the tool cannot store as it is (a value beyond SQLite's 64-bit
+ * integers, a missing or invalid id, a required field missing). Only that record fails, with
+ * this message as its reason; the run goes on.
+ */
+export class InvalidRecordError extends RuntimeError {
+  override name = "InvalidRecordError";
+  /** Asking again gets the same body: settle as `failed` at once (false: count one attempt). */
+  readonly final: boolean;
+  constructor(message: string, options: { final: boolean }) {
+    super(message);
+    this.final = options.final;
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 /** A value as SQLite can bind it: booleans become 0/1, arrays and objects JSON, absent NULL. */
 export function sqlValue(value: unknown): SQLInputValue {
   if (value === undefined || value === null) return null;
   if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "bigint" && (value < INT64_MIN || value > INT64_MAX)) {
+    // node:sqlite would fail the whole transaction with "BigInt value is too large to bind".
+    throw new InvalidRecordError(`the value ${value} is beyond SQLite's 64-bit integers`, { final: true });
+  }
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "string") return value;
   return stringifyJson(value);
 }
 
-/** An id field as bigint, or null. */
+/** An id field as bigint, or null when it is absent or not a positive 64-bit integer. */
 export function idOf(value: unknown): bigint | null {
-  if (typeof value === "bigint") return value;
-  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
-  if (typeof value === "string" && /^\d+$/.test(value)) return BigInt(value);
-  return null;
+  let id: bigint | null = null;
+  if (typeof value === "bigint") id = value;
+  else if (typeof value === "number" && Number.isInteger(value)) id = BigInt(value);
+  else if (typeof value === "string" && /^\d+$/.test(value)) id = BigInt(value);
+  return id !== null && id > 0n && id <= INT64_MAX ? id : null;
+}
+
+/** The id of `what`, or an InvalidRecordError naming the value that is not one. */
+export function requireId(value: unknown, what: string): bigint {
+  const id = idOf(value);
+  if (id !== null) return id;
+  const shown = value === undefined ? "missing" : typeof value === "bigint" ? String(value) : JSON.stringify(value);
+  throw new InvalidRecordError(`${what} id is ${shown}, not a positive 64-bit integer`, { final: true });
+}
+
+/**
+ * The segment efforts of a detailed activity, checked before anything is written: the body must
+ * carry the `segment_efforts` array it was asked for (without it the activity would pass as
+ * having none), and every effort an id and a segment id (a null id would make SQLite invent one).
+ */
+export function detailedEfforts(activity: Json): Json[] {
+  if (!Array.isArray(activity.segment_efforts)) {
+    throw new InvalidRecordError("the activity body has no segment_efforts array", { final: false });
+  }
+  const efforts = activity.segment_efforts as unknown[];
+  for (const [i, effort] of efforts.entries()) {
+    if (effort === null || typeof effort !== "object" || Array.isArray(effort)) {
+      throw new InvalidRecordError(`segment effort #${i + 1} is not an object`, { final: true });
+    }
+    const e = effort as Json;
+    requireId(e.id, `segment effort #${i + 1}`);
+    requireId(nested(e, "segment").id, `the segment of effort ${String(e.id)}`);
+  }
+  return efforts as Json[];
 }
 
 function nested(record: Json, key: string): Json {

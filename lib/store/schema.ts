@@ -41,6 +41,7 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["segment_efforts_processed", "INTEGER NOT NULL DEFAULT 0"],
     ["efforts_status", "TEXT"],
     ["efforts_attempts", "INTEGER NOT NULL DEFAULT 0"],
+    ["efforts_unconfirmed", "INTEGER NOT NULL DEFAULT 0"],
     ["efforts_error", "TEXT"],
     ["efforts_fetched_at", "TEXT"],
     ["raw_json", "TEXT"],
@@ -97,6 +98,7 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["updated_at", "TEXT"],
     ["details_status", "TEXT"],
     ["details_attempts", "INTEGER NOT NULL DEFAULT 0"],
+    ["details_unconfirmed", "INTEGER NOT NULL DEFAULT 0"],
     ["details_error", "TEXT"],
     ["details_fetched_at", "TEXT"],
     ["raw_json", "TEXT"],
@@ -231,6 +233,16 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     description: "activities.deleted_at and the answer views (segment_bests, segment_history, most_ridden)",
     up: addDeletedAtAndViews,
+  },
+  {
+    version: 5,
+    description: "failed attempts awaiting evidence that Strava was up (efforts_unconfirmed, details_unconfirmed)",
+    // lib/backfill/failure_policy.ts: a transient failure is marked at once and charged as an
+    // attempt only once Strava is seen answering, in this run or a later one.
+    up: (db) => {
+      ensureTable(db, "activities");
+      ensureTable(db, "segments");
+    },
   },
 ];
 

@@ -6,7 +6,7 @@
 import { parseJson, stringifyJson } from "../json.ts";
 
 /** Kinds of injected faults. */
-export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "huge";
+export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "huge" | "rewrite";
 
 /** A queued fault: the next `times` requests whose path matches get it. */
 export interface Fault {
@@ -19,9 +19,13 @@ export interface Fault {
    * rejects with TypeError); "malformed": the real status with the body cut in half;
    * "429": the rest of the 15-minute window is spent (usage jumps past the limit), then 429;
    * "huge": the real answer grown to at least `bytes` (an activity by more segment efforts with
-   * fresh ids, anything else by a long `description`), like an all-day ride's body.
+   * fresh ids, anything else by a long `description`), like an all-day ride's body;
+   * "rewrite": the real answer with its body text passed through `rewrite` (a record the tool
+   * cannot store: an id above 2^63, a null id, a field missing).
    */
   kind: FaultKind;
+  /** For "rewrite": the body text Strava should have sent instead. */
+  rewrite?: (body: string) => string;
   /** default 1 */
   times?: number;
   delayMs?: number;
@@ -61,19 +65,28 @@ export class SimulatedDrop extends Error {
 
 /** Faults waiting for matching requests, in the order they were added. */
 export class FaultQueue {
-  readonly #faults: { path?: RegExp; kind: FaultKind; remaining: number; delayMs: number; bytes: number }[] = [];
+  readonly #faults: {
+    path?: RegExp;
+    kind: FaultKind;
+    remaining: number;
+    delayMs: number;
+    bytes: number;
+    rewrite?: (body: string) => string;
+  }[] = [];
   #pendingDelays = 0;
 
   /** Queues a fault for the next `times` (default 1) requests whose path matches. */
   add(fault: Fault): void {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError("fault times must be a positive integer");
+    if (fault.kind === "rewrite" && !fault.rewrite) throw new TypeError("a rewrite fault needs its rewrite function");
     this.#faults.push({
       path: fault.path,
       kind: fault.kind,
       remaining: times,
       delayMs: fault.delayMs ?? 60_000,
       bytes: fault.bytes ?? DEFAULT_HUGE_BYTES,
+      rewrite: fault.rewrite,
     });
   }
 
@@ -88,7 +101,7 @@ export class FaultQueue {
   }
 
   /** The fault the request to `path` gets (consuming one of its `times`), or null. */
-  take(path: string): { kind: FaultKind; delayMs: number; bytes: number } | null {
+  take(path: string): { kind: FaultKind; delayMs: number; bytes: number; rewrite?: (body: string) => string } | null {
     for (const f of this.#faults) {
       if (f.remaining <= 0) continue;
       if (f.path) {

@@ -343,6 +343,10 @@ export class StravaSimulator {
           }
           return await this.#route(req, url, entry);
         }
+        case "rewrite": {
+          const real = await this.#route(req, url, entry);
+          return new Response(f.rewrite!(await real.text()), { status: real.status, headers: real.headers });
+        }
         case "huge": {
           const real = await this.#route(req, url, entry);
           if (real.status !== 200) return real;
