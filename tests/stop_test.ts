@@ -118,3 +118,41 @@ Deno.test("stop: SIGTERM while continuous mode sleeps between cycles is recorded
   strictEqual(state.runs, 1);
   strictEqual(integrity(dir.path), "ok");
 });
+
+Deno.test("stop: SIGTERM while waiting for the rate window exits 0 within seconds, sends nothing more", async () => {
+  await using dir = await tempDir();
+  // 3 reads per window (2 after the buffer): the run soon waits for the next window, up to 15 minutes.
+  await using sim = await StravaSimulator.start({ seed: 6, activities: 12, segments: 10, limits: { read15: 3 } });
+  createDatabase(dir.path);
+  const child = spawnScript("manage_backfill", ["--mode", "one-time"], {
+    cwd: dir.path,
+    env: simEnv(sim),
+    hosts: [sim.host],
+  });
+  const stdout = new Response(child.stdout).text();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  // Off a terminal the wait is announced once on stderr: that is the moment to send the signal.
+  while (!stderr.includes("resumes at")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`ended before waiting: ${stderr}`);
+    stderr += value;
+  }
+  const before = sim.requests.length;
+  const sentAt = Date.now();
+  child.kill("SIGTERM");
+  const { code } = await child.status;
+  const ms = Date.now() - sentAt;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    stderr += value;
+  }
+  console.log(`stop after SIGTERM during a rate-window wait: ${ms} ms, ${sim.requests.length - before} requests after`);
+  strictEqual(code, 0, stderr);
+  ok(ms < STOP_BOUND_MS, `stopped after ${ms} ms`);
+  strictEqual(sim.requests.length - before, 0);
+  ok((await stdout).includes("stopped on signal"));
+  const { state } = await readState(`${dir.path}/backfill_state.json`);
+  strictEqual(state.last_outcome, "interrupted");
+});
