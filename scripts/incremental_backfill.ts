@@ -5,7 +5,8 @@
  */
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
-import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
+import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
+import { UsageError } from "../lib/errors.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
@@ -45,6 +46,12 @@ export async function main(args: string[]): Promise<number> {
   const { values, given } = parseFlags(args, FLAGS);
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
+  const filter = queueFilter(values);
+  if (filter && mode === "refresh") {
+    throw new UsageError(
+      "--sport-type, --after and --before select what a backfill fetches; a refresh covers every activity",
+    );
+  }
   await using session = await openSession(sessionOptions(values, given));
   if (session.requeued) console.log(session.requeued);
   if (mode === "refresh") {
@@ -57,8 +64,10 @@ export async function main(args: string[]): Promise<number> {
     for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
     return 0;
   }
-  const summary = await runBackfill(session.ctx, { mode, activities: values.activities, segments: values.segments });
+  const limits = { mode, activities: values.activities, segments: values.segments, filter };
+  const summary = await runBackfill(session.ctx, limits);
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);
+  if (filter) console.log(filterNote(session.db, filter));
   return 0;
 }
 

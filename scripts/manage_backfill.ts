@@ -8,7 +8,7 @@
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
-import { BACKFILL_FLAGS } from "../lib/backfill/flags.ts";
+import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
 import { openMigrated } from "../lib/store/schema.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
@@ -99,7 +99,9 @@ export async function main(args: string[]): Promise<number> {
   const dbPath = values.db;
   const statePath = values.state;
   const rateBuffer = values["rate-buffer"];
+  const filter = queueFilter(values);
   const options = {
+    filter,
     activities: values.activities,
     segments: values.segments,
     intervalSeconds: values.interval,
@@ -119,7 +121,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       const { state, warning } = await readState(statePath);
       if (warning) console.error(`warning: ${warning}`);
-      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer);
+      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer, filter);
       console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     } finally {
       db.close();
@@ -142,6 +144,7 @@ export async function main(args: string[]): Promise<number> {
   const result = await run(session.ctx, { ...options, onBatch, onOutage, onRefresh });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(formatEnding(result, Date.now()));
+  if (filter) console.log(filterNote(session.db, filter));
   return 0;
 }
 

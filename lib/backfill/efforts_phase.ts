@@ -23,9 +23,10 @@ export async function effortsPhase(run: RunScope): Promise<void> {
   await surveyImportedActivities(run);
   summary.skipped = skipActivitiesWithoutEfforts(db, run.stamp());
   if (summary.skipped > 0) log.info("skipped {n} activities that cannot have segment efforts", { n: summary.skipped });
-  const ids = pendingActivities(db, run.limits.activities);
+  const { filter } = run.limits;
+  const ids = pendingActivities(db, run.limits.activities, undefined, filter);
   for (const [done, id] of ids.entries()) {
-    run.gate.report("efforts", done, ids.length, countPendingActivities(db) + countPendingSegments(db));
+    run.gate.report("efforts", done, ids.length, countPendingActivities(db, filter) + countPendingSegments(db, filter));
     try {
       const activity = await run.gate.call(`activity ${id}`, () => client.getActivity(id));
       const n = saveActivityEfforts(db, id, activity, run.stamp());

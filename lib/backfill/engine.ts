@@ -46,8 +46,8 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     }
   } finally {
     run.gate.progress.clear();
-    run.summary.pendingActivities = countPendingActivities(ctx.db);
-    run.summary.pendingSegments = countPendingSegments(ctx.db);
+    run.summary.pendingActivities = countPendingActivities(ctx.db, limits.filter);
+    run.summary.pendingSegments = countPendingSegments(ctx.db, limits.filter);
   }
   return run.summary;
 }

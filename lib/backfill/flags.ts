@@ -9,10 +9,13 @@
 import { DEFAULT_ENV_PATH } from "../config.ts";
 import type { FlagTable, FlagValues } from "../flags.ts";
 import { DEFAULT_LOG_PATH } from "../log.ts";
-import { DEFAULT_DB_PATH } from "../store/db.ts";
+import { type Database, DEFAULT_DB_PATH } from "../store/db.ts";
 import { DEFAULT_BUFFER } from "../strava/rate_limit.ts";
 import { DEFAULT_TOKENS_PATH } from "../strava/token_store.ts";
 import { DEFAULT_REFRESH_AFTER_DAYS } from "./refresh.ts";
+import { UsageError } from "../errors.ts";
+import { describeFilter, type QueueFilter } from "../store/queue_filter.ts";
+import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 
 /** Default number of records per batch (`--activities`, `--segments`). */
 export const DEFAULT_BATCH = 50;
@@ -48,6 +51,13 @@ export const BACKFILL_FLAGS = {
     help: "activities to fetch segment efforts for, per batch",
   },
   segments: { kind: "integer", arg: "N", default: DEFAULT_BATCH, min: 1, help: "segments to fetch per batch" },
+  "sport-type": {
+    kind: "string",
+    arg: "LIST",
+    help: ["fetch only pending activities of these sport types (Ride,VirtualRide,…)", "and the segments they reach"],
+  },
+  after: { kind: "string", arg: "YYYY-MM-DD", help: "fetch only pending activities started on this day or later" },
+  before: { kind: "string", arg: "YYYY-MM-DD", help: "fetch only pending activities started before this day" },
   "refresh-after": {
     kind: "integer",
     arg: "DAYS",
@@ -82,3 +92,42 @@ export const BACKFILL_FLAGS = {
 
 /** Parsed values of the shared backfill flags. */
 export type BackfillFlagValues = FlagValues<typeof BACKFILL_FLAGS>;
+
+function dateFlag(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (!m || !date || date.toISOString().slice(0, 10) !== value.trim()) {
+    throw new UsageError(`--${name} must be a date YYYY-MM-DD, got '${value}'`);
+  }
+  return value.trim();
+}
+
+/**
+ * The queue filter `--sport-type`, `--after` and `--before` ask for (lib/store/queue_filter.ts);
+ * undefined when none is given. Sport types are Strava's names, as many as wanted, comma-separated.
+ */
+export function queueFilter(
+  values: { "sport-type"?: string; after?: string; before?: string },
+): QueueFilter | undefined {
+  const raw = values["sport-type"];
+  const sportTypes = raw === undefined ? undefined : raw.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (raw !== undefined && (sportTypes!.length === 0 || sportTypes!.some((t) => !/^[A-Za-z-]+$/.test(t)))) {
+    throw new UsageError(
+      `--sport-type must be a comma-separated list of sport types like Ride,VirtualRide, got '${raw}'`,
+    );
+  }
+  const after = dateFlag(values.after, "after");
+  const before = dateFlag(values.before, "before");
+  if (after !== undefined && before !== undefined && after >= before) {
+    throw new UsageError(`--after ${after} must be before --before ${before}: no activity could match`);
+  }
+  if (sportTypes === undefined && after === undefined && before === undefined) return undefined;
+  return { sportTypes, after, before };
+}
+
+/** The line printed after a filtered run: the pending counts above were the filter's. */
+export function filterNote(db: Database, filter: QueueFilter): string {
+  return `filter (${describeFilter(filter)}): the pending counts above are for it; ` +
+    `${countPendingActivities(db)} activities and ${countPendingSegments(db)} segments pending in all`;
+}

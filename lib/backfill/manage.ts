@@ -12,6 +12,7 @@ import {
   StravaUnreachableError,
 } from "./engine.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
+import type { QueueFilter } from "../store/queue_filter.ts";
 import type { RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
@@ -35,6 +36,8 @@ export interface ManageOptions {
   maxRuns?: number;
   /** Continuous: list new activities at most this often (default DEFAULT_SYNC_EVERY_SECONDS). */
   syncEverySeconds?: number;
+  /** Which pending activities (and the segments they reach) to fetch; unset: all. */
+  filter?: QueueFilter;
   /** Continuous: refresh with idle budget (lib/backfill/idle_refresh.ts); unset: never. */
   refresh?: IdleRefreshOptions;
   /** Called after every refresh pass. */
@@ -59,8 +62,8 @@ export interface ManageResult {
   warning: string | null;
 }
 
-function pendingNow(ctx: EngineContext): ManageResult["pending"] {
-  return { activities: countPendingActivities(ctx.db), segments: countPendingSegments(ctx.db) };
+function pendingNow(ctx: EngineContext, filter?: QueueFilter): ManageResult["pending"] {
+  return { activities: countPendingActivities(ctx.db, filter), segments: countPendingSegments(ctx.db, filter) };
 }
 
 function addTotals(state: BackfillState, s: RunSummary): void {
@@ -117,7 +120,13 @@ async function batch(
   mode: "activities" | "efforts" | "segments" | "both",
   run: { answered: boolean },
 ): Promise<RunSummary> {
-  const limits = { mode, activities: options.activities, segments: options.segments, answered: run.answered };
+  const limits = {
+    mode,
+    activities: options.activities,
+    segments: options.segments,
+    answered: run.answered,
+    filter: options.filter,
+  };
   const summary = await runBackfill(ctx, limits);
   run.answered ||= answeredIn(summary);
   addTotals(state, summary);
@@ -164,7 +173,7 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles: 1,
     maxRunsReached: false,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }
@@ -243,7 +252,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     stoppedUntil: final?.stoppedUntil ?? null,
     cycles,
     maxRunsReached: !ctx.signal?.aborted && Boolean(options.maxRuns) && cycles >= options.maxRuns!,
-    pending: pendingNow(ctx),
+    pending: pendingNow(ctx, options.filter),
     warning,
   };
 }

@@ -6,6 +6,7 @@
 import type { Database } from "../store/db.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";
 import type { Progress } from "../progress.ts";
+import type { QueueFilter } from "../store/queue_filter.ts";
 
 /** Backfill modes of docs/contract.md. */
 export type Mode = "both" | "efforts" | "segments" | "activities";
@@ -42,6 +43,8 @@ export interface RunLimits {
    * batch whose every request fails is not by itself an outage (see FailurePolicy.ended).
    */
   answered?: boolean;
+  /** Which pending activities (and the segments they reach) this run fetches; unset: all. */
+  filter?: QueueFilter;
 }
 
 /** Counts for one phase. */

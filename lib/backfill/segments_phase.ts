@@ -9,9 +9,10 @@ const log = logger("backfill");
 /** Runs the segments phase for up to `limits.segments` segments. */
 export async function segmentsPhase(run: RunScope): Promise<void> {
   const { db, client } = run.ctx;
-  const ids = pendingSegments(db, run.limits.segments);
+  const { filter } = run.limits;
+  const ids = pendingSegments(db, run.limits.segments, undefined, filter);
   for (const [done, id] of ids.entries()) {
-    run.gate.report("segments", done, ids.length, countPendingSegments(db));
+    run.gate.report("segments", done, ids.length, countPendingSegments(db, filter));
     try {
       const segment = await run.gate.call(`segment ${id}`, () => client.getSegment(id));
       saveSegmentDetails(db, id, segment, run.stamp());

@@ -5,7 +5,8 @@
  */
 import type { Database } from "../store/db.ts";
 import { hasDeletedAt } from "../store/views.ts";
-import { PENDING_ACTIVITIES } from "../store/backfill_store.ts";
+import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
+import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
 import { loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
@@ -35,6 +36,8 @@ export interface Stats {
   };
   eta: { requests_needed: number; days_at_daily_limit: number; finish_at: string | null };
   last_run: BackfillState;
+  /** With --sport-type/--after/--before: what is pending among the activities selected. */
+  filter?: { selects: string; pending_activities: number; pending_segments: number };
 }
 
 function count(db: Database, sql: string): number {
@@ -54,7 +57,13 @@ export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillS
 }
 
 /** Gathers the statistics. */
-export function collectStats(db: Database, state: BackfillState, now: number, buffer = 0.9): Stats {
+export function collectStats(
+  db: Database,
+  state: BackfillState,
+  now: number,
+  buffer = 0.9,
+  filter?: QueueFilter,
+): Stats {
   // Activities a refresh found deleted on Strava are left out of every count but their own
   // (an unmigrated database opened read-only has no such column).
   const live = hasDeletedAt(db) ? "deleted_at IS NULL" : "1";
@@ -113,6 +122,13 @@ export function collectStats(db: Database, state: BackfillState, now: number, bu
       finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
     },
     last_run: state,
+    ...(isFiltered(filter) && {
+      filter: {
+        selects: describeFilter(filter),
+        pending_activities: countPendingActivities(db, filter),
+        pending_segments: countPendingSegments(db, filter),
+      },
+    }),
   };
 }
 
@@ -181,5 +197,12 @@ export function formatStats(stats: Stats, now: number): string {
     row("outcome", r.last_outcome ?? "-"),
   );
   if (r.last_error) lines.push(row("last error", r.last_error));
+  if (stats.filter) {
+    lines.push(
+      `Filter: ${stats.filter.selects}`,
+      row("pending activities", stats.filter.pending_activities),
+      row("pending segments", `${stats.filter.pending_segments} (reached from those activities)`),
+    );
+  }
   return lines.join("\n");
 }

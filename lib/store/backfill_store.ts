@@ -19,6 +19,7 @@ import {
   sqlValue,
 } from "./records.ts";
 import { rawJson, stringifyJson } from "../json.ts";
+import { activityCondition, type QueueFilter, segmentCondition } from "./queue_filter.ts";
 
 type Json = Record<string, unknown>;
 
@@ -49,18 +50,32 @@ export function skipActivitiesWithoutEfforts(db: Database, now: string): number 
   return Number(result.changes);
 }
 
-/** Ids of up to `limit` pending activities, newest first, skipping `exclude` (tried this run). */
-export function pendingActivities(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+/**
+ * Ids of up to `limit` pending activities, newest first, skipping `exclude` (tried this run),
+ * among those `filter` selects (lib/store/queue_filter.ts).
+ */
+export function pendingActivities(
+  db: Database,
+  limit: number,
+  exclude: ReadonlySet<bigint> = new Set(),
+  filter?: QueueFilter,
+): bigint[] {
+  const where = activityCondition(filter);
   const rows = prepareExact(
     db,
-    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} ORDER BY start_date DESC, id DESC LIMIT ?`,
-  ).all(limit + exclude.size) as { id: bigint }[];
+    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql} ORDER BY start_date DESC, id DESC LIMIT ?`,
+  ).all(...where.params, limit + exclude.size) as { id: bigint }[];
   return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
 }
 
-/** Number of pending activities. */
-export function countPendingActivities(db: Database): number {
-  return Number((db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES}`).get() as { n: number }).n);
+/** Number of pending activities (among those `filter` selects). */
+export function countPendingActivities(db: Database, filter?: QueueFilter): number {
+  const where = activityCondition(filter);
+  return Number(
+    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`).get(
+      ...where.params,
+    ) as { n: number }).n,
+  );
 }
 
 /** Number of activities. */
@@ -91,22 +106,34 @@ export function settleUnlisted(db: Database, listed: ReadonlySet<bigint>, now: s
   );
 }
 
-/** Ids of up to `limit` segments whose details are pending, most-ridden first. */
-export function pendingSegments(db: Database, limit: number, exclude: ReadonlySet<bigint> = new Set()): bigint[] {
+/**
+ * Ids of up to `limit` segments whose details are pending, most-ridden first; with a `filter`,
+ * only segments reached by an effort of an activity it selects.
+ */
+export function pendingSegments(
+  db: Database,
+  limit: number,
+  exclude: ReadonlySet<bigint> = new Set(),
+  filter?: QueueFilter,
+): bigint[] {
+  const where = segmentCondition(filter);
   const rows = prepareExact(
     db,
     `SELECT s.id FROM segments s
-     WHERE s.details_status IS NULL
+     WHERE s.details_status IS NULL AND ${where.sql}
      ORDER BY (SELECT count(*) FROM segment_efforts e WHERE e.segment_id = s.id) DESC, s.id
      LIMIT ?`,
-  ).all(limit + exclude.size) as { id: bigint }[];
+  ).all(...where.params, limit + exclude.size) as { id: bigint }[];
   return rows.map((r) => r.id).filter((id) => !exclude.has(id)).slice(0, limit);
 }
 
-/** Number of segments whose details are pending. */
-export function countPendingSegments(db: Database): number {
+/** Number of segments whose details are pending (with a `filter`: reached from the activities it selects). */
+export function countPendingSegments(db: Database, filter?: QueueFilter): number {
+  const where = segmentCondition(filter);
   return Number(
-    (db.prepare("SELECT count(*) n FROM segments WHERE details_status IS NULL").get() as { n: number }).n,
+    (db.prepare(`SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`).get(
+      ...where.params,
+    ) as { n: number }).n,
   );
 }
 
