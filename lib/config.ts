@@ -1,9 +1,10 @@
 /**
  * Configuration: STRAVA_* variables from the process environment first, then from the
- * `--env` file (parsed with node:util parseEnv). Only STRAVA_* names are read, which is
- * also all the scripts' permissions allow.
+ * `--env` file (lib/env_file.ts; a malformed file is refused naming its line). Only STRAVA_*
+ * names are read, which is also all the scripts' permissions allow. Both service URLs are
+ * checked here, before any request: a typo would otherwise be retried as a network error.
  */
-import { parseEnv } from "node:util";
+import { parseEnvFile } from "./env_file.ts";
 import { UsageError } from "./errors.ts";
 
 /** Default API base (docs/contract.md). */
@@ -58,7 +59,26 @@ function readEnvFile(path: string, explicit: boolean, read: (p: string) => strin
     if (err instanceof Deno.errors.IsADirectory) throw new UsageError(`env file ${path} is a directory`);
     throw err;
   }
-  return parseEnv(text) as Record<string, string>;
+  return parseEnvFile(text, path);
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Checks a service URL (STRAVA_API_URL, STRAVA_OAUTH_URL): a URL, https anywhere, plain http
+ * only on loopback (the simulator). Returns it without trailing slashes.
+ */
+export function checkServiceUrl(name: ConfigName, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${name} is not a URL: '${value}'`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) {
+    throw new UsageError(`${name} must use https (plain http is allowed only on 127.0.0.1/localhost), got '${value}'`);
+  }
+  return value.replace(/\/+$/, "");
 }
 
 /** Loads the configuration; blank values count as unset. */
@@ -78,7 +98,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     clientId: get("STRAVA_CLIENT_ID"),
     clientSecret: get("STRAVA_CLIENT_SECRET"),
     refreshToken: get("STRAVA_REFRESH_TOKEN"),
-    apiUrl: (get("STRAVA_API_URL") ?? DEFAULT_API_URL).replace(/\/+$/, ""),
-    oauthUrl: (get("STRAVA_OAUTH_URL") ?? DEFAULT_OAUTH_URL).replace(/\/+$/, ""),
+    apiUrl: checkServiceUrl("STRAVA_API_URL", get("STRAVA_API_URL") ?? DEFAULT_API_URL),
+    oauthUrl: checkServiceUrl("STRAVA_OAUTH_URL", get("STRAVA_OAUTH_URL") ?? DEFAULT_OAUTH_URL),
   };
 }

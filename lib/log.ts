@@ -10,9 +10,10 @@
  * creates no file; update_schema, import_archive and setup_auth are run by hand and report on
  * stderr only.
  */
-import { configure, getLogger, getTextFormatter, type Logger, reset } from "@logtape/logtape";
+import { configure, getLogger, getTextFormatter, type Logger, reset, type Sink } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
 import { dirname } from "node:path";
+import { createPrivateFile, PRIVATE_MODE } from "./file_mode.ts";
 
 /** Default `--log-file`. */
 export const DEFAULT_LOG_PATH = "backfill.log";
@@ -39,21 +40,25 @@ export interface LoggingOptions {
  */
 export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
   if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
+  createPrivateFile(options.path);
   await configure({
     reset: true,
     sinks: {
       // Months of runs: rotate at 10 MiB, keeping the last five files (backfill.log.1 … .4).
-      file: getRotatingFileSink(options.path, {
-        maxSize: options.maxBytes ?? 10 * 1024 * 1024,
-        maxFiles: 5,
-        bufferSize: 0,
-        formatter: getTextFormatter({
-          timestamp: "rfc3339",
-          category: ".",
-          // Ids are bigints; "123n" in a log line would not match the database.
-          value: (v, inspect) => typeof v === "string" || typeof v === "bigint" ? String(v) : inspect(v),
+      file: keepPrivate(
+        options.path,
+        getRotatingFileSink(options.path, {
+          maxSize: options.maxBytes ?? 10 * 1024 * 1024,
+          maxFiles: 5,
+          bufferSize: 0,
+          formatter: getTextFormatter({
+            timestamp: "rfc3339",
+            category: ".",
+            // Ids are bigints; "123n" in a log line would not match the database.
+            value: (v, inspect) => typeof v === "string" || typeof v === "bigint" ? String(v) : inspect(v),
+          }),
         }),
-      }),
+      ),
     },
     loggers: [
       { category: ["strava-backfill"], lowestLevel: options.verbose ? "debug" : "info", sinks: ["file"] },
@@ -75,4 +80,28 @@ export function logRunError(message: string, exitCode: number): void {
 /** Flushes and closes the log file, if a script opened one. */
 export async function closeLogging(): Promise<void> {
   await reset();
+}
+
+/**
+ * The rotating sink creates each new file with the default mode (0644); this puts a file the
+ * tool created back to 0600 after a rotation (seen as a new inode). An existing log keeps the
+ * mode its owner gave it.
+ */
+function keepPrivate(path: string, sink: Sink & Disposable): Sink & Disposable {
+  const inode = () => {
+    try {
+      return Deno.statSync(path).ino;
+    } catch {
+      return null;
+    }
+  };
+  let current = inode();
+  const wrapped = (record: Parameters<Sink>[0]) => {
+    sink(record);
+    const now = inode();
+    if (now === current || now === null) return;
+    current = now;
+    if (Deno.build.os !== "windows") Deno.chmodSync(path, PRIVATE_MODE);
+  };
+  return Object.assign(wrapped, { [Symbol.dispose]: () => sink[Symbol.dispose]() });
 }

@@ -4,10 +4,12 @@
  *
  *   deno task import [--db PATH] [--create] [--skip-invalid] EXPORT
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
-import { databaseExists, openDatabase, removeDatabaseFiles } from "../lib/store/db.ts";
+import { databaseExists, removeDatabaseFiles } from "../lib/store/db.ts";
+import { openToolDatabase } from "../lib/store/open.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { openActivitiesCsv } from "../lib/archive/export_source.ts";
@@ -56,7 +58,7 @@ export async function main(args: string[]): Promise<number> {
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);
   const existed = databaseExists(dbPath);
-  const db = openDatabase(dbPath, { create: values.create });
+  const db = openToolDatabase(dbPath, { create: values.create });
   let ok = false;
   try {
     migrate(db);

@@ -3,6 +3,7 @@
  *
  *   deno task incremental [--mode both|efforts|segments|activities] [--activities N] [--segments N] ...
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";

@@ -5,11 +5,12 @@
  *   deno task backfill            # one-time, with the defaults
  *   deno task stats [--json]
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openForReading } from "../lib/store/open.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
@@ -76,7 +77,8 @@ export const FLAGS = {
 const USAGE = helpText({
   usage: "manage_backfill.ts [options]",
   description: `Modes:
-  --mode stats        counts, rate budget left, last run and an ETA (default; makes no request)
+  --mode stats        counts, rate budget left, last run and an ETA (default; makes no request,
+                      only reads the database: never migrates, locks or writes it)
   --mode one-time     sync new activities, then fetch every pending activity's efforts, then every
                       pending segment's details, in batches, waiting across rate windows
   --mode continuous   every --interval seconds: run one batch (new activities are listed
@@ -117,15 +119,19 @@ export async function main(args: string[]): Promise<number> {
   };
 
   if (mode === "stats") {
-    const db = openMigrated(dbPath);
-    try {
-      const { state, warning } = await readState(statePath);
-      if (warning) console.error(`warning: ${warning}`);
-      const stats = collectStats(db, withLiveOutcome(state, dbPath), Date.now(), rateBuffer, filter);
-      console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
-    } finally {
-      db.close();
-    }
+    // Read-only: stats never migrates, locks or writes (a read-only or immutable file is fine).
+    using reading = openForReading(dbPath);
+    const { state, warning } = await readState(statePath);
+    if (warning) console.error(`warning: ${warning}`);
+    const stats = collectStats(
+      reading.db,
+      withLiveOutcome(state, dbPath),
+      Date.now(),
+      rateBuffer,
+      filter,
+      reading.note,
+    );
+    console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
     return 0;
   }
 

@@ -6,6 +6,7 @@
  *
  * The flow itself lives in lib/auth/setup.ts.
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, setupAuth, type SetupAuthDeps } from "../lib/auth/setup.ts";
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";

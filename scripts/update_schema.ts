@@ -3,10 +3,11 @@
  *
  *   deno task schema [--db PATH] [--create]
  */
+import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
-import { openDatabase } from "../lib/store/db.ts";
+import { openToolDatabase } from "../lib/store/open.ts";
 import { migrate } from "../lib/store/schema.ts";
 
 /** This script's flags. */
@@ -24,7 +25,7 @@ export function main(args: string[]): number {
   const { values } = parseFlags(args, FLAGS);
   if (printedInfo(values, USAGE)) return 0;
   const path = values.db;
-  const db = openDatabase(path, { create: values.create });
+  const db = openToolDatabase(path, { create: values.create });
   try {
     const report = migrate(db);
     if (report.applied.length === 0) {

@@ -3,7 +3,7 @@ import { readActivities } from "../lib/archive/activities_csv.ts";
 import { type Database, prepareExact } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { importActivities, type ImportResult } from "../lib/archive/import.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import {
   exportHeader,
   type GenActivity,

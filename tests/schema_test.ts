@@ -129,7 +129,7 @@ Deno.test("a database from a newer version of the tool is refused", async () => 
   const db = openDatabase(`${dir.path}/new.db`, { create: true });
   try {
     db.exec(`PRAGMA user_version = ${LATEST_VERSION + 1}`);
-    throws(() => migrate(db), /newer than this tool/);
+    throws(() => migrate(db), /written by a newer strava-backfill/);
   } finally {
     db.close();
   }

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VERSION } from "../lib/version.ts";
+import { compareVersions, denoTooOld, MIN_DENO } from "../lib/deno_version.ts";
 import { createDatabase, ROOT, runScript, simEnv, tempDir, withDatabase } from "./helpers.ts";
 
 const SCRIPTS = Object.keys(PERMISSIONS) as ScriptName[];
@@ -142,4 +143,57 @@ Deno.test("manage_backfill --retry-failed puts failed records back in the queue,
     };
     strictEqual(row.efforts_status, "ok");
   });
+});
+
+const TOO_OLD = `error: strava-backfill needs Deno ${MIN_DENO} or newer, this is Deno 2.6.8; ` +
+  "install a newer one (npm install -g deno@2.9.6, or deno upgrade)\n";
+
+Deno.test("an older Deno: every script prints one line naming the Deno it needs, exit 2, before any work", async () => {
+  await using dir = await tempDir();
+  for (const script of SCRIPTS) {
+    // Deno.version is replaced before the script is imported, as an old runtime would report it.
+    const code = `Object.defineProperty(Deno, "version", { value: { ...Deno.version, deno: "2.6.8" } });
+      await import(${JSON.stringify(`${ROOT}scripts/${script}.ts`)});`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--config", `${ROOT}deno.json`, code],
+      cwd: dir.path,
+      env: { NO_COLOR: "1" },
+    })
+      .output();
+    strictEqual(r.code, 2, script);
+    strictEqual(new TextDecoder().decode(r.stderr), TOO_OLD, script);
+    strictEqual(r.stdout.length, 0, script);
+  }
+  strictEqual([...Deno.readDirSync(dir.path)].length, 0, "nothing created");
+});
+
+// Run by hand with a real old Deno (e.g. `npm install --prefix /tmp/old deno@2.6.8`), then
+// STRAVA_BACKFILL_OLD_DENO=/tmp/old/node_modules/.bin/deno deno task test.
+const OLD_DENO = Deno.env.get("STRAVA_BACKFILL_OLD_DENO");
+Deno.test({
+  name: "an older Deno (real binary, STRAVA_BACKFILL_OLD_DENO): one line, exit 2",
+  ignore: OLD_DENO === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    for (const script of SCRIPTS) {
+      const r = await new Deno.Command(OLD_DENO!, {
+        args: ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}scripts/${script}.ts`, "--help"],
+        cwd: dir.path,
+        env: { NO_COLOR: "1" },
+      }).output();
+      strictEqual(r.code, 2, script);
+      const stderr = new TextDecoder().decode(r.stderr);
+      ok(/^error: strava-backfill needs Deno [\d.]+ or newer, this is Deno [\d.]+;[^\n]*\n$/.test(stderr), stderr);
+    }
+  },
+});
+
+Deno.test("deno version: compared numerically; the running Deno is new enough", () => {
+  ok(compareVersions("2.10.0", "2.9.6") > 0);
+  ok(compareVersions("2.7.0", "2.7.0") === 0);
+  ok(compareVersions("2.6.8", "2.7.0") < 0);
+  ok(compareVersions("2.7.0-rc.1", "2.7.0") === 0);
+  strictEqual(denoTooOld(Deno.version.deno), undefined);
+  strictEqual(denoTooOld(MIN_DENO), undefined);
+  ok(denoTooOld("1.46.3")?.includes("needs Deno"));
 });

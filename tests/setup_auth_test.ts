@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { main } from "../scripts/setup_auth.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import { readDatabaseTokens, readTokensFile } from "../lib/strava/token_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { type ScriptResult, spawnScript, tempDir } from "./helpers.ts";

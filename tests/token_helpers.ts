@@ -5,7 +5,7 @@
  */
 import { ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../lib/strava/token_store.ts";
 import { RefreshingTokenProvider, type TokenProviderOptions } from "../lib/strava/tokens.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

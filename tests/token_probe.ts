@@ -12,7 +12,7 @@ import { CREDENTIAL_FLAGS, DB_FLAG } from "../lib/backfill/flags.ts";
 import { loadConfig } from "../lib/config.ts";
 import type { Database } from "../lib/store/db.ts";
 import { RateLimiter } from "../lib/strava/rate_limit.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider, RefreshingTokenProvider } from "../lib/strava/tokens.ts";
 

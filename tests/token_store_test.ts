@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { UsageError } from "../lib/errors.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import {
   parseStoredTime,
   rankCandidates,

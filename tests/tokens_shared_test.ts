@@ -8,7 +8,7 @@ import { ok, rejects, strictEqual } from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { UsageError } from "../lib/errors.ts";
 import { refreshTokens } from "../lib/strava/oauth.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import { readDatabaseTokens, readTokensFile, saveDatabaseTokens, writeTokensFile } from "../lib/strava/token_store.ts";
 import { RefreshingTokenProvider } from "../lib/strava/tokens.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";

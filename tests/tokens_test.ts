@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { AuthError, RuntimeError } from "../lib/errors.ts";
-import { openMigrated } from "../lib/store/schema.ts";
+import { openMigrated } from "../lib/store/open.ts";
 import {
   readDatabaseTokens,
   readTokensFile,

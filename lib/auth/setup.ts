@@ -16,7 +16,7 @@ import {
   STRAVA_API_SETTINGS_URL,
   validateCallback,
 } from "../strava/oauth.ts";
-import { openMigrated } from "../store/schema.ts";
+import { openMigrated } from "../store/open.ts";
 import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../strava/token_store.ts";
 import { openBrowser } from "./browser.ts";
 import { type Authorization, browserFlow, deniedError, exchangeError, type OAuthClient } from "./callback_server.ts";

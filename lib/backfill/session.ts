@@ -4,10 +4,10 @@
  * Strava client, and a signal that SIGINT/SIGTERM abort. Both backfill scripts use it.
  */
 import { loadConfig } from "../config.ts";
-import { type Database, openDatabase } from "../store/db.ts";
+import type { Database } from "../store/db.ts";
 import type { BackfillFlagValues } from "./flags.ts";
 import { acquireRunLock } from "../store/run_lock.ts";
-import { openMigrated } from "../store/schema.ts";
+import { assertToolDatabase, openMigrated } from "../store/open.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
 import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
@@ -119,7 +119,7 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
 
 /**
  * Opens a session. The database must exist (only the schema tools create one). The session
- * holds the one-writer lock (lib/run_lock.ts): two overlapping runs would fetch the same pending
+ * holds the one-writer lock (lib/store/run_lock.ts): two overlapping runs would fetch the same pending
  * records twice. The database is checked before its lock file is made beside it, and locked
  * before anything writes, migrations included.
  */
@@ -128,7 +128,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   // error there and closes the log after the session is gone).
   await setupLogging({ path: options.logFile, verbose: options.verbose });
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
-  openDatabase(options.dbPath).close();
+  assertToolDatabase(options.dbPath); // writes nothing: a refused file stays byte-identical
   const lock = acquireRunLock(options.dbPath);
   let db: Database;
   try {

@@ -1,10 +1,12 @@
 /**
  * The `--state` file (backfill_state.json): how many runs, when the last started and ended,
- * running totals and the last error. Written atomically; a corrupt file is reported and
+ * running totals and the last error. Written atomically and private (0600, like everything
+ * the tool writes beside its tokens); a corrupt file is reported and
  * replaced, never fatal, because it is a convenience and the database is the truth.
  */
 import { writeFileAtomic } from "../atomic_file.ts";
 import { logger } from "../log.ts";
+import { PRIVATE_MODE } from "../file_mode.ts";
 
 /** Default `--state` path. */
 export const DEFAULT_STATE_PATH = "backfill_state.json";
@@ -66,5 +68,5 @@ export async function readState(path: string): Promise<StateRead> {
 
 /** Writes the state file atomically. */
 export function writeState(path: string, state: BackfillState): void {
-  writeFileAtomic(path, JSON.stringify(state, null, 2) + "\n");
+  writeFileAtomic(path, JSON.stringify(state, null, 2) + "\n", { mode: PRIVATE_MODE });
 }

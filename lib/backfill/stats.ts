@@ -1,9 +1,12 @@
 /**
  * `manage_backfill --mode stats`: counts straight from the database, the rate budget from
  * the persisted limiter state (no request is made), the last run from the state file, and
- * an ETA at the current daily limit and buffer.
+ * an ETA at the current daily limit and buffer. It only reads (the database is opened read-only
+ * by lib/store/open.ts `openForReading`), so it may meet a schema older or newer than this tool:
+ * a figure the schema cannot give is null ("unknown"), never an error.
  */
 import type { Database } from "../store/db.ts";
+import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
 import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
@@ -13,35 +16,45 @@ import type { BackfillState } from "./state_file.ts";
 import { runLockHeld } from "../store/run_lock.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
+/** A count, or null when the database's schema cannot give it (an older or newer one). */
+export type Count = number | null;
+
 /** Everything stats reports. */
 export interface Stats {
+  /** The database's schema version, this tool's, and a note when they differ. */
+  schema: { version: number; latest: number; note: string | null };
   activities: {
-    total: number;
-    processed: number;
-    pending: number;
-    skipped: number;
-    not_found: number;
-    forbidden: number;
-    failed: number;
+    total: Count;
+    processed: Count;
+    pending: Count;
+    skipped: Count;
+    not_found: Count;
+    forbidden: Count;
+    failed: Count;
     /** Kept, but no longer listed by Strava (found by a refresh). */
-    deleted: number;
+    deleted: Count;
   };
-  efforts: number;
-  segments: { total: number; detailed: number; pending: number; not_found: number; forbidden: number; failed: number };
-  distinct_segments_ridden: number;
+  efforts: Count;
+  segments: { total: Count; detailed: Count; pending: Count; not_found: Count; forbidden: Count; failed: Count };
+  distinct_segments_ridden: Count;
   budget: {
     window: { reads_left: number; reads_allowed: number; resets_at: string };
     day: { reads_left: number; reads_allowed: number; resets_at: string };
     blocked_until: string | null;
   };
-  eta: { requests_needed: number; days_at_daily_limit: number; finish_at: string | null };
+  eta: { requests_needed: Count; days_at_daily_limit: number | null; finish_at: string | null };
   last_run: BackfillState;
   /** With --sport-type/--after/--before: what is pending among the activities selected. */
   filter?: { selects: string; pending_activities: number; pending_segments: number };
 }
 
-function count(db: Database, sql: string): number {
-  return Number((db.prepare(sql).get() as { n: number }).n);
+function count(db: Database, sql: string): Count {
+  try {
+    return Number((db.prepare(sql).get() as { n: number }).n);
+  } catch (err) {
+    if (err instanceof Error && /no such (column|table)/.test(err.message)) return null;
+    throw err;
+  }
 }
 
 /** What stats shows for a run the state file says is `running` but whose process is gone (kill -9, power loss). */
@@ -56,13 +69,14 @@ export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillS
   return { ...state, last_outcome: DEAD_RUN_OUTCOME };
 }
 
-/** Gathers the statistics. */
+/** Gathers the statistics; `note` is the schema note of `openForReading`. */
 export function collectStats(
   db: Database,
   state: BackfillState,
   now: number,
   buffer = 0.9,
   filter?: QueueFilter,
+  note: string | null = null,
 ): Stats {
   // Activities a refresh found deleted on Strava are left out of every count but their own
   // (an unmigrated database opened read-only has no such column).
@@ -91,11 +105,14 @@ export function collectStats(
     failed: s("details_status = 'failed'"),
   };
   const budget = loadBudgetStatus(db, now, buffer);
-  const needed = activities.pending + segments.pending;
+  const needed = activities.pending === null || segments.pending === null
+    ? null
+    : activities.pending + segments.pending;
   const perDay = Math.min(budget.read.allowedDay, budget.overall.allowedDay);
   // Bound by the budget or by the latency the last run measured, whichever is later.
-  const finish = estimateFinish(needed, budget, now, state.ms_per_request ?? 0);
+  const finish = needed === null ? Infinity : estimateFinish(needed, budget, now, state.ms_per_request ?? 0);
   return {
+    schema: { version: schemaVersion(db), latest: LATEST_VERSION, note },
     activities,
     efforts: count(db, `SELECT count(*) n FROM segment_efforts WHERE ${liveEfforts}`),
     segments,
@@ -118,7 +135,7 @@ export function collectStats(
     },
     eta: {
       requests_needed: needed,
-      days_at_daily_limit: perDay > 0 ? Math.ceil((needed / perDay) * 10) / 10 : Infinity,
+      days_at_daily_limit: needed === null ? null : perDay > 0 ? Math.ceil((needed / perDay) * 10) / 10 : Infinity,
       finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
     },
     last_run: state,
@@ -135,8 +152,10 @@ export function collectStats(
 /** The human table. */
 export function formatStats(stats: Stats, now: number): string {
   const a = stats.activities, g = stats.segments, b = stats.budget;
-  const row = (label: string, value: string | number) => `  ${label.padEnd(22)} ${value}`;
+  const row = (label: string, value: string | number | null) =>
+    `  ${label.padEnd(22)} ${value === null ? "unknown" : value}`;
   const lines = [
+    ...(stats.schema.note ? [`note: ${stats.schema.note}`] : []),
     "Activities",
     row("total", a.total),
     row("processed", a.processed),
@@ -145,7 +164,9 @@ export function formatStats(stats: Stats, now: number): string {
     row("not found", a.not_found),
     row("forbidden", a.forbidden),
     row("failed", a.failed),
-    ...(a.deleted > 0 ? [row("deleted on Strava", `${a.deleted} (kept, left out of the counts)`)] : []),
+    ...(a.deleted !== null && a.deleted > 0
+      ? [row("deleted on Strava", `${a.deleted} (kept, left out of the counts)`)]
+      : []),
     "Segment efforts",
     row("stored", stats.efforts),
     row("distinct segments", stats.distinct_segments_ridden),
@@ -176,13 +197,16 @@ export function formatStats(stats: Stats, now: number): string {
   const e = stats.eta;
   lines.push(
     "Estimate",
-    row("requests needed", `${e.requests_needed} (more as new segments are found)`),
+    row(
+      "requests needed",
+      e.requests_needed === null ? null : `${e.requests_needed} (more as new segments are found)`,
+    ),
     row("days at daily limit", e.days_at_daily_limit),
     row(
       "finishes",
       e.finish_at
         ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}` +
-          (e.requests_needed > 0 && stats.last_run.ms_per_request == null
+          ((e.requests_needed ?? 0) > 0 && stats.last_run.ms_per_request == null
             ? " at the earliest (the time per request is learnt on the first run)"
             : "")
         : "unknown",

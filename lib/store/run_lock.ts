@@ -1,8 +1,12 @@
 /**
- * One writer per database: an exclusive OS lock (flock) on `<db>.lock`. The kernel releases it
- * when the holder dies, so a lock left by a killed process is simply taken over; the file only
- * carries the holder's pid for the "already running" message. Needs no extra permission.
+ * One writer per database file: an exclusive OS lock (flock) on `<real path of the db>.lock`.
+ * The real path (symlinks resolved) makes every name of the file share one lock, so a second
+ * backfill through a symlink is refused; a second hard link is refused before this (lib/store/db.ts).
+ * The kernel releases the lock when the holder dies, so a lock left by a killed process is simply
+ * taken over; the file only carries the holder's pid for the "already running" message. Needs no
+ * extra permission.
  */
+import { resolve } from "node:path";
 import { RuntimeError } from "../errors.ts";
 
 /** A held lock; dispose to release. */
@@ -12,15 +16,17 @@ export interface RunLock extends Disposable {
 
 /** Takes the lock for `dbPath`, or throws RuntimeError "already running (pid N)". */
 export function acquireRunLock(dbPath: string): RunLock {
-  const path = `${dbPath}.lock`;
+  const real = Deno.realPathSync(dbPath);
+  const path = `${real}.lock`;
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   let locked = false;
   try {
     locked = file.tryLockSync(true);
     if (!locked) {
       const holder = new TextDecoder().decode(Deno.readFileSync(path)).trim().split(/\s+/)[0] || "unknown";
+      const alias = real === resolve(dbPath) ? "" : ` (the same file as ${real})`;
       throw new RuntimeError(
-        `another backfill is already running on ${dbPath} (pid ${holder}); wait for it to finish or stop it`,
+        `another backfill is already running on ${dbPath}${alias} (pid ${holder}); wait for it to finish or stop it`,
       );
     }
     file.truncateSync(0);
@@ -52,7 +58,7 @@ export function acquireRunLock(dbPath: string): RunLock {
 export function runLockHeld(dbPath: string): boolean {
   let file: Deno.FsFile;
   try {
-    file = Deno.openSync(`${dbPath}.lock`, { read: true });
+    file = Deno.openSync(`${Deno.realPathSync(dbPath)}.lock`, { read: true });
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;

@@ -3,8 +3,11 @@
  * number in `PRAGMA user_version`. Migration 1 also adopts databases made by other tools
  * (notably the Python toolkit this project succeeds): it adds what is missing and never
  * drops or rewrites a user's rows or columns.
+ *
+ * Only databases that look like this tool's or the seed toolkit's reach a migration
+ * (lib/store/open.ts decides, before anything is written).
  */
-import { columnsOf, type Database, openDatabase, tableExists, transaction } from "./db.ts";
+import { columnsOf, type Database, tableExists, transaction } from "./db.ts";
 import { UsageError } from "../errors.ts";
 import { addDeletedAtAndViews } from "./views.ts";
 
@@ -264,11 +267,7 @@ export interface MigrationReport {
 /** Applies every pending migration, each in its own transaction. Running it twice changes nothing. */
 export function migrate(db: Database): MigrationReport {
   const from = schemaVersion(db);
-  if (from > LATEST_VERSION) {
-    throw new UsageError(
-      `database schema version ${from} is newer than this tool understands (${LATEST_VERSION}); update strava-backfill`,
-    );
-  }
+  if (from > LATEST_VERSION) throw newerSchemaError("the database", from);
   const applied: Migration[] = [];
   for (const migration of MIGRATIONS) {
     if (migration.version <= from) continue;
@@ -281,18 +280,10 @@ export function migrate(db: Database): MigrationReport {
   return { from, to: schemaVersion(db), applied };
 }
 
-/**
- * Opens an existing database and brings its schema up to date. Every script but the
- * two that may create a database opens this way, so pointing the backfill at a database
- * from the old toolkit just works.
- */
-export function openMigrated(path: string, options: { create?: boolean } = {}): Database {
-  const db = openDatabase(path, options);
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return db;
+/** The UsageError for a database written by a newer version of this tool. */
+export function newerSchemaError(path: string, version: number): UsageError {
+  return new UsageError(
+    `${path} was written by a newer strava-backfill (schema version ${version}; this one knows up to ` +
+      `${LATEST_VERSION}); update strava-backfill`,
+  );
 }

@@ -6,6 +6,7 @@
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
+import { warnIfShared } from "../file_mode.ts";
 import { type Database, prepareExact, tableExists, transaction } from "../store/db.ts";
 import { UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
@@ -146,6 +147,7 @@ export function readTokensFile(path: string): TokenCandidate | null {
   try {
     const info = Deno.statSync(path);
     if (info.isDirectory) throw new UsageError(`tokens file ${path} is a directory`);
+    warnIfShared(path, "your Strava tokens", { info });
     mtime = info.mtime;
     text = Deno.readTextFileSync(path);
   } catch (err) {

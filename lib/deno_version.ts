@@ -1,0 +1,34 @@
+/**
+ * The oldest Deno this tool runs on, and the check every script makes before anything else. An
+ * older Deno would fail somewhere inside with a stack trace; this says in one line what to install.
+ * The check is the first import of every script, so it runs before any other module's code; it
+ * uses nothing a Deno 2 lacks, and no module of the tool imports an export an older Deno 2 is
+ * missing at link time (that would fail before any code runs).
+ */
+
+/**
+ * The oldest Deno the scripts are tested on (README, "Install"): the whole test suite passes on
+ * 2.7.1, the first 2.7 release on npm (run with deno.json's "test" block removed, which that
+ * Deno cannot parse; `deno task test` itself needs a newer Deno).
+ */
+export const MIN_DENO = "2.7.1";
+
+/** The Deno to install, and how (Deno is on npm). */
+export const INSTALL_HINT = "npm install -g deno@2.9.6";
+
+/** Compares two `x.y.z` versions numerically (a pre-release suffix is ignored). */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[-+]/)[0].split(".").map((n) => Number(n) || 0);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  }
+  return 0;
+}
+
+/** The one line to print when `version` is older than MIN_DENO, or undefined when it will do. */
+export function denoTooOld(version: string): string | undefined {
+  if (compareVersions(version, MIN_DENO) >= 0) return undefined;
+  return `error: strava-backfill needs Deno ${MIN_DENO} or newer, this is Deno ${version}; ` +
+    `install a newer one (${INSTALL_HINT}, or deno upgrade)`;
+}

@@ -1,0 +1,59 @@
+/**
+ * Files that hold secrets stay private: created 0600, and a warning (with the `chmod` that
+ * fixes it) when an existing one is readable by group or others. The mode of an existing
+ * file is the user's to change, so it is never changed behind their back.
+ */
+
+/** Mode of files that hold tokens or describe the user's runs. */
+export const PRIVATE_MODE = 0o600;
+
+/**
+ * Creates `path` empty with mode 0600 when it does not exist (an existing file keeps its
+ * content and mode). Returns whether it created the file. The explicit chmod defeats an
+ * unusual umask; on Windows modes do not apply.
+ */
+export function createPrivateFile(path: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { write: true, createNew: true, mode: PRIVATE_MODE });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  }
+  file.close();
+  if (Deno.build.os !== "windows") Deno.chmodSync(path, PRIVATE_MODE);
+  return true;
+}
+
+/** The permission bits of `path` when group or others may read it, else null (also on Windows). */
+export function sharedMode(path: string, info?: Deno.FileInfo): number | null {
+  if (Deno.build.os === "windows") return null;
+  const mode = (info ?? Deno.statSync(path)).mode;
+  if (mode === null || (mode & 0o044) === 0) return null;
+  return mode & 0o777;
+}
+
+/** The path, quoted for a shell when it needs it (in messages that show a command). */
+export function shellPath(path: string): string {
+  return /^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+const warned = new Set<string>();
+
+/**
+ * Warns once per file and process when `path`, which holds `what`, is readable by group or
+ * others. `write` receives the one line (default: stderr).
+ */
+export function warnIfShared(
+  path: string,
+  what: string,
+  options: { info?: Deno.FileInfo; write?: (line: string) => void } = {},
+): void {
+  const mode = sharedMode(path, options.info);
+  if (mode === null || warned.has(path)) return;
+  warned.add(path);
+  const line = `warning: ${path} holds ${what} and is readable by other users (mode ${
+    mode.toString(8).padStart(4, "0")
+  }); make it private with: chmod 600 ${shellPath(path)}`;
+  (options.write ?? ((l: string) => console.error(l)))(line);
+}
