@@ -8,11 +8,11 @@ import "../lib/require_deno.ts"; // first: one line instead of a stack trace on 
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
-import { databaseExists, removeDatabaseFiles } from "../lib/store/db.ts";
 import { openToolDatabase } from "../lib/store/open.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { openActivitiesCsv } from "../lib/archive/export_source.ts";
+import { CreatedDatabase } from "../lib/archive/created_database.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";
 import { describeBadRows, importActivities } from "../lib/archive/import.ts";
 import { importProgress } from "../lib/progress.ts";
@@ -57,8 +57,14 @@ export async function main(args: string[]): Promise<number> {
 
   // The export is checked before the database is created, so a wrong path leaves nothing behind.
   await using source = await openActivitiesCsv(path);
-  const existed = databaseExists(dbPath);
-  const db = openToolDatabase(dbPath, { create: values.create });
+  const created = new CreatedDatabase(dbPath);
+  let db;
+  try {
+    db = openToolDatabase(dbPath, { create: values.create });
+  } catch (err) {
+    created.undo();
+    throw err;
+  }
   let ok = false;
   try {
     migrate(db);
@@ -107,8 +113,9 @@ export async function main(args: string[]): Promise<number> {
     ok = true;
   } finally {
     db.close();
-    // A database this run created for an import that failed holds nothing: do not leave it behind.
-    if (!ok && !existed) removeDatabaseFiles(dbPath);
+    // A database this run created for an import that failed holds nothing: do not leave it (or
+    // the folders made for it) behind.
+    if (!ok) created.undo();
   }
   return 0;
 }

@@ -252,8 +252,21 @@ Deno.test("readActivities: empty, header-only, non-Strava, localized, non-UTF-8 
   );
   await rejects(
     readAll(new Uint8Array([0x41, 0x63, 0x74, 0xff, 0xfe, 0x0a])),
-    (e) => e instanceof UsageError && /not UTF-8/.test(e.message),
+    (e) =>
+      e instanceof UsageError &&
+      e.message === "activities.csv is not UTF-8 text (line 1, byte offset 3 (0xff)); is it really Strava's " +
+          "activities.csv?",
   );
+  // Deep in a file, in whatever chunk it arrives: the line and the offset of the bad byte itself.
+  const header = exportHeader(2025).join(",") + "\n";
+  const latin1 = new TextEncoder().encode(header + "1,x\n2,y\n3,caf");
+  const bad = new Uint8Array([...latin1, 0xe9, ...new TextEncoder().encode(",z\n")]);
+  for (const chunk of [1, 100, 65_536]) {
+    await rejects(
+      readAll(bad, chunk),
+      (e) => e instanceof UsageError && e.message.includes(`(line 4, byte offset ${latin1.length} (0xe9))`),
+    );
+  }
   const unclosed = exportHeader(2025).join(",") + '\n1,"Oct 6, 2022, 11:19:20 PM,Ride\n';
   await rejects(
     readAll(unclosed),

@@ -219,6 +219,13 @@ Deno.test("import_archive.ts: every kind of bad input exits 2 with one line, lea
   await write("badrows.csv", bad);
   const german = csv.replace("Activity ID,Activity Date", "Aktivitäts-ID,Aktivitätsdatum");
   await write("german.csv", german);
+  // Latin-1 where UTF-8 belongs, in the fourth line: the message points at that byte.
+  const head = new TextEncoder().encode(lines.slice(0, 3).join("\n") + "\nCaf");
+  await write("latin1.csv", new Uint8Array([...head, 0xe9, ...new TextEncoder().encode(",x\n")]));
+  for (const name of ["b", "a"]) {
+    await Deno.mkdir(`${dir.path}/two/${name}`, { recursive: true });
+    await write(`two/${name}/activities.csv`, csv);
+  }
 
   const cases: [string, RegExp][] = [
     ["junk.zip", /junk\.zip is not a zip archive/],
@@ -231,6 +238,8 @@ Deno.test("import_archive.ts: every kind of bad input exits 2 with one line, lea
       /2 bad rows, nothing imported: line 4: has 2 fields.*line 7: Activity ID \d+ already appears on line 2/,
     ],
     ["german.csv", /language other than English/],
+    ["latin1.csv", new RegExp(`latin1\\.csv is not UTF-8 text \\(line 4, byte offset ${head.length} \\(0xe9\\)\\)`)],
+    ["two", /^error: two holds 2 exports \(two\/a\/activities\.csv and two\/b\/activities\.csv\); point to the one/],
   ];
   for (const [file, pattern] of cases) {
     const r = await runScript("import_archive", [file], { cwd: dir.path });
@@ -245,6 +254,34 @@ Deno.test("import_archive.ts: every kind of bad input exits 2 with one line, lea
   strictEqual(skipped.code, 0, skipped.stderr);
   ok(skipped.stdout.includes("0 added, 0 updated, 4 unchanged, 2 skipped"), skipped.stdout);
   ok(/warning: skipped 2 bad rows: line 4: .*; line 7: /.test(skipped.stderr), skipped.stderr);
+});
+
+Deno.test("import_archive.ts: a failed --create removes the database and the folders it made, nothing else", async () => {
+  await using dir = await tempDir();
+  const csv = generateActivitiesCsv(sampleActivities(3, { seed: 5 }), { headerVersion: 2026 });
+  await Deno.writeTextFile(`${dir.path}/bad.csv`, csv.trimEnd() + "\n1,2\n");
+  const names = (path: string) => [...Deno.readDirSync(path)].map((e) => e.name).sort();
+
+  const first = await runScript("import_archive", ["--create", "bad.csv"], { cwd: dir.path });
+  strictEqual(first.code, 2, first.stderr);
+  ok(/1 bad row, nothing imported/.test(first.stderr), first.stderr);
+  deepStrictEqual(names(dir.path), ["bad.csv"], "no data/ folder left behind");
+
+  // Folders that were there stay, with what they hold; only the ones this run made go.
+  await Deno.mkdir(`${dir.path}/keep`);
+  await Deno.writeTextFile(`${dir.path}/keep/notes.txt`, "mine");
+  const deep = await runScript("import_archive", ["--create", "--db", "keep/new/deeper/x.db", "bad.csv"], {
+    cwd: dir.path,
+  });
+  strictEqual(deep.code, 2, deep.stderr);
+  deepStrictEqual(names(dir.path), ["bad.csv", "keep"]);
+  deepStrictEqual(names(`${dir.path}/keep`), ["notes.txt"]);
+
+  // The same import that succeeds keeps them, of course.
+  await Deno.writeTextFile(`${dir.path}/good.csv`, csv);
+  const good = await runScript("import_archive", ["--create", "--db", "keep/new/x.db", "good.csv"], { cwd: dir.path });
+  strictEqual(good.code, 0, good.stderr);
+  ok(names(`${dir.path}/keep/new`).includes("x.db"));
 });
 
 Deno.test("import_archive.ts: re-importing does not reset what the backfill did", async () => {

@@ -9,7 +9,7 @@ import { main } from "../scripts/setup_auth.ts";
 import { openMigrated } from "../lib/store/open.ts";
 import { readDatabaseTokens, readTokensFile } from "../lib/strava/token_store.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { type ScriptResult, spawnScript, tempDir } from "./helpers.ts";
+import { baseEnv, ROOT, type ScriptResult, spawnScript, tempDir } from "./helpers.ts";
 
 const CLIENT_SECRET = "sim-secret";
 
@@ -315,4 +315,21 @@ Deno.test("setup_auth (in process): the browser is opened with the printed URL; 
   ok(out.some((line) => line.trim() === opened), "the opened URL is the printed one");
   ok(err.includes("could not open a browser; open the URL above yourself"), err.join("\n"));
   strictEqual((await Deno.stat(`${dir.path}/t.json`)).mode! & 0o777, 0o600);
+});
+
+Deno.test("deno task auth on a machine without xdg-open or open: no 'Failed to resolve' noise from Deno", async () => {
+  await using bin = await tempDir(); // PATH holds neither launcher
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", `--config=${ROOT}deno.json`, "auth", "--help"],
+    env: { ...baseEnv(), PATH: bin.path },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [out, err] = [new TextDecoder().decode(stdout), new TextDecoder().decode(stderr)];
+  strictEqual(code, 0, err);
+  ok(out.startsWith("Usage: setup_auth.ts"), out);
+  ok(!/Failed to resolve/.test(err), err);
+  // What is left on stderr is deno task's own echo of the command.
+  deepStrictEqual(err.trim().split("\n").filter((line) => !line.startsWith("Task auth ")), []);
 });

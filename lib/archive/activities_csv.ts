@@ -12,6 +12,7 @@
 import { UsageError } from "../errors.ts";
 import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
 import { apiSportType, legacyType } from "./sport_types.ts";
+import { Utf8Error, Utf8Text } from "./utf8_text.ts";
 
 /** An activity as the archive describes it, in the units and names of the `activities` table. */
 export interface ArchiveActivity {
@@ -433,24 +434,21 @@ export async function* readActivities(
   { label, onBytes }: ReadOptions,
 ): AsyncGenerator<ArchiveRow[], void, undefined> {
   const reader = source.getReader();
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const utf8 = new Utf8Text();
   const parser = new CsvParser();
   const rows = new RowConverter(label);
   const records: CsvRecord[] = [];
-  let bytes = 0;
   try {
     while (true) {
       const { done, value } = await reader.read();
       let text: string;
       try {
-        text = done ? decoder.decode() : decoder.decode(value, { stream: true });
-      } catch {
-        throw new UsageError(`${label} is not UTF-8 text (near byte ${bytes}); is it really Strava's activities.csv?`);
+        text = done ? utf8.end() : utf8.decode(value);
+      } catch (err) {
+        if (!(err instanceof Utf8Error)) throw err;
+        throw new UsageError(`${label} is not UTF-8 text (${err.message}); is it really Strava's activities.csv?`);
       }
-      if (!done) {
-        bytes += value.byteLength;
-        onBytes?.(bytes);
-      }
+      if (!done) onBytes?.(utf8.bytes);
       feed(parser, text, done, records, label);
       const batch = rows.convertAll(records);
       if (batch.length > 0) yield batch;

@@ -103,28 +103,53 @@ function closeQuietly(file: Deno.FsFile): void {
   }
 }
 
+/**
+ * The folder's own activities.csv, else the one in a subfolder (an export unzipped into a
+ * folder of its own). Two or more subfolders holding one are refused, naming them: which export
+ * the user meant is not for the tool to guess.
+ */
 async function openFolder(dir: string): Promise<ActivitiesSource> {
-  const candidates = [join(dir, ACTIVITIES_CSV)];
+  const own = await tryOpen(join(dir, ACTIVITIES_CSV));
+  if (own) return own;
+  const subfolders: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory && !entry.name.startsWith(".") && entry.name !== "__MACOSX") {
-        candidates.push(join(dir, entry.name, ACTIVITIES_CSV));
-      }
+      if (entry.isDirectory && !entry.name.startsWith(".") && entry.name !== "__MACOSX") subfolders.push(entry.name);
     }
   } catch (err) {
     throw describeFsError(dir, err);
   }
-  for (const candidate of candidates) {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(candidate, { read: true });
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue;
-      throw describeFsError(candidate, err);
+  const found: ActivitiesSource[] = [];
+  try {
+    for (const name of subfolders.sort()) {
+      const source = await tryOpen(join(dir, name, ACTIVITIES_CSV));
+      if (source) found.push(source);
     }
-    return csvSource(candidate, file, (await file.stat()).size);
+    if (found.length > 1) {
+      const names = found.map((f) => f.label);
+      throw new UsageError(
+        `${dir} holds ${found.length} exports (${names.slice(0, -1).join(", ")} and ${names.at(-1)}); ` +
+          `point to the one to import`,
+      );
+    }
+  } catch (err) {
+    for (const source of found) await source[Symbol.asyncDispose]();
+    throw err;
   }
+  if (found.length === 1) return found[0];
   throw new UsageError(`${dir} has no ${ACTIVITIES_CSV}: point to the folder Strava's export was unzipped into`);
+}
+
+/** The CSV at `path` as a source; undefined when there is no such file. */
+async function tryOpen(path: string): Promise<ActivitiesSource | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw describeFsError(path, err);
+  }
+  return csvSource(path, file, (await file.stat()).size);
 }
 
 // --- Zip -------------------------------------------------------------------------------------
