@@ -47,13 +47,13 @@ export interface RunOptions {
 }
 
 /**
- * Environment a subprocess needs to run Deno at all (cache location), nothing else, except a
- * faked clock: under `faketime` (how the suite is checked at day and quarter-hour boundaries)
- * the scripts must see the test's clock, as processes on one machine do, not the kernel's.
+ * Environment a subprocess needs to run Deno at all (cache location), nothing else, except the
+ * clock: the scripts must see the test's time zone and, under `faketime` (how the suite is checked
+ * at day and quarter-hour boundaries), the test's clock, as processes on one machine do.
  */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", ...FAKETIME_ENV]) {
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR", "TZ", ...FAKETIME_ENV]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
