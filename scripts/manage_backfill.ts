@@ -139,7 +139,8 @@ export async function main(args: string[]): Promise<number> {
   if (session.requeued) console.log(session.requeued);
 
   const onBatch = (summary: Parameters<typeof formatRunSummary>[0], batchMode: string) => {
-    for (const line of formatRunSummary(summary, batchMode, Date.now())) console.log(line);
+    // The ending line below says why the run stopped; the batch does not say it as well.
+    for (const line of formatRunSummary(summary, batchMode, Date.now(), { stopLine: false })) console.log(line);
   };
   const run = mode === "one-time" ? runOneTime : runContinuous;
   const onOutage = (message: string, seconds: number) =>

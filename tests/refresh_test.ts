@@ -82,6 +82,7 @@ Deno.test("refresh: with nothing changed it costs the list pages only and writes
     updated: 0,
     deleted: 0,
     reappeared: 0,
+    revived: 0,
     requeued: 0,
     refetched: 0,
     segmentsRefreshed: 0,
@@ -137,6 +138,7 @@ Deno.test("refresh: after the world changed, the database equals the new world a
       updated: 4,
       deleted: 2,
       reappeared: 0,
+      revived: 0,
       requeued: 2,
       refetched: 2,
       segmentsRefreshed: detailed,
@@ -187,11 +189,12 @@ Deno.test("refresh: after the world changed, the database equals the new world a
       `activity ${a.id}`,
     );
   }
-  strictEqual(
-    (parseJson(rows(db, "SELECT raw_json FROM activities WHERE id = ?", renamedB.id)[0].raw_json as string) as Json)
-      .name,
-    "Commute home",
+  // The stored detailed record keeps everything the listing lacks, ids above 2^53 exact; only the edited fields change.
+  const patched = parseJson(
+    rows(db, "SELECT raw_json FROM activities WHERE id = ?", renamedB.id)[0].raw_json as string,
   );
+  deepStrictEqual(patched, wire(renamedB.detail));
+  strictEqual((patched as Json).name, "Commute home");
   deepStrictEqual(
     rows(db, "SELECT segment_efforts_processed p, efforts_status s FROM activities WHERE id = ?", added.id),
     [
@@ -315,4 +318,55 @@ Deno.test("incremental_backfill --mode refresh: a deleted, a cropped and a new a
   ok(log.includes("no longer in the athlete's list: marked deleted"), log.slice(-2000));
   const bad = await runScript("incremental_backfill", ["--mode", "refresh", "--refresh-after", "-1"], opts);
   strictEqual(bad.code, 2);
+});
+
+Deno.test("refresh: an activity once settled not_found that Strava lists again is pending again", async () => {
+  await using h = await backfilled(40);
+  const { sim, db } = h;
+  // As when a private activity answered 404 to a token without activity:read_all, re-authorized since.
+  const hidden = sim.truth.activities.find((a) => !a.deleted && a.effortIds.length > 0)!;
+  db.prepare("UPDATE activities SET efforts_status = 'not_found', efforts_error = 'Record Not Found' WHERE id = ?")
+    .run(hidden.id);
+  h.newRequests();
+  const result = await h.refresh();
+  strictEqual(result.refresh.revived, 1);
+  strictEqual(h.newRequests().length, 1, "the list page only; the next backfill fetches it");
+  deepStrictEqual(
+    rows(
+      db,
+      "SELECT segment_efforts_processed p, efforts_status s, efforts_error e FROM activities WHERE id = ?",
+      hidden.id,
+    ),
+    [{ p: 0, s: null, e: null }],
+  );
+});
+
+Deno.test("refresh: a pass stopped at the budget (--no-wait) marks nothing deleted; the next one finishes", async () => {
+  await using dir = await tempDir();
+  const clock = new VirtualClock();
+  await using sim = StravaSimulator.inProcess({ seed: 11, activities: 230, segments: 30, now: clock.now, limits: BIG });
+  const db = openDatabase(`${dir.path}/r.db`, { create: true });
+  try {
+    migrate(db);
+    const ctx = simContext(db, sim, clock, { wait: false });
+    await runBackfill(ctx, { mode: "activities", activities: 10_000, segments: 10_000 });
+    await runBackfill(ctx, { mode: "both", activities: 10_000, segments: 10_000 });
+    const gone = sim.truth.activities.find((a) => !a.deleted && a.effortIds.length > 0)!;
+    deleteActivity(sim, gone.id);
+    // Another program has spent this window but one read: page 1 is read (its answer reports the
+    // window spent), page 2 is not.
+    const allowed = Math.floor(BIG.read15 * 0.9);
+    sim.setRateUsage({ read15: allowed - 1 });
+    const stopped = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
+    ok(stopped.run.stoppedUntil !== null, "stopped at the budget");
+    strictEqual(stopped.refresh.listingComplete, false);
+    strictEqual(stopped.refresh.deleted, 0);
+    strictEqual(rows(db, "SELECT 1 FROM activities WHERE deleted_at IS NOT NULL").length, 0);
+    clock.advance(stopped.run.stoppedUntil! - clock.now() + 1000);
+    const done = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
+    strictEqual(done.refresh.listingComplete, true);
+    strictEqual(done.refresh.deleted, 1);
+  } finally {
+    db.close();
+  }
 });

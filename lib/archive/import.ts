@@ -18,7 +18,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ArchiveActivity, ArchiveRow } from "./activities_csv.ts";
 import { SPORT_TYPES } from "./sport_types.ts";
-import { type Database, prepareExact } from "../store/db.ts";
+import { beginImmediate, type Database, prepareExact } from "../store/db.ts";
 import { UsageError } from "../errors.ts";
 
 const log = getLogger(["strava-backfill", "import"]);
@@ -151,7 +151,7 @@ async function upsertAll(
   let rows = 0;
   const params: (string | number | bigint | null)[] = new Array(P_NOW).fill(null);
 
-  db.exec("BEGIN IMMEDIATE");
+  beginImmediate(db);
   try {
     for await (const batch of batches) {
       params[P_NOW - 1] = new Date(now()).toISOString().slice(0, 19) + "Z";

@@ -68,6 +68,8 @@ export interface RefreshCounts {
   updated: number;
   deleted: number;
   reappeared: number;
+  /** Activities once settled not_found/forbidden that are listed now: pending again. */
+  revived: number;
   /** Activities whose track changed, put back in the queue. */
   requeued: number;
   /** Of those, fetched again in this pass. */
@@ -94,6 +96,7 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     updated: 0,
     deleted: 0,
     reappeared: 0,
+    revived: 0,
     requeued: 0,
     refetched: 0,
     segmentsRefreshed: 0,
@@ -167,6 +170,7 @@ async function listAll(run: RunScope, counts: RefreshCounts): Promise<bigint[]> 
     counts.added += changes.added;
     counts.updated += changes.updated;
     counts.reappeared += changes.reappeared;
+    counts.revived += changes.revived;
     counts.requeued += changes.requeued.length;
     requeued.push(...changes.requeued);
     log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: run.gate.usage() });
@@ -252,7 +256,8 @@ export function formatRefreshSummary(s: RefreshSummary): string[] {
   const r = s.refresh;
   const lines = [
     `refresh: ${s.run.listed.seen} activities listed (${s.run.listed.pages} pages): ${r.added} new (pending), ` +
-    `${r.updated} updated, ${r.deleted} deleted on Strava (kept), ${r.reappeared} listed again`,
+    `${r.updated} updated, ${r.deleted} deleted on Strava (kept), ${r.reappeared + r.revived} listed again` +
+    (r.revived > 0 ? ` (${r.revived} once not found or forbidden, pending again)` : ""),
     `refresh: ${r.requeued} cropped or re-processed, ${r.refetched} fetched again with their efforts replaced` +
     (r.requeued > r.refetched ? ` (${r.requeued - r.refetched} left pending)` : ""),
     `refresh: ${r.segmentsRefreshed} segments refreshed, ${s.run.segments.not_found} not found, ` +

@@ -3,8 +3,17 @@ import type { RunSummary } from "./engine.ts";
 import type { ManageResult } from "./manage.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
 
-/** The lines printed after a run. */
-export function formatRunSummary(s: RunSummary, mode: string, now: number): string[] {
+/**
+ * The lines printed after a run. `stopLine: false` leaves out the line saying why the run
+ * stopped (budget or signal), for a caller that ends with its own line saying it
+ * (manage_backfill's `formatEnding`): a stop prints one line, not two saying the same.
+ */
+export function formatRunSummary(
+  s: RunSummary,
+  mode: string,
+  now: number,
+  { stopLine = true }: { stopLine?: boolean } = {},
+): string[] {
   const lines: string[] = [];
   if (mode === "activities") {
     // A survey may have been the listing: imported activities it did not see are settled.
@@ -26,6 +35,7 @@ export function formatRunSummary(s: RunSummary, mode: string, now: number): stri
     );
   }
   lines.push(`pending: ${s.pendingActivities} activities, ${s.pendingSegments} segments`);
+  if (!stopLine) return lines;
   if (s.stoppedUntil !== null) {
     lines.push(`rate budget spent: budget reopens at ${formatLocalAndUtc(s.stoppedUntil, now)}; run again then`);
   } else if (s.interrupted) {

@@ -213,16 +213,24 @@ function exists(path: string): boolean {
 }
 
 /**
- * Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error (which is rethrown).
- * IMMEDIATE takes the write lock up front so two processes never deadlock upgrading a read.
+ * `BEGIN IMMEDIATE`: takes the write lock now, waiting the busy timeout for another writer; when
+ * that runs out, the error names the file and what to do instead of SQLite's bare "database is locked".
  */
-export function transaction<T>(db: Database, fn: () => T): T {
+export function beginImmediate(db: Database): void {
   try {
     db.exec("BEGIN IMMEDIATE");
   } catch (err) {
     if (isBusyError(err)) throw lockedError(databasePath(db), openedAs.get(db)?.timeoutMs);
     throw err;
   }
+}
+
+/**
+ * Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error (which is rethrown).
+ * IMMEDIATE takes the write lock up front so two processes never deadlock upgrading a read.
+ */
+export function transaction<T>(db: Database, fn: () => T): T {
+  beginImmediate(db);
   try {
     const result = fn();
     db.exec("COMMIT");

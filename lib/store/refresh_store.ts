@@ -28,6 +28,11 @@ export interface PageChanges {
   reappeared: number;
   /** Processed activities whose track changed: back in the queue, to be fetched again. */
   requeued: bigint[];
+  /**
+   * Activities once settled `not_found`/`forbidden` that Strava lists now (made public again,
+   * or readable with a new token): pending again, for the next backfill.
+   */
+  revived: number;
 }
 
 const placeholders = (n: number) => Array(n).fill("?").join(", ");
@@ -47,7 +52,7 @@ function same(stored: unknown, fresh: SQLInputValue): boolean {
  * go back in the queue. An unchanged activity is not written at all. One transaction.
  */
 export function applyListedPage(db: Database, activities: Json[], now: string): PageChanges {
-  const changes: PageChanges = { added: 0, updated: 0, reappeared: 0, requeued: [] };
+  const changes: PageChanges = { added: 0, updated: 0, reappeared: 0, requeued: [], revived: 0 };
   const columns = ACTIVITY_API_COLUMNS;
   const select = prepareExact(
     db,
@@ -81,6 +86,11 @@ export function applyListedPage(db: Database, activities: Json[], now: string): 
       }
       const changed = columns.filter((c, i) => !same(row[c], values[i]));
       const reappeared = row.deleted_at !== null;
+      if (row.efforts_status === "not_found" || row.efforts_status === "forbidden") {
+        // Listed, so readable now: a 404/403 settled it once, but that no longer holds.
+        requeue.run(id);
+        changes.revived++;
+      }
       if (changed.length === 0 && !reappeared) continue;
       // Only the fields that changed go into raw_json: the stored record is the detailed one,
       // richer than a list entry, and must keep what the listing does not carry.
