@@ -220,3 +220,18 @@ Deno.test("failure_policy: incremental_backfill with poison records at the end e
     strictEqual(db.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
   });
 });
+
+Deno.test("failure_policy: one-time asks a failing record once per command, not once per batch", async () => {
+  await using h = await harness({ activities: 150, wait: true });
+  const newest = queueEnd(h.sim.truth.activities).at(-1)!.id; // first in the queue, so in the first batch
+  h.sim.addFault({ path: new RegExp(`/activities/${newest}$`), kind: "503", times: 100_000 });
+  for (let command = 1; command <= MAX_ATTEMPTS; command++) {
+    await h.oneTime();
+    strictEqual(readsOf(h, newest), 5 * command, `one attempt (5 reads) in command ${command}`);
+    strictEqual(Number(row(h, newest).n), command);
+  }
+  strictEqual(row(h, newest).s, "failed");
+  const before = h.apiRequests().length;
+  await h.oneTime();
+  strictEqual(h.apiRequests().length, before + 1, "only the listing: the settled record costs no read");
+});

@@ -24,7 +24,8 @@ export async function effortsPhase(run: RunScope): Promise<void> {
   summary.skipped = skipActivitiesWithoutEfforts(db, run.stamp());
   if (summary.skipped > 0) log.info("skipped {n} activities that cannot have segment efforts", { n: summary.skipped });
   const { filter } = run.limits;
-  const ids = pendingActivities(db, run.limits.activities, undefined, filter);
+  const tried = run.limits.tried?.activities;
+  const ids = pendingActivities(db, run.limits.activities, tried, filter);
   for (const [done, id] of ids.entries()) {
     run.gate.report("efforts", done, ids.length, countPendingActivities(db, filter) + countPendingSegments(db, filter));
     try {
@@ -36,6 +37,7 @@ export async function effortsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
+      tried?.add(id);
       await run.policy.failed("activity", id, err);
     }
   }

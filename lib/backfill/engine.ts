@@ -17,7 +17,7 @@ import { createRunScope } from "./run_scope.ts";
 import { BudgetSpent, type EngineContext, Interrupted, type RunLimits, type RunSummary } from "./run_types.ts";
 import { segmentsPhase } from "./segments_phase.ts";
 
-export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary } from "./run_types.ts";
+export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary, TriedRecords } from "./run_types.ts";
 export { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 export { SURVEY_FACTOR } from "./list_phase.ts";
 

@@ -10,6 +10,7 @@ import {
   runBackfill,
   type RunSummary,
   StravaUnreachableError,
+  type TriedRecords,
 } from "./engine.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
@@ -118,15 +119,10 @@ async function batch(
   state: BackfillState,
   options: ManageOptions,
   mode: "activities" | "efforts" | "segments" | "both",
-  run: { answered: boolean },
+  run: { answered: boolean; tried?: TriedRecords },
 ): Promise<RunSummary> {
-  const limits = {
-    mode,
-    activities: options.activities,
-    segments: options.segments,
-    answered: run.answered,
-    filter: options.filter,
-  };
+  const { activities, segments, filter } = options;
+  const limits = { mode, activities, segments, answered: run.answered, tried: run.tried, filter };
   const summary = await runBackfill(ctx, limits);
   run.answered ||= answeredIn(summary);
   addTotals(state, summary);
@@ -147,7 +143,8 @@ const outcomeOf = (s: RunSummary): ManageResult["outcome"] =>
 /** `--mode one-time`: everything pending, in batches, efforts before segments. */
 export async function runOneTime(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {
   let last: RunSummary | null = null;
-  const run = { answered: false };
+  // A record that fails is asked again by the next command, not by the next batch of this one.
+  const run = { answered: false, tried: { activities: new Set<bigint>(), segments: new Set<bigint>() } };
   const { outcome, warning } = await recorded(ctx, options.statePath, "one-time", async (state) => {
     last = await batch(ctx, state, options, "activities", run);
     if (ended(last)) return outcomeOf(last);

@@ -43,8 +43,20 @@ export interface RunLimits {
    * batch whose every request fails is not by itself an outage (see FailurePolicy.ended).
    */
   answered?: boolean;
+  /**
+   * Records that failed earlier in the same command (one-time mode's batches): not asked again
+   * until the next command, so a record's bounded attempts are spread over time, not spent in
+   * one sitting. Phases add the records that fail to it.
+   */
+  tried?: TriedRecords;
   /** Which pending activities (and the segments they reach) this run fetches; unset: all. */
   filter?: QueueFilter;
+}
+
+/** Ids of records that failed in this command, per table. */
+export interface TriedRecords {
+  activities: Set<bigint>;
+  segments: Set<bigint>;
 }
 
 /** Counts for one phase. */

@@ -10,7 +10,8 @@ const log = logger("backfill");
 export async function segmentsPhase(run: RunScope): Promise<void> {
   const { db, client } = run.ctx;
   const { filter } = run.limits;
-  const ids = pendingSegments(db, run.limits.segments, undefined, filter);
+  const tried = run.limits.tried?.segments;
+  const ids = pendingSegments(db, run.limits.segments, tried, filter);
   for (const [done, id] of ids.entries()) {
     run.gate.report("segments", done, ids.length, countPendingSegments(db, filter));
     try {
@@ -21,6 +22,7 @@ export async function segmentsPhase(run: RunScope): Promise<void> {
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
+      tried?.add(id);
       await run.policy.failed("segment", id, err);
     }
   }
