@@ -101,6 +101,19 @@ for (const version of [0, 7]) {
   }
 }
 
+// WAL mode with no -wal: SQLite would create -wal and -shm just to read the catalogue.
+for (const opener of Object.keys(OPENERS)) {
+  ROWS.push({
+    name: "another application's database in WAL mode",
+    opener,
+    setup: (dir) =>
+      sqlite(`${dir}/${DB}`, "PRAGMA journal_mode = WAL; CREATE TABLE users (id, name); CREATE TABLE notes (id)"),
+    code: 2,
+    says: new RegExp(`^${DB} is a SQLite database of another application \\(tables: notes, users\\); not touching it$`),
+    noNewFiles: true,
+  });
+}
+
 ROWS.push(
   ...["update_schema", "incremental", "stats"].map((opener): Row => ({
     name: "a database written by a newer strava-backfill",

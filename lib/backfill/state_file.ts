@@ -60,7 +60,9 @@ export async function readState(path: string): Promise<StateRead> {
     const base = emptyState();
     return { state: { ...base, ...parsed, totals: { ...base.totals, ...parsed.totals } }, warning: null };
   } catch {
-    const warning = `state file ${path} is corrupt; it will be replaced (the database is unaffected)`;
+    // Stats only reads: the file is replaced by the next backfill run, not by whoever reads it.
+    const warning =
+      `state file ${path} is corrupt; ignored, and replaced by the next backfill run (the database is unaffected)`;
     logger("state").warn(warning);
     return { state: emptyState(), warning };
   }

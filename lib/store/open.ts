@@ -4,9 +4,12 @@
  * databases, the seed toolkit's and empty ones are adopted; another application's database is
  * refused and stays byte-identical. Stats opens read-only and reads whatever schema it finds.
  */
+import { readRawCatalogue } from "./sqlite_catalogue.ts";
 import {
   assertWritable,
   type Database,
+  databaseExists,
+  type DatabaseFile,
   inspectDatabaseFile,
   missingError,
   openDatabase,
@@ -50,18 +53,39 @@ export function classifyDatabase(db: Database): DatabaseKind {
   const applicationId = Number(
     (db.prepare("PRAGMA application_id").get() as { application_id: number }).application_id,
   );
+  const keyed = db.prepare(`SELECT 1 FROM pragma_table_info('activities') WHERE lower(name) = 'id' AND pk > 0`)
+    .get() !== undefined;
+  return { kind: decide(version, applicationId, tables, keyed)!, version, tables, applicationId };
+}
+
+/**
+ * The rule of `classifyDatabase`. `keyed` (whether activities.id is its key) may be unknown
+ * (undefined): the answer is then undefined where it depends on it.
+ */
+function decide(
+  version: number,
+  applicationId: number,
+  tables: string[],
+  keyed: boolean | undefined,
+): DatabaseKind["kind"] | undefined {
   const lower = new Set(tables.map((t) => t.toLowerCase()));
-  const keyedActivities = lower.has("activities") &&
-    db.prepare(`SELECT 1 FROM pragma_table_info('activities') WHERE lower(name) = 'id' AND pk > 0`).get() !==
-      undefined;
-  const base = { version, tables, applicationId };
-  if (applicationId !== 0) return { kind: "foreign", ...base };
-  if (version === 0) {
-    if (tables.length === 0) return { kind: "empty", ...base };
-    return { kind: keyedActivities ? "seed" : "foreign", ...base };
-  }
-  if (!keyedActivities || !lower.has(TOOL_TABLE)) return { kind: "foreign", ...base };
-  return { kind: version > LATEST_VERSION ? "newer" : "ours", ...base };
+  if (applicationId !== 0) return "foreign";
+  if (version === 0 && tables.length === 0) return "empty";
+  if (!lower.has("activities") || (version !== 0 && !lower.has(TOOL_TABLE))) return "foreign";
+  if (keyed === undefined) return undefined;
+  if (!keyed) return "foreign";
+  return version === 0 ? "seed" : version > LATEST_VERSION ? "newer" : "ours";
+}
+
+/**
+ * Refuses another application's WAL-mode database from its bytes alone when it has no -wal:
+ * SQLite would create -wal and -shm beside it just to read its catalogue.
+ */
+function refuseForeignWithoutSqlite(path: string, file: DatabaseFile): void {
+  if (!file.wal || databaseExists(`${path}-wal`)) return;
+  const raw = readRawCatalogue(path);
+  if (raw === null || decide(raw.version, raw.applicationId, raw.tables, undefined) !== "foreign") return;
+  throw new UsageError(foreignMessage(path, { kind: "foreign", ...raw, tables: [...raw.tables].sort() }));
 }
 
 /** The one line that refuses another application's database. */
@@ -104,6 +128,7 @@ export function assertToolDatabase(path: string, options: { create?: boolean } =
   }
   assertWritable(path);
   if (file.kind === "empty") return;
+  refuseForeignWithoutSqlite(path, file);
   const db = openReadOnly(path);
   try {
     assertAdoptable(path, classifyDatabase(db));
@@ -134,6 +159,7 @@ export interface ReadOnlyDatabase extends Disposable {
  */
 export function openForReading(path: string): ReadOnlyDatabase {
   const file = inspectDatabaseFile(path);
+  if (file.kind === "sqlite") refuseForeignWithoutSqlite(path, file);
   const db = openReadOnly(path);
   try {
     const found = classifyDatabase(db);
