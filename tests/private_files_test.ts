@@ -82,3 +82,30 @@ Deno.test({
     strictEqual(quiet.stderr, "", "private files: no warning");
   },
 });
+
+Deno.test({
+  name: "setup_auth warns before it stores tokens in a database readable by others",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using dir = await tempDir();
+    createDatabase(dir.path);
+    Deno.chmodSync(`${dir.path}/data/segments.db`, 0o644);
+    const env = {
+      STRAVA_CLIENT_ID: "1",
+      STRAVA_CLIENT_SECRET: "s",
+      STRAVA_OAUTH_URL: "http://127.0.0.1:9/oauth",
+      STRAVA_API_URL: "http://127.0.0.1:9/api/v3",
+    };
+    // Nothing listens on port 9: the exchange fails, after the database was opened and checked.
+    const r = await runScript("setup_auth", ["--code", "abc", "--no-browser"], {
+      cwd: dir.path,
+      env,
+      hosts: ["127.0.0.1:9"],
+    });
+    strictEqual(
+      r.stderr.split("\n")[0],
+      "warning: data/segments.db holds your Strava tokens and is readable by other users (mode 0644); " +
+        "make it private with: chmod 600 data/segments.db",
+    );
+  },
+});

@@ -219,7 +219,7 @@ function enterBulkMode(db: Database): () => void {
     try {
       db.exec("PRAGMA journal_mode = WAL");
     } catch (err) {
-      // The next open switches it back (lib/db.ts sets WAL on every open).
+      // The next open switches it back (lib/store/db.ts sets WAL on every open).
       log.warn("could not return the database to WAL mode: {error}", { error: String(err) });
     }
   };

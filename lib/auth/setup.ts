@@ -135,7 +135,7 @@ export function openExistingDatabase(path: string): Database | undefined {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   }
-  return openMigrated(path);
+  return openMigrated(path, { storesTokens: true });
 }
 
 /** --code: no server; the state cannot be checked (the run that made it is gone). */

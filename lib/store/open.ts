@@ -105,8 +105,10 @@ export function assertAdoptable(path: string, found: DatabaseKind): void {
 }
 
 /** Warns (once) when a database holding tokens is readable by other users. */
-function warnIfTokensShared(db: Database, path: string, info: Deno.FileInfo | null): void {
-  if (info === null || !tableExists(db, "tokens")) return;
+function warnIfTokensShared(db: Database, path: string, info: Deno.FileInfo | null, willHold = false): void {
+  if (info === null) return;
+  if (willHold) return warnIfShared(path, "your Strava tokens", { info });
+  if (!tableExists(db, "tokens")) return;
   try {
     if (db.prepare("SELECT 1 FROM tokens WHERE refresh_token IS NOT NULL LIMIT 1").get() === undefined) return;
   } catch {
@@ -115,12 +117,20 @@ function warnIfTokensShared(db: Database, path: string, info: Deno.FileInfo | nu
   warnIfShared(path, "your Strava tokens", { info });
 }
 
+/** Options of `assertToolDatabase`, `openToolDatabase` and `openMigrated`. */
+export interface OpenToolOptions {
+  /** Create the database when missing (update_schema, import_archive with --create). */
+  create?: boolean;
+  /** The caller is about to store tokens in it (setup_auth): warn if it is shared even before it holds any. */
+  storesTokens?: boolean;
+}
+
 /**
  * Checks, without writing anything, that `path` is a database this tool may write: it exists
  * (or `create` allows making it), is writable, and is this tool's, the seed's or empty. Refuses
  * everything else with a UsageError naming what was found.
  */
-export function assertToolDatabase(path: string, options: { create?: boolean } = {}): void {
+export function assertToolDatabase(path: string, options: OpenToolOptions = {}): void {
   const file = inspectDatabaseFile(path);
   if (file.kind === "missing") {
     if (!options.create) throw missingError(path);
@@ -132,14 +142,14 @@ export function assertToolDatabase(path: string, options: { create?: boolean } =
   const db = openReadOnly(path);
   try {
     assertAdoptable(path, classifyDatabase(db));
-    warnIfTokensShared(db, path, file.info);
+    warnIfTokensShared(db, path, file.info, options.storesTokens);
   } finally {
     db.close();
   }
 }
 
 /** Opens (or with `create` creates) a database this tool may write, after `assertToolDatabase`. */
-export function openToolDatabase(path: string, options: { create?: boolean } = {}): Database {
+export function openToolDatabase(path: string, options: OpenToolOptions = {}): Database {
   assertToolDatabase(path, options);
   return openDatabase(path, options);
 }
@@ -185,7 +195,7 @@ export function openForReading(path: string): ReadOnlyDatabase {
  * two that may create a database opens this way, so pointing the backfill at a database
  * from the old toolkit just works.
  */
-export function openMigrated(path: string, options: { create?: boolean } = {}): Database {
+export function openMigrated(path: string, options: OpenToolOptions = {}): Database {
   const db = openToolDatabase(path, options);
   try {
     migrate(db);

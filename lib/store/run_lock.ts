@@ -4,9 +4,11 @@
  * backfill through a symlink is refused; a second hard link is refused before this (lib/store/db.ts).
  * The kernel releases the lock when the holder dies, so a lock left by a killed process is simply
  * taken over; the file only carries the holder's pid for the "already running" message. Needs no
- * extra permission.
+ * extra permission: when the real file lies outside the folder the process may write (a symlink
+ * to another disk), the lock goes beside the link instead, named by the file's device and inode,
+ * so every link in that folder shares it.
  */
-import { resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { RuntimeError } from "../errors.ts";
 
 /** A held lock; dispose to release. */
@@ -14,10 +16,19 @@ export interface RunLock extends Disposable {
   path: string;
 }
 
+/** The lock file of the database at `dbPath` (see the module comment), and the real file's path. */
+export function runLockPath(dbPath: string, access: "read" | "write" = "write"): { path: string; real: string } {
+  const real = Deno.realPathSync(dbPath);
+  const beside = `${real}.lock`;
+  if (Deno.permissions.querySync({ name: access, path: beside }).state === "granted") return { path: beside, real };
+  const { dev, ino } = Deno.statSync(dbPath); // follows the link, checked against dbPath's permission
+  const name = dev === null || ino === null ? `${basename(dbPath)}.lock` : `.strava-backfill-${dev}-${ino}.lock`;
+  return { path: join(dirname(dbPath), name), real };
+}
+
 /** Takes the lock for `dbPath`, or throws RuntimeError "already running (pid N)". */
 export function acquireRunLock(dbPath: string): RunLock {
-  const real = Deno.realPathSync(dbPath);
-  const path = `${real}.lock`;
+  const { path, real } = runLockPath(dbPath);
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   let locked = false;
   try {
@@ -58,7 +69,7 @@ export function acquireRunLock(dbPath: string): RunLock {
 export function runLockHeld(dbPath: string): boolean {
   let file: Deno.FsFile;
   try {
-    file = Deno.openSync(`${Deno.realPathSync(dbPath)}.lock`, { read: true });
+    file = Deno.openSync(runLockPath(dbPath, "read").path, { read: true });
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;

@@ -14,7 +14,7 @@ import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);
 
-/** Supplies access tokens (lib/tokens.ts implements the refreshing one). */
+/** Supplies access tokens (lib/strava/tokens.ts implements the refreshing one). */
 export interface TokenProvider {
   /** A valid token (refreshing ahead of expiry). */
   accessToken(): Promise<string>;

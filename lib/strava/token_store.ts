@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../atomic_file.ts";
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";
 
-/** Name of the lock table (migration 2 in lib/schema.ts). */
+/** Name of the lock table (migration 2 in lib/store/schema.ts). */
 export const LOCK_TABLE = "token_refresh_lock";
 
 /** One stored token pair. */

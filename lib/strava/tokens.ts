@@ -44,7 +44,7 @@ export type { TokenProvider };
 /** The exact message of docs/contract.md when no token exists anywhere. */
 export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
 
-/** Message when STRAVA_ACCESS_TOKEN is answered 401 (given by lib/strava.ts staticTokenProvider). */
+/** Message when STRAVA_ACCESS_TOKEN is answered 401 (given by staticTokenProvider in lib/strava/client.ts). */
 export const ACCESS_TOKEN_REJECTED_MESSAGE = "the access token was rejected or expired; run setup_auth";
 
 /** Message when every stored refresh token was refused. */
