@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../lib/store/db.ts";
 import type { RateReservation, RateStateRow } from "../lib/store/rate_state.ts";
 import { SHARED_RATE_STATE_PATH, SharedRateState } from "../lib/store/shared_rate_state.ts";
@@ -99,7 +100,7 @@ Deno.test("shared rate state: one file keyed by application, created 0600; a fai
   using a2 = new SharedRateState("app:1", path);
   if (Deno.build.os !== "windows") strictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
   a.update(0, () => ({ rows: [row("read", 4)], reserve: reservation("x", 100) }));
-  deepStrictEqual([a2.load(), a2.reservations().length], [[row("read", 4)], 1]);
+  deepStrictEqual([a2.load(), a2.reservations().length], [[{ ...row("read", 4), clock_offset: null }], 1]);
   deepStrictEqual([b.load(), b.reservations()], [[], []]);
   throws(() =>
     a.update(0, () => {
@@ -107,7 +108,7 @@ Deno.test("shared rate state: one file keyed by application, created 0600; a fai
     }), /boom/);
   a.update(0, () => ({ rows: [row("read", 5)] }));
   throws(() => a.update(0, () => ({ reserve: reservation("x", 100) })));
-  deepStrictEqual(a2.load(), [row("read", 5)], "the failed reservation rolled its rows back too");
+  deepStrictEqual(a2.load(), [{ ...row("read", 5), clock_offset: null }], "a failed reservation rolls its rows back");
 });
 
 Deno.test("shared rate state: a file that is not SQLite is refused, and left as it was", async () => {
@@ -116,4 +117,19 @@ Deno.test("shared rate state: a file that is not SQLite is refused, and left as 
   await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
   throws(() => new SharedRateState("app:1", path));
   strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
+});
+
+Deno.test("shared rate state: a store made before clock offsets were kept gains the column and keeps its rows", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  const old = new DatabaseSync(path);
+  old.exec(`CREATE TABLE rate_limit_state (app TEXT NOT NULL, name TEXT NOT NULL, limit_15min INTEGER,
+            limit_daily INTEGER, usage_15min INTEGER, usage_daily INTEGER, observed_at INTEGER, blocked_until INTEGER,
+            PRIMARY KEY (app, name));
+            INSERT INTO rate_limit_state VALUES ('app:1', 'read', 100, 1000, 4, 40, 1000, NULL);`);
+  old.close();
+  using store = new SharedRateState("app:1", path);
+  deepStrictEqual(store.load(), [{ ...row("read", 4), clock_offset: null }]);
+  store.update(0, () => ({ rows: [{ ...row("read", 5), clock_offset: -7_200_000 }] }));
+  deepStrictEqual(store.load(), [{ ...row("read", 5), clock_offset: -7_200_000 }]);
 });

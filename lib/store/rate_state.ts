@@ -18,6 +18,11 @@ export interface RateStateRow {
   usage_daily: number | null;
   observed_at: number | null;
   blocked_until: number | null;
+  /**
+   * Strava's clock minus the machine's (ms) that the instants above are on; absent or null: 0.
+   * Kept by the folder's shared store only (the database table has no such column).
+   */
+  clock_offset?: number | null;
 }
 
 /** One request reserved before it is sent, until it is answered (or the reservation expires). */
@@ -102,6 +107,7 @@ export function normalizeRateRows(rows: Record<string, unknown>[]): RateStateRow
     usage_daily: num(r.usage_daily),
     observed_at: num(r.observed_at),
     blocked_until: num(r.blocked_until),
+    ...("clock_offset" in r ? { clock_offset: num(r.clock_offset) } : {}),
   }));
 }
 

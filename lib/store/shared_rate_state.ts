@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS rate_limit_state (
   usage_daily INTEGER,
   observed_at INTEGER,
   blocked_until INTEGER,
+  clock_offset INTEGER,
   PRIMARY KEY (app, name)
 );
 CREATE TABLE IF NOT EXISTS rate_reservations (
@@ -77,9 +78,14 @@ export class SharedRateState implements RateStateStore, Disposable {
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.#db.exec(SCHEMA);
+      // A store made before clock offsets were kept gains the column.
+      const columns = this.#db.prepare("PRAGMA table_info(rate_limit_state)").all().map((c) => c.name);
+      if (!columns.includes("clock_offset")) {
+        this.#db.exec("ALTER TABLE rate_limit_state ADD COLUMN clock_offset INTEGER");
+      }
       this.#statements = {
         rows: this.#db.prepare(
-          `SELECT name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until
+          `SELECT name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until, clock_offset
            FROM rate_limit_state WHERE app = ?`,
         ),
         reservations: this.#db.prepare(
@@ -88,12 +94,12 @@ export class SharedRateState implements RateStateStore, Disposable {
         deleteExpired: this.#db.prepare("DELETE FROM rate_reservations WHERE app = ? AND expires_at <= ?"),
         upsert: this.#db.prepare(
           `INSERT INTO rate_limit_state (app, name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at,
-                                         blocked_until)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                         blocked_until, clock_offset)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (app, name) DO UPDATE SET limit_15min = excluded.limit_15min,
              limit_daily = excluded.limit_daily, usage_15min = excluded.usage_15min,
              usage_daily = excluded.usage_daily, observed_at = excluded.observed_at,
-             blocked_until = excluded.blocked_until`,
+             blocked_until = excluded.blocked_until, clock_offset = excluded.clock_offset`,
         ),
         reserve: this.#db.prepare(
           `INSERT INTO rate_reservations (id, app, families, window_start, day_start, expires_at)
@@ -142,6 +148,7 @@ export class SharedRateState implements RateStateStore, Disposable {
           r.usage_daily,
           r.observed_at,
           r.blocked_until,
+          r.clock_offset ?? null,
         );
       }
       if (change.release) s.release.run(this.#app, change.release);

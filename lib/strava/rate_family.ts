@@ -74,7 +74,13 @@ export function countExpired(f: FamilyState, r: RateReservation, now: number): v
 }
 
 /** The row to store for a family. */
-export function familyRow(name: FamilyName, f: FamilyState, blockedUntil: number | null, now: number): RateStateRow {
+export function familyRow(
+  name: FamilyName,
+  f: FamilyState,
+  blockedUntil: number | null,
+  now: number,
+  clockOffset: number,
+): RateStateRow {
   return {
     name,
     limit_15min: f.limit15,
@@ -83,5 +89,6 @@ export function familyRow(name: FamilyName, f: FamilyState, blockedUntil: number
     usage_daily: f.usageDay,
     observed_at: f.observedAt ?? now,
     blocked_until: blockedUntil,
+    clock_offset: clockOffset,
   };
 }

@@ -22,7 +22,6 @@ import {
   type RateStateView,
   SqliteRateState,
 } from "../store/rate_state.ts";
-import { SHARED_RATE_STATE_PATH, SharedRateState } from "../store/shared_rate_state.ts";
 import {
   type BudgetStatus,
   type Clock,
@@ -37,6 +36,7 @@ import {
   WINDOW_MS,
   windowStart,
 } from "./rate_window.ts";
+import { StravaClock } from "./strava_clock.ts";
 import { countExpired, familiesOf, familyRow, type FamilyState, freshFamily, mergeRow } from "./rate_family.ts";
 
 export {
@@ -119,12 +119,18 @@ export class RateLimiter {
   /** Strava's clock is behind ours and its (earlier) window or day is spent: wait for its rollover. */
   #held: { until: number; reason: "window" | "daily" } | null = null;
   #seq = 0;
+  /**
+   * Strava's clock as its Date headers show it. Windows and days are Strava's: internally every
+   * instant is on Strava's clock; what leaves the limiter (reopening times, status) is on ours.
+   */
+  readonly #strava: StravaClock;
   /** What this instance last wrote, to tell its own rows from another process's. */
   readonly #written: Partial<Record<FamilyName, RateStateRow>> = {};
 
   /** Loads persisted state from `state` (or `db`) if given. */
   constructor(options: RateLimiterOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#strava = new StravaClock(this.#now);
     const buffer = options.buffer ?? DEFAULT_BUFFER;
     if (!(buffer > 0 && buffer <= 1)) throw new RangeError(`rate buffer must be in (0, 1], got ${buffer}`);
     this.#buffer = buffer;
@@ -134,16 +140,21 @@ export class RateLimiter {
     if (options.state) this.#mirror = dbState;
     if (this.#state) {
       const rows = this.#state.load();
-      this.#load(rows.length > 0 || !this.#mirror ? rows : this.#mirror.load(), this.#now());
+      this.#load(rows.length > 0 || !this.#mirror ? rows : this.#mirror.load());
     }
+  }
+
+  /** Now on Strava's clock, as far as its headers told. */
+  #clock(): number {
+    return this.#strava.now();
   }
 
   /** Reserve one slot for a request — reads count against both "read" and "overall". */
   tryAcquire(kind: "read" | "write" = "read"): Acquire {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
     const state = this.#state;
-    if (!state?.sharesReservations) return this.#acquire(kind, now, null);
+    if (!state?.sharesReservations) return this.#local(this.#acquire(kind, now, null));
     // Decide and reserve in one transaction of the shared store, seeing every process's usage
     // and requests in flight: no other process can take the same last slot.
     let result: Acquire | undefined;
@@ -153,7 +164,12 @@ export class RateLimiter {
       result = this.#acquire(kind, now, reservation.id);
       return { rows: this.#rows(now), reserve: result.ok ? reservation : undefined };
     });
-    return result!;
+    return this.#local(result!);
+  }
+
+  /** A refusal's reopening time on our clock. */
+  #local(acquire: Acquire): Acquire {
+    return acquire.ok ? acquire : { ...acquire, until: acquire.until - this.#strava.offset };
   }
 
   #acquire(kind: "read" | "write", now: number, reservation: string | null): Acquire {
@@ -177,28 +193,29 @@ export class RateLimiter {
 
   /** ms when a request could next be sent (now if possible). */
   reopensAt(kind: "read" | "write" = "read"): number {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
-    return this.#refusal(kind, now)?.until ?? now;
+    return (this.#refusal(kind, now)?.until ?? now) - this.#strava.offset;
   }
 
   /** The numbers for progress lines and stats. */
   status(): BudgetStatus {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
+    const local = (instant: number) => instant - this.#strava.offset;
     return {
       read: this.#budget("read"),
       overall: this.#budget("overall"),
-      blockedUntil: this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null,
-      windowResetsAt: windowStart(now) + WINDOW_MS,
-      dayResetsAt: dayStart(now) + DAY_MS,
+      blockedUntil: this.#blockedUntil !== null && this.#blockedUntil > now ? local(this.#blockedUntil) : null,
+      windowResetsAt: local(windowStart(now) + WINDOW_MS),
+      dayResetsAt: local(dayStart(now) + DAY_MS),
     };
   }
 
   #budget(name: FamilyName): FamilyBudget {
     const f = this.#families[name];
-    const allowed15 = Math.floor(f.limit15 * this.#buffer);
-    const allowedDay = Math.floor(f.limitDay * this.#buffer);
+    const allowed15 = this.#allowed(f.limit15);
+    const allowedDay = this.#allowed(f.limitDay);
     const inFlight = f.inFlight + this.#others[name];
     return {
       limit15: f.limit15,
@@ -211,6 +228,16 @@ export class RateLimiter {
       remaining15: Math.max(0, allowed15 - f.usage15 - inFlight),
       remainingDay: Math.max(0, allowedDay - f.usageDay - inFlight),
     };
+  }
+
+  /**
+   * floor(limit × buffer), but at least 1: a limit header below 2 (a glitch, or a limit that
+   * the buffer rounds to nothing) would otherwise close every later window and day for good,
+   * since no request could ever bring the real limit back. One request per window (day)
+   * re-learns it, and stays within any limit of at least 1.
+   */
+  #allowed(limit: number): number {
+    return Math.max(1, Math.floor(limit * this.#buffer));
   }
 
   #refusal(kind: "read" | "write", now: number): { until: number; reason: RefusalReason } | null {
@@ -253,7 +280,7 @@ export class RateLimiter {
       },
       fail: () => {
         settle();
-        const now = this.#now();
+        const now = this.#clock();
         this.#roll(now);
         for (const name of families) this.#countLocally(this.#families[name], seq, windowStart(now), dayStart(now));
         this.#persist(now, reservation);
@@ -273,7 +300,8 @@ export class RateLimiter {
     response: { status: number; headers: Headers },
     reservation: string | null,
   ): void {
-    const now = this.#now();
+    this.#shift(this.#strava.learn(response.headers));
+    const now = this.#clock();
     this.#roll(now);
     const w = windowStart(now);
     const d = dayStart(now);
@@ -295,10 +323,10 @@ export class RateLimiter {
       const usage = parsePair(response.headers.get(HEADERS[name].usage), HEADERS[name].usage);
       if (usage && sameWindow) this.#sync15(f, usage[0], seq, w);
       if (usage && sameDay) this.#syncDay(f, usage[1], seq, d);
-      if (usage && windowStart(t) < w && usage[0] >= Math.floor(f.limit15 * this.#buffer)) {
+      if (usage && windowStart(t) < w && usage[0] >= this.#allowed(f.limit15)) {
         this.#hold(local(windowStart(t) + WINDOW_MS), "window");
       }
-      if (usage && dayStart(t) < d && usage[1] >= Math.floor(f.limitDay * this.#buffer)) {
+      if (usage && dayStart(t) < d && usage[1] >= this.#allowed(f.limitDay)) {
         this.#hold(local(dayStart(t) + DAY_MS), "daily");
       }
       if (isCounted) {
@@ -312,7 +340,7 @@ export class RateLimiter {
       const until = local(dailySpent ? dayStart(t) + DAY_MS : windowStart(t) + WINDOW_MS);
       this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, until);
       log.warn("Strava answered 429 (rate limit exceeded); no request until {until}", {
-        until: new Date(until).toISOString(),
+        until: new Date(until - this.#strava.offset).toISOString(),
       });
     }
     this.#persist(now, reservation);
@@ -344,7 +372,9 @@ export class RateLimiter {
     }
   }
 
-  #load(rows: RateStateRow[], now: number): void {
+  #load(rows: RateStateRow[]): void {
+    this.#strava.adopt(rows);
+    const now = this.#clock();
     for (const row of rows) {
       const name = row.name as FamilyName;
       if (!FAMILIES.includes(name)) continue;
@@ -388,6 +418,7 @@ export class RateLimiter {
    */
   #absorb(view: RateStateView, now: number): void {
     const shared = this.#state?.sharesReservations ?? false;
+    this.#shift(this.#strava.adopt(view.rows));
     for (const row of view.rows) {
       const name = row.name as FamilyName;
       if (FAMILIES.includes(name)) mergeRow(this.#families[name], row, shared ? undefined : this.#written[name], now);
@@ -403,42 +434,27 @@ export class RateLimiter {
     }
   }
 
+  /** Moves the instants kept on an old estimate of Strava's clock onto the new one. */
+  #shift(delta: number): void {
+    if (delta === 0) return;
+    for (const f of Object.values(this.#families)) {
+      if (f.observedAt !== null) f.observedAt += delta;
+      if (f.limitsAt !== null) f.limitsAt += delta;
+    }
+    if (this.#blockedUntil !== null) this.#blockedUntil += delta;
+    if (this.#held !== null) this.#held = { ...this.#held, until: this.#held.until + delta };
+  }
+
   /** The rows to store for the current state. */
   #rows(now: number): RateStateRow[] {
     const blocked = this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null;
-    return FAMILIES.map((name) => this.#written[name] = familyRow(name, this.#families[name], blocked, now));
+    return FAMILIES.map((name) =>
+      this.#written[name] = familyRow(name, this.#families[name], blocked, now, this.#strava.offset)
+    );
   }
 }
 
 /** Budget from the persisted state without a limiter instance (for stats). Only reads the database. */
 export function loadBudgetStatus(db: Database, now: number, buffer: number = DEFAULT_BUFFER): BudgetStatus {
   return new RateLimiter({ db, now: () => now, buffer }).status();
-}
-
-/**
- * The key of the Strava application in the folder's shared budget: its client id, or, when only
- * an access token is given (no client id), one key for all such runs: sharing too much is safe.
- */
-export function rateAppKey(clientId: string | undefined): string {
-  return clientId ? `client:${clientId}` : "access-token-only";
-}
-
-/**
- * Opens the folder's shared budget (lib/store/shared_rate_state.ts) for `app`. When it cannot be
- * opened (an unwritable folder, a damaged file) the run goes on with the database's state alone:
- * exact for one process, within the buffer for several. Says so in the log.
- */
-export function openSharedBudget(app: string, path: string = SHARED_RATE_STATE_PATH): SharedRateState | undefined {
-  try {
-    return new SharedRateState(app, path);
-  } catch (err) {
-    log.warn(
-      "Cannot use the shared rate budget {path} ({error}); processes in this folder share only Strava's headers",
-      {
-        path,
-        error: (err as Error).message,
-      },
-    );
-    return undefined;
-  }
 }
