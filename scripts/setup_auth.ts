@@ -45,6 +45,8 @@ export const FLAGS = {
     arg: "SECONDS",
     default: DEFAULT_TIMEOUT_SECONDS,
     min: 1,
+    // A day is plenty for a click, and stays far below the timer's maximum (about 24.8 days).
+    max: 86_400,
     help: "give up waiting for the redirect after this long",
   },
   verbose: { kind: "boolean", short: "v", help: "show progress details and stack traces on errors" },

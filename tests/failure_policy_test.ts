@@ -235,3 +235,41 @@ Deno.test("failure_policy: one-time asks a failing record once per command, not 
   await h.oneTime();
   strictEqual(h.apiRequests().length, before + 1, "only the listing: the settled record costs no read");
 });
+
+Deno.test("failure_policy: incremental_backfill with an effort id above 2^63 exits 0; that activity fails alone (subprocess)", async () => {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 22, activities: 12, segments: 10 });
+  createDatabase(dir.path);
+  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
+  const victim = queueEnd(sim.truth.activities).at(-1)!; // the first fetched
+  sim.addFault({
+    path: new RegExp(`/activities/${victim.id}$`),
+    kind: "rewrite",
+    rewrite: withEffortId(victim, "18446744073709551616"),
+    times: 100,
+  });
+  const r = await runScript("incremental_backfill", ["--mode", "efforts"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  const again = await runScript("incremental_backfill", ["--mode", "efforts"], opts);
+  strictEqual(again.code, 0, again.stderr);
+  strictEqual(
+    sim.requests.filter((q) => q.path === `/api/v3/activities/${victim.id}`).length,
+    1,
+    "one read, then settled",
+  );
+  withDatabase(dir.path, (db) => {
+    const row = prepareExact(db, "SELECT efforts_status s, efforts_error e FROM activities WHERE id = ?").get(
+      victim.id,
+    ) as {
+      s: string;
+      e: string;
+    };
+    strictEqual(row.s, "failed");
+    ok(row.e.includes("18446744073709551616"), row.e);
+    const stored = db.prepare("SELECT count(*) n FROM activities WHERE efforts_status = 'ok'").get() as { n: number };
+    strictEqual(stored.n, queueEnd(sim.truth.activities).length - 1, "every other activity stored");
+    strictEqual(db.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+  });
+  ok((await Deno.readTextFile(`${dir.path}/backfill.log`)).includes("cannot store"), "the reason is in backfill.log");
+});

@@ -75,6 +75,7 @@ const BAD_FLAGS: [ScriptName, string[], string][] = [
   ["manage_backfill", ["--interval", "0"], "--interval must be a whole number from 1 to 604800, got 0"],
   ["manage_backfill", ["--interval", "3000000"], "--interval must be a whole number from 1 to 604800, got 3000000"],
   ["setup_auth", ["--port", "-1"], "--port must be a whole number from 0 to 65535, got -1"],
+  ["setup_auth", ["--timeout", "3000000"], "--timeout must be a whole number from 1 to 86400, got 3000000"],
   ["manage_backfill", ["--activites", "5"], "unknown option --activites; did you mean --activities?"],
   ["import_archive", ["--skip-invalidd", "x.zip"], "unknown option --skip-invalidd; did you mean --skip-invalid?"],
   [

@@ -5,7 +5,7 @@
  *
  * Nothing here logs or prints a token, secret or authorization code.
  */
-import { loadConfig } from "../config.ts";
+import { DEFAULT_ENV_PATH, loadConfig } from "../config.ts";
 import type { Database } from "../store/db.ts";
 import { AuthError, RuntimeError, UsageError } from "../errors.ts";
 import {
@@ -72,7 +72,7 @@ export async function setupAuth(
       .filter(Boolean).join(" and ");
     throw new AuthError(
       `${missing} not set: create an API application at ${STRAVA_API_SETTINGS_URL} and put its Client ID and ` +
-        `Client Secret in the environment or in ${o.envPath ?? ".env"}`,
+        `Client Secret in the environment or in ${o.envPath ?? DEFAULT_ENV_PATH}`,
     );
   }
   checkOAuthUrl(config.oauthUrl);

@@ -10,7 +10,7 @@ import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
 import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
-import { loadBudgetStatus } from "../strava/rate_limit.ts";
+import { DEFAULT_BUFFER, loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
 import { runLockHeld } from "../store/run_lock.ts";
@@ -74,7 +74,7 @@ export function collectStats(
   db: Database,
   state: BackfillState,
   now: number,
-  buffer = 0.9,
+  buffer = DEFAULT_BUFFER,
   filter?: QueueFilter,
   note: string | null = null,
 ): Stats {
