@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openDatabase, transaction } from "../lib/store/db.ts";
+import { openDatabase, openReadOnly, transaction } from "../lib/store/db.ts";
 import {
   assertToolDatabase,
   classifyDatabase,
@@ -188,6 +188,23 @@ Deno.test("a write that waits out another program's lock names the file and what
     );
   } finally {
     db.close();
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+});
+
+Deno.test("reading a rollback-journal database another program holds exclusively names the file too", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/seed.db`;
+  makeDb(path, "CREATE TABLE activities (id INTEGER PRIMARY KEY)");
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN EXCLUSIVE; INSERT INTO activities VALUES (1)");
+  try {
+    throws(
+      () => openReadOnly(path, { busyTimeoutMs: 50 }),
+      (e: Error) => e instanceof RuntimeError && e.message.startsWith(`database ${path} is locked`),
+    );
+  } finally {
     holder.exec("ROLLBACK");
     holder.close();
   }

@@ -5,7 +5,7 @@
  * by lib/store/open.ts `openForReading`), so it may meet a schema older or newer than this tool:
  * a figure the schema cannot give is null ("unknown"), never an error.
  */
-import type { Database } from "../store/db.ts";
+import { type Database, databasePath, isBusyError, lockedError } from "../store/db.ts";
 import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
 import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
@@ -53,6 +53,7 @@ function count(db: Database, sql: string): Count {
     return Number((db.prepare(sql).get() as { n: number }).n);
   } catch (err) {
     if (err instanceof Error && /no such (column|table)/.test(err.message)) return null;
+    if (isBusyError(err)) throw lockedError(databasePath(db));
     throw err;
   }
 }

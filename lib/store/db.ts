@@ -189,6 +189,7 @@ export function openReadOnly(path: string, options: { busyTimeoutMs?: number } =
     db.prepare("SELECT count(*) FROM sqlite_master").get(); // SQLite opens lazily: fail here, not later
   } catch (err) {
     db?.close();
+    if (isBusyError(err)) throw lockedError(path, timeoutMs);
     const why = (err as Error).message;
     if (file.wal && /unable to open/.test(why)) {
       throw new UsageError(
