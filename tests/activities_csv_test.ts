@@ -1,12 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { parse as csvParseSync } from "csv-parse/sync";
-import {
-  type ArchiveActivity,
-  type ArchiveRow,
-  ColumnMap,
-  parseActivityDate,
-  readActivities,
-} from "../lib/archive/activities_csv.ts";
+import { type ArchiveActivity, type ArchiveRow, ColumnMap, readActivities } from "../lib/archive/activities_csv.ts";
+import { parseActivityDate } from "../lib/archive/activity_date.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   exportHeader,
