@@ -78,9 +78,9 @@ const NOT_IN_ARCHIVE = ["start_date_local", "timezone", "kilojoules", "gear_id",
 type ArchiveField = Exclude<(typeof ACTIVITY_API_COLUMNS)[number], (typeof NOT_IN_ARCHIVE)[number]>;
 
 /** The archive's columns (the API's, less those), in the order of the statements' parameters ?2..?17 (?1 is the id). */
-const FIELDS: readonly ArchiveField[] = ACTIVITY_API_COLUMNS.filter((c): c is ArchiveField =>
+const FIELDS = ACTIVITY_API_COLUMNS.filter((c): c is ArchiveField =>
   !(NOT_IN_ARCHIVE as readonly string[]).includes(c)
-);
+) satisfies readonly (keyof ArchiveActivity)[];
 
 const P_JSON = FIELDS.length + 2; // ?18 archive_json
 const P_NOW = FIELDS.length + 3; // ?19 timestamp
