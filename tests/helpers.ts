@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import type { EngineContext } from "../lib/backfill/engine.ts";
 import { RateLimiter } from "../lib/strava/rate_limit.ts";
@@ -103,6 +103,36 @@ export function createDatabase(dir: string): void {
   const db = openDatabase(`${dir}/data/segments.db`, { create: true });
   migrate(db);
   db.close();
+}
+
+/** Where a script test runs: a temp folder with a migrated data/segments.db, and a simulator on loopback. */
+export interface ScriptWorld extends AsyncDisposable {
+  dir: { path: string };
+  sim: StravaSimulator;
+  /** Runs a script in `dir` against `sim`, with an access token. */
+  opts: RunOptions & { env: Record<string, string> };
+}
+
+/** Sets up a ScriptWorld: `await using world = await scriptWorld({ seed: 4, activities: 12 })`. */
+export async function scriptWorld(options: SimOptions): Promise<ScriptWorld> {
+  const dir = await tempDir();
+  const sim = await StravaSimulator.start(options);
+  const dispose = async () => {
+    await sim[Symbol.asyncDispose]();
+    await dir[Symbol.asyncDispose]();
+  };
+  try {
+    createDatabase(dir.path);
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return {
+    dir,
+    sim,
+    opts: { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] },
+    [Symbol.asyncDispose]: dispose,
+  };
 }
 
 /** Runs `fn` on `dir`'s data/segments.db and closes it. */
