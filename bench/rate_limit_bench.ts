@@ -2,7 +2,8 @@
  * Rate-limit benchmark: a long backfill against a fake Strava that counts usage exactly like
  * Strava (per-application 15-min windows at :00/:15/:30/:45 UTC and UTC days, reads and all
  * requests) and answers 429 past a limit, on a virtual clock. Only the limiter is real
- * (lib/strava/rate_limit.ts, persisting to an in-memory SQLite database migrated like the real one).
+ * (lib/strava/rate_limit.ts, persisting to an in-memory SQLite database migrated like the real one;
+ * several processes in one folder share an in-memory stand-in of the folder's budget store).
  *
  * For each scenario it reports requests sent, 429s, simulated days to completion, and the lower
  * bound ceil(requests needed / floor(daily limit × buffer)) days (less what another program
@@ -16,6 +17,7 @@ import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { DAY_MS, dayStart, type Permit, RateLimiter, windowStart } from "../lib/strava/rate_limit.ts";
 import { migrate } from "../lib/store/schema.ts";
+import { MemoryRateState } from "../lib/store/rate_state.ts";
 import { mulberry32 } from "../lib/testing/sim_random.ts";
 
 /** Strava's counting, per application, on the server's own clock. */
@@ -29,6 +31,8 @@ class FakeStrava {
   allDay = 0;
   served = 0;
   rejected = 0;
+  /** Most reads Strava counted in one window. */
+  maxRead15 = 0;
 
   constructor(limits: Partial<FakeStrava["limits"]>, readonly skewMs: number) {
     this.limits = { read15: 100, readDay: 1000, all15: 200, allDay: 2000, ...limits };
@@ -58,6 +62,7 @@ class FakeStrava {
     this.readDay++;
     this.all15++;
     this.allDay++;
+    this.maxRead15 = Math.max(this.maxRead15, this.read15);
     const l = this.limits;
     const over = this.read15 > l.read15 || this.readDay > l.readDay || this.all15 > l.all15 || this.allDay > l.allDay;
     if (over) this.rejected++;
@@ -86,6 +91,8 @@ interface Scenario {
   burst?: { atMs: number; reads: number };
   /** A new process (new limiter on the same database) after this many requests, like scheduled runs. */
   restartEvery?: number;
+  /** Processes at once in one folder, each on its own database, sharing the folder's budget store. */
+  processes?: number;
 }
 
 interface Result {
@@ -93,6 +100,7 @@ interface Result {
   needed: number;
   sent: number;
   rejected429: number;
+  maxReadsPerWindow: number;
   elapsedDays: number;
   utcDaysUsed: number;
   lowerBoundDays: number;
@@ -111,7 +119,13 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
   migrate(db);
   let t = start;
   const now = () => t;
-  let limiter = new RateLimiter({ now, buffer, db });
+  const shared = scenario.processes ? new MemoryRateState() : undefined;
+  const others = Array.from({ length: (scenario.processes ?? 1) - 1 }, () => {
+    const own = new DatabaseSync(":memory:");
+    migrate(own);
+    return { db: own, limiter: new RateLimiter({ now, buffer, db: own, state: shared }) };
+  });
+  let limiter = new RateLimiter({ now, buffer, db, state: shared });
   let done = 0;
   let sent = 0;
   let sinceRestart = 0;
@@ -133,11 +147,15 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
       limiter = new RateLimiter({ now, buffer, db });
       sinceRestart = 0;
     }
-    // Acquire up to `concurrency` slots at once; they are answered together, in shuffled order.
+    // Acquire up to `concurrency` slots at once (one per process with several processes); they
+    // are answered together, in shuffled order.
     const batch: Permit[] = [];
     let until = Infinity;
-    while (batch.length < Math.min(scenario.concurrency ?? 1, needed - done)) {
-      const a = timed(() => limiter.tryAcquire());
+    const sources = [limiter, ...others.map((o) => o.limiter)];
+    const width = scenario.processes ?? scenario.concurrency ?? 1;
+    while (batch.length < Math.min(width, needed - done)) {
+      const source = sources[batch.length % sources.length];
+      const a = timed(() => source.tryAcquire());
       if (!a.ok) {
         until = a.until;
         break;
@@ -159,6 +177,7 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
     sinceRestart += batch.length;
   }
   db.close();
+  for (const o of others) o.db.close();
   // What is left to this run of each day's allowance once the other program has had its share.
   const dailyAllowed = Math.floor((scenario.limits?.readDay ?? 1000) * buffer) - (scenario.burst?.reads ?? 0);
   return {
@@ -166,6 +185,7 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
     needed,
     sent,
     rejected429: server.rejected,
+    maxReadsPerWindow: server.maxRead15,
     elapsedDays: Math.round(((t - start) / DAY_MS) * 100) / 100,
     utcDaysUsed: (dayStart(t) - firstDay) / DAY_MS + 1,
     lowerBoundDays: Math.ceil(needed / dailyAllowed),
@@ -199,6 +219,8 @@ if (import.meta.main) {
     { name: "sequential, default limits" },
     { name: "4 requests in flight", concurrency: 4 },
     { name: "new process every 50 requests (db)", restartEvery: 50 },
+    { name: "2 processes in one folder (shared store)", processes: 2 },
+    { name: "4 processes in one folder (shared store)", processes: 4 },
     { name: "Strava's clock 5 s behind ours", skewMs: -5000 },
     { name: "Strava's clock 5 s ahead of ours", skewMs: 5000 },
     { name: "raised limits 300/3000 (from headers)", limits: { read15: 300, readDay: 3000, all15: 600, allDay: 6000 } },
@@ -220,6 +242,7 @@ if (import.meta.main) {
       sent: r.sent,
       "429s": r.rejected429,
       "wasted": r.sent - r.needed,
+      "max reads/window": r.maxReadsPerWindow,
       "elapsed days": r.elapsedDays,
       "UTC days used": r.utcDaysUsed,
       "lower bound": r.lowerBoundDays,

@@ -338,6 +338,45 @@ Deno.test("the budget arithmetic needs no SQLite: two limiters share one in-memo
   });
 });
 
+Deno.test("shared store: processes reserve before sending, so together they never pass floor(limit × buffer)", () => {
+  const c = clock();
+  const state = new MemoryRateState();
+  const procs = Array.from({ length: 4 }, () => new RateLimiter({ now: c.now, state }));
+  // Each has 87 of 90 used (from a header), then all four try to send at once: only 3 may.
+  permit(procs[0].tryAcquire()).complete({ status: 200, headers: headers([87, 87]) });
+  const granted = procs.map((l) => l.tryAcquire()).filter((a) => a.ok);
+  strictEqual(granted.length, 3);
+  strictEqual(state.reservations().length, 3);
+  deepStrictEqual(procs[3].tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "window" });
+  // Answers arrive in any order; the figures never drop below what another process saw.
+  const answers = [90, 88, 89];
+  granted.forEach((a, i) => permit(a).complete({ status: 200, headers: headers([answers[i], 100]) }));
+  strictEqual(state.reservations().length, 0);
+  for (const l of procs) {
+    ok(!l.tryAcquire().ok);
+    strictEqual(l.status().read.usage15, 90);
+  }
+});
+
+Deno.test("shared store: a reservation left by a killed process expires and counts as spent", () => {
+  const c = clock();
+  const state = new MemoryRateState();
+  const killed = new RateLimiter({ now: c.now, state, reservationTtlMs: 2 * MIN });
+  const alive = new RateLimiter({ now: c.now, state, reservationTtlMs: 2 * MIN });
+  permit(alive.tryAcquire()).complete({ status: 200, headers: headers([89, 89]) });
+  ok(killed.tryAcquire().ok, "sent, then the process was killed before the answer");
+  deepStrictEqual(alive.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "window" });
+  strictEqual(alive.status().read.inFlight, 1);
+  c.t += 2 * MIN;
+  // Expired: no longer in flight, but Strava may have counted it.
+  deepStrictEqual(alive.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "window" });
+  deepStrictEqual([alive.status().read.inFlight, alive.status().read.usage15], [0, 90]);
+  strictEqual(state.reservations().length, 0);
+  // In the next window the budget is whole again.
+  c.t = Date.UTC(2026, 4, 1, 12, 15);
+  ok(alive.tryAcquire().ok);
+});
+
 Deno.test("persisting joins a transaction the caller has open", async () => {
   await withDb((open) => {
     const c = clock();

@@ -1,7 +1,8 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { MemoryRateState, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { MemoryRateState, type RateReservation, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { SharedRateState } from "../lib/store/shared_rate_state.ts";
 import { tempDir } from "./helpers.ts";
 
 const row = (name: string, usage: number): RateStateRow => ({
@@ -21,11 +22,11 @@ Deno.test("rate state in SQLite: none before the table exists, then one row per 
     const state = new SqliteRateState(db);
     deepStrictEqual(state.load(), []);
     migrate(db);
-    state.update((current) => {
-      deepStrictEqual(current, []);
-      return [row("read", 1), row("overall", 2)];
+    state.update(0, (current) => {
+      deepStrictEqual(current, { rows: [], reservations: [], expired: [] });
+      return { rows: [row("read", 1), row("overall", 2)] };
     });
-    state.update((current) => current.map((r) => ({ ...r, usage_15min: r.usage_15min! + 5 })));
+    state.update(0, (current) => ({ rows: current.rows.map((r) => ({ ...r, usage_15min: r.usage_15min! + 5 })) }));
     deepStrictEqual(state.load().sort((a, b) => a.name.localeCompare(b.name)), [
       { ...row("overall", 2), usage_15min: 7 },
       { ...row("read", 1), usage_15min: 6 },
@@ -44,7 +45,7 @@ Deno.test("rate state in SQLite: an adopted table without a key and with odd val
     db.exec(`INSERT INTO rate_limit_state VALUES ('read', 'x', 1000.7, 5, NULL, 1000, NULL)`);
     const state = new SqliteRateState(db);
     deepStrictEqual(state.load(), [{ ...row("read", 5), limit_15min: null, usage_daily: null }]);
-    state.update(() => [row("read", 9)]);
+    state.update(0, () => ({ rows: [row("read", 9)] }));
     deepStrictEqual(state.load(), [row("read", 9)]);
   } finally {
     db.close();
@@ -53,8 +54,43 @@ Deno.test("rate state in SQLite: an adopted table without a key and with odd val
 
 Deno.test("rate state in memory: rows replaced by name, copies handed out", () => {
   const state = new MemoryRateState();
-  state.update(() => [row("read", 1)]);
+  state.update(0, () => ({ rows: [row("read", 1)] }));
   state.load()[0].usage_15min = 99;
-  state.update((current) => [...current, row("overall", 3)]);
+  state.update(0, (current) => ({ rows: [...current.rows, row("overall", 3)] }));
   deepStrictEqual(state.load(), [row("read", 1), row("overall", 3)]);
 });
+
+const reservation = (id: string, expiresAt: number): RateReservation => ({
+  id,
+  families: ["read", "overall"],
+  window: 0,
+  day: 0,
+  expiresAt,
+});
+
+for (const [name, open] of [["in memory", () => new MemoryRateState()], ["shared file", null]] as const) {
+  Deno.test(`rate state ${name}: reservations are kept until released, and expire at their time`, async () => {
+    await using dir = await tempDir();
+    const state = open ? open() : new SharedRateState("app:1", `${dir.path}/budget.db`);
+    try {
+      strictEqual(state.sharesReservations, true);
+      state.update(0, () => ({ reserve: reservation("a", 100) }));
+      state.update(10, () => ({ reserve: reservation("b", 200) }));
+      state.update(50, (v) => {
+        deepStrictEqual(v.reservations.map((r) => r.id).sort(), ["a", "b"]);
+        deepStrictEqual(v.expired, []);
+        return { release: "b" };
+      });
+      state.update(150, (v) => {
+        deepStrictEqual([v.reservations, v.expired], [[], [reservation("a", 100)]]);
+        return {};
+      });
+      state.update(160, (v) => {
+        deepStrictEqual([v.reservations, v.expired], [[], []]);
+        return {};
+      });
+    } finally {
+      if (state instanceof SharedRateState) state[Symbol.dispose]();
+    }
+  });
+}

@@ -163,6 +163,22 @@ Deno.test("sim: with a skewed Strava clock, windows and the Date header follow S
   strictEqual(r.headers.get("x-readratelimit-usage"), "8,1", "counted in Strava's 09:00 window");
   clock.advance(15_000); // 09:14:45 here, 09:15:05 at Strava: a new window there
   strictEqual((await get(sim, "/athlete", token)).headers.get("x-readratelimit-usage"), "1,2");
+  // Strava's clock jumps 2 hours back (the world changes under a running backfill).
+  sim.setClockSkew(-2 * 3600_000);
+  strictEqual((await get(sim, "/athlete", token)).headers.get("date"), "Fri, 01 May 2026 07:14:45 GMT");
+});
+
+Deno.test("sim: limits changed while running are enforced and sent at once", async () => {
+  const clock = new VirtualClock(Date.UTC(2026, 4, 1, 9, 5));
+  await using sim = await StravaSimulator.start({ now: clock.now });
+  const token = sim.issueTokens().access_token;
+  sim.setRateLimits({ read15: 1 });
+  const first = await get(sim, "/athlete", token);
+  deepStrictEqual([first.status, first.headers.get("x-readratelimit-limit")], [200, "1,1000"]);
+  strictEqual((await get(sim, "/athlete", token)).status, 429);
+  sim.setRateLimits({ read15: 100 });
+  const again = await get(sim, "/athlete", token);
+  deepStrictEqual([again.status, again.headers.get("x-readratelimit-limit")], [200, "100,1000"]);
 });
 
 Deno.test("sim: access tokens expire by the injected clock", async () => {

@@ -87,6 +87,14 @@ export interface RefreshSummary {
   refresh: RefreshCounts;
 }
 
+/** One pass in progress: the run's scope, its counts and limits, and its one way to send a request. */
+interface Pass {
+  run: RunScope;
+  counts: RefreshCounts;
+  limits: RefreshLimits;
+  send<T>(what: string, request: () => Promise<T>): Promise<T>;
+}
+
 /** Runs one refresh pass; see the module comment. */
 export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Promise<RefreshSummary> {
   const run = createRunScope(ctx, { mode: "both", activities: limits.activities, segments: limits.segments });
@@ -104,18 +112,22 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     stoppedAtReserve: false,
   };
   const reserve = limits.reserveReads;
-  if (reserve !== undefined) {
-    // Every request of the pass goes through the gate: stop before one that would eat into the reserve.
-    const call = run.gate.call.bind(run.gate);
-    run.gate.call = (what, request) => {
-      if (readsLeftToday(ctx) <= reserve) throw new ReserveReached(`reserve of ${reserve} reads reached`);
-      return call(what, request);
-    };
-  }
+  const pass: Pass = {
+    run,
+    counts,
+    limits,
+    // Every request of the pass: stop before one that would eat into the day's reserve.
+    send: (what, request) => {
+      if (reserve !== undefined && readsLeftToday(ctx) <= reserve) {
+        throw new ReserveReached(`reserve of ${reserve} reads reached`);
+      }
+      return run.gate.call(what, request);
+    },
+  };
   try {
-    const requeued = await listAll(run, counts);
-    await refetch(run, requeued.slice(0, limits.activities), counts);
-    await refreshSegments(run, limits, counts);
+    const requeued = await listAll(pass);
+    await refetch(pass, requeued.slice(0, limits.activities));
+    await refreshSegments(pass);
     run.policy.ended();
   } catch (err) {
     if (err instanceof ReserveReached) {
@@ -136,13 +148,13 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
 }
 
 /** Step 1: the whole list; returns the activities put back in the queue. */
-async function listAll(run: RunScope, counts: RefreshCounts): Promise<bigint[]> {
+async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
   const { db, client } = run.ctx;
   const seen = new Set<bigint>();
   const requeued: bigint[] = [];
   for (let page = 1;; page++) {
     run.gate.report("refresh: listing", page - 1, page, 1);
-    const list = await run.gate.call(
+    const list = await send(
       `activity list page ${page}`,
       () => client.listActivities({ after: 0, page, perPage: PER_PAGE }),
     );
@@ -175,12 +187,12 @@ async function listAll(run: RunScope, counts: RefreshCounts): Promise<bigint[]> 
 }
 
 /** Step 2: cropped or re-processed activities, fetched again; their efforts replaced. */
-async function refetch(run: RunScope, ids: bigint[], counts: RefreshCounts): Promise<void> {
+async function refetch({ run, counts, send }: Pass, ids: bigint[]): Promise<void> {
   const { db, client } = run.ctx;
   for (const [done, id] of ids.entries()) {
     run.gate.report("refresh: activities", done, ids.length, ids.length - done);
     try {
-      const activity = await run.gate.call(`activity ${id}`, () => client.getActivity(id));
+      const activity = await send(`activity ${id}`, () => client.getActivity(id));
       const n = saveActivityEfforts(db, id, activity, run.stamp());
       run.summary.efforts.fetched++;
       run.summary.efforts.efforts_stored += n;
@@ -203,7 +215,7 @@ async function refetch(run: RunScope, ids: bigint[], counts: RefreshCounts): Pro
  * backfill); a transient failure must not turn stored details into `failed`, so it is only
  * counted here, and enough of them in a row end the run like the policy's.
  */
-async function refreshSegments(run: RunScope, limits: RefreshLimits, counts: RefreshCounts): Promise<void> {
+async function refreshSegments({ run, counts, limits, send }: Pass): Promise<void> {
   const { db, client, now } = run.ctx;
   const before = limits.refreshAfterDays === 0 ? null : isoSeconds(now() - limits.refreshAfterDays * DAY_MS);
   const ids = staleSegments(db, before, limits.segments);
@@ -211,7 +223,7 @@ async function refreshSegments(run: RunScope, limits: RefreshLimits, counts: Ref
   for (const [done, id] of ids.entries()) {
     run.gate.report("refresh: segments", done, ids.length, ids.length - done);
     try {
-      const segment = await run.gate.call(`segment ${id}`, () => client.getSegment(id));
+      const segment = await send(`segment ${id}`, () => client.getSegment(id));
       saveSegmentDetails(db, id, segment, run.stamp());
       run.summary.segments.fetched++;
       counts.segmentsRefreshed++;

@@ -11,6 +11,7 @@ import { assertToolDatabase, openMigrated } from "../store/open.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
 import { RateLimiter } from "../strava/rate_limit.ts";
+import { openSharedBudget, rateAppKey } from "../strava/shared_budget.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
@@ -140,8 +141,11 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let sharedBudget: ReturnType<typeof openSharedBudget>;
   try {
-    const limiter = new RateLimiter({ db, buffer: options.rateBuffer });
+    // Strava's budget is per application: runs on other databases in this folder share it.
+    sharedBudget = openSharedBudget(rateAppKey(config.clientId));
+    const limiter = new RateLimiter({ db, state: sharedBudget, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
     const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
@@ -169,12 +173,14 @@ export async function openSession(options: SessionOptions): Promise<Session> {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
         db.close();
         lock[Symbol.dispose]();
+        sharedBudget?.[Symbol.dispose]();
         return Promise.resolve();
       },
     };
   } catch (err) {
     db.close();
     lock[Symbol.dispose]();
+    sharedBudget?.[Symbol.dispose]();
     throw err;
   }
 }

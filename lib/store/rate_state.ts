@@ -18,17 +18,59 @@ export interface RateStateRow {
   usage_daily: number | null;
   observed_at: number | null;
   blocked_until: number | null;
+  /**
+   * Strava's clock minus the machine's (ms) that the instants above are on; absent or null: 0.
+   * Kept by the folder's shared store only (the database table has no such column).
+   */
+  clock_offset?: number | null;
+}
+
+/** One request reserved before it is sent, until it is answered (or the reservation expires). */
+export interface RateReservation {
+  /** Unique per request (a random UUID). */
+  id: string;
+  /** Limit families it counts against ("read", "overall"). */
+  families: string[];
+  /** Start of the 15-minute window and of the UTC day it was reserved in (ms). */
+  window: number;
+  day: number;
+  /** After this instant (ms) the holder is presumed dead (killed mid-request). */
+  expiresAt: number;
+}
+
+/** What a store holds at the start of an atomic update. */
+export interface RateStateView {
+  rows: RateStateRow[];
+  /** Live reservations of every process sharing the store (the caller's own included). */
+  reservations: RateReservation[];
+  /** Reservations that expired; the store deletes them in this update. Their requests may have been counted. */
+  expired: RateReservation[];
+}
+
+/** What an atomic update writes back. */
+export interface RateStateChange {
+  /** Rows to write (by name); none: rows unchanged. */
+  rows?: RateStateRow[];
+  /** A reservation to add. */
+  reserve?: RateReservation;
+  /** Id of a reservation to remove (answered or failed). */
+  release?: string;
 }
 
 /** Where a limiter keeps what it knows, so the next process (or one beside it) starts from it. */
 export interface RateStateStore {
+  /**
+   * Whether reservations are kept here for every process (the folder's shared store). A store
+   * that does not keep them ignores `reserve`/`release` and always shows none.
+   */
+  readonly sharesReservations: boolean;
   /** The rows as stored now (none when nothing was stored yet). */
   load(): RateStateRow[];
   /**
-   * Reads the stored rows and writes back the rows `next` returns, as one atomic step, so
-   * another process cannot write between the read and the write.
+   * Reads the stored state and writes back what `next` returns, as one atomic step, so another
+   * process cannot act between the read and the write. `now` decides which reservations expired.
    */
-  update(next: (current: RateStateRow[]) => RateStateRow[]): void;
+  update(now: number, next: (current: RateStateView) => RateStateChange): void;
 }
 
 const SELECT_SQL = `SELECT name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until
@@ -65,6 +107,7 @@ export function normalizeRateRows(rows: Record<string, unknown>[]): RateStateRow
     usage_daily: num(r.usage_daily),
     observed_at: num(r.observed_at),
     blocked_until: num(r.blocked_until),
+    ...("clock_offset" in r ? { clock_offset: num(r.clock_offset) } : {}),
   }));
 }
 
@@ -84,11 +127,15 @@ export class SqliteRateState implements RateStateStore {
     return normalizeRateRows(this.#db.prepare(SELECT_SQL).all());
   }
 
+  /** Reservations are not kept in a database: each database would see only its own. */
+  readonly sharesReservations = false;
+
   /** Read-merge-write in one transaction; joins a transaction the caller already has open rather than fail to nest one. */
-  update(next: (current: RateStateRow[]) => RateStateRow[]): void {
+  update(_now: number, next: (current: RateStateView) => RateStateChange): void {
     const statements = this.#statements ??= prepareStatements(this.#db);
     const write = () => {
-      for (const row of next(normalizeRateRows(statements.select.all()))) {
+      const rows = normalizeRateRows(statements.select.all());
+      for (const row of next({ rows, reservations: [], expired: [] }).rows ?? []) {
         const values = [
           row.limit_15min,
           row.limit_daily,
@@ -107,17 +154,32 @@ export class SqliteRateState implements RateStateStore {
   }
 }
 
-/** State held in memory: shared by limiters of one process (tests and benchmarks without SQLite). */
+/**
+ * State held in memory, with reservations: shared by limiters of one process as the folder's
+ * store is shared by processes (tests and benchmarks model several processes with it).
+ */
 export class MemoryRateState implements RateStateStore {
+  readonly sharesReservations = true;
   readonly #rows = new Map<string, RateStateRow>();
+  #reservations: RateReservation[] = [];
 
   /** A copy of the rows. */
   load(): RateStateRow[] {
     return [...this.#rows.values()].map((r) => ({ ...r }));
   }
 
-  /** Replaces the rows `next` returns (by name). */
-  update(next: (current: RateStateRow[]) => RateStateRow[]): void {
-    for (const row of next(this.load())) this.#rows.set(row.name, { ...row });
+  /** Live reservations (for tests). */
+  reservations(): RateReservation[] {
+    return this.#reservations.map((r) => ({ ...r }));
+  }
+
+  /** Applies what `next` returns: rows by name, one reservation added or removed; expired ones dropped. */
+  update(now: number, next: (current: RateStateView) => RateStateChange): void {
+    const expired = this.#reservations.filter((r) => r.expiresAt <= now);
+    this.#reservations = this.#reservations.filter((r) => r.expiresAt > now);
+    const change = next({ rows: this.load(), reservations: this.reservations(), expired });
+    for (const row of change.rows ?? []) this.#rows.set(row.name, { ...row });
+    if (change.release) this.#reservations = this.#reservations.filter((r) => r.id !== change.release);
+    if (change.reserve) this.#reservations.push({ ...change.reserve });
   }
 }

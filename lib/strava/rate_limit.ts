@@ -15,80 +15,46 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Database } from "../store/db.ts";
-import { type RateStateRow, type RateStateStore, SqliteRateState } from "../store/rate_state.ts";
+import {
+  type RateReservation,
+  type RateStateRow,
+  type RateStateStore,
+  type RateStateView,
+  SqliteRateState,
+} from "../store/rate_state.ts";
+import {
+  type BudgetStatus,
+  type Clock,
+  DAY_MS,
+  dayStart,
+  FAMILIES,
+  type FamilyBudget,
+  type FamilyName,
+  HEADERS,
+  parsePair,
+  serverTime,
+  WINDOW_MS,
+  windowStart,
+} from "./rate_window.ts";
+import { StravaClock } from "./strava_clock.ts";
+import { countExpired, familiesOf, familyRow, type FamilyState, freshFamily, mergeRow } from "./rate_family.ts";
+
+export {
+  type BudgetStatus,
+  type Clock,
+  DAY_MS,
+  dayStart,
+  DEFAULT_LIMITS,
+  type FamilyBudget,
+  type FamilyName,
+  WINDOW_MS,
+  windowStart,
+} from "./rate_window.ts";
 
 const log = getLogger(["strava-backfill", "rate_limit"]);
 
-/** A clock: milliseconds since the epoch. */
-export type Clock = () => number;
-
-/** Length of Strava's short window. */
-export const WINDOW_MS = 15 * 60 * 1000;
-/** Length of a UTC day. */
-export const DAY_MS = 24 * 60 * 60 * 1000;
 /** Share of each limit the tool spends by default (`--rate-buffer`). */
 export const DEFAULT_BUFFER = 0.9;
-/** Strava's documented default limits, used until the server says otherwise. */
-export const DEFAULT_LIMITS: Readonly<Record<FamilyName, { limit15: number; limitDay: number }>> = {
-  read: { limit15: 100, limitDay: 1000 },
-  overall: { limit15: 200, limitDay: 2000 },
-};
-
-/**
- * A response's Date header is trusted to place its usage figures in Strava's window only when
- * it is this close to our clock; further off means a test double or a broken clock, and then
- * our own clock decides.
- */
-const SERVER_CLOCK_TOLERANCE_MS = 5 * 60 * 1000;
-
-/** Start of the 15-min UTC window containing `ms` (:00/:15/:30/:45). */
-export function windowStart(ms: number): number {
-  return Math.floor(ms / WINDOW_MS) * WINDOW_MS;
-}
-
-/** 00:00 UTC of the day containing `ms`. */
-export function dayStart(ms: number): number {
-  return Math.floor(ms / DAY_MS) * DAY_MS;
-}
-
-/** One limit family. */
-export type FamilyName = "read" | "overall";
-const FAMILIES: readonly FamilyName[] = ["read", "overall"];
-const HEADERS: Readonly<Record<FamilyName, { limit: string; usage: string }>> = {
-  // Headers.get matches names case-insensitively (Strava sends "X-Readratelimit-Limit").
-  read: { limit: "x-readratelimit-limit", usage: "x-readratelimit-usage" },
-  overall: { limit: "x-ratelimit-limit", usage: "x-ratelimit-usage" },
-};
-
-/** One limit family's budget: "read" or "overall". */
-export interface FamilyBudget {
-  /** Limits as last known. */
-  limit15: number;
-  limitDay: number;
-  /** Usage counted in the current window / UTC day. */
-  usage15: number;
-  usageDay: number;
-  /** Sent, not yet answered. */
-  inFlight: number;
-  /** floor(limit × buffer). */
-  allowed15: number;
-  allowedDay: number;
-  /** max(0, allowed − usage − inFlight). */
-  remaining15: number;
-  remainingDay: number;
-}
-
-/** The whole budget at one instant. */
-export interface BudgetStatus {
-  read: FamilyBudget;
-  overall: FamilyBudget;
-  /** Set by a 429 (ms); null when not blocked. */
-  blockedUntil: number | null;
-  /** Start of the next 15-min window (ms). */
-  windowResetsAt: number;
-  /** Next 00:00 UTC (ms). */
-  dayResetsAt: number;
-}
 
 /** Why the budget is closed. */
 export type RefusalReason = "window" | "daily" | "rate_limited";
@@ -112,73 +78,26 @@ export interface RateLimiterOptions {
   now?: Clock;
   /** Share of each limit to spend, in (0, 1] (default 0.9, `--rate-buffer`). */
   buffer?: number;
-  /** Persist to / load from table rate_limit_state of this database (lib/store/schema.ts). */
+  /**
+   * Table rate_limit_state of this database (lib/store/schema.ts): where the state lives when no
+   * `state` is given; with one, a copy kept for `stats` (and read when `state` is still empty).
+   */
   db?: Database;
-  /** Persist to / load from this store instead (wins over `db`); e.g. `MemoryRateState` in tests. */
+  /**
+   * Where the state lives, e.g. the folder's shared store (lib/store/shared_rate_state.ts), whose
+   * reservations make the budget exact across processes, or `MemoryRateState` in tests.
+   */
   state?: RateStateStore;
+  /** How long a reservation outlives a holder that never reports (killed); default RESERVATION_TTL_MS. */
+  reservationTtlMs?: number;
 }
 
-/** A request counted without server figures: kept so a later, older-than-it header cannot erase it. */
-interface LocalCount {
-  seq: number;
-  window: number | null;
-  day: number | null;
-}
-
-interface FamilyState {
-  limit15: number;
-  limitDay: number;
-  /** When the limits were learned (null: defaults). */
-  limitsAt: number | null;
-  usage15: number;
-  usageDay: number;
-  /** The usage figures belong to the window and day containing this instant. */
-  observedAt: number | null;
-  inFlight: number;
-  /** Sequence number of the request whose headers last set usage15 / usageDay. */
-  sync15: number;
-  syncDay: number;
-  local: LocalCount[];
-}
-
-function freshFamily(name: FamilyName): FamilyState {
-  return {
-    ...DEFAULT_LIMITS[name],
-    limitsAt: null,
-    usage15: 0,
-    usageDay: 0,
-    observedAt: null,
-    inFlight: 0,
-    sync15: 0,
-    syncDay: 0,
-    local: [],
-  };
-}
-
-function familiesOf(kind: "read" | "write"): FamilyName[] {
-  // A read counts against both families; any other request only against "all requests".
-  return kind === "read" ? ["read", "overall"] : ["overall"];
-}
-
-/** Parses a "15min,daily" header value; null when absent or not two whole numbers. */
-function parsePair(value: string | null, name: string): [number, number] | null {
-  if (value === null) return null;
-  const match = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(value);
-  if (!match) {
-    log.warn("Ignoring unreadable rate-limit header {name}: {value}", { name, value });
-    return null;
-  }
-  return [Number(match[1]), Number(match[2])];
-}
-
-/** The server's time from its Date header, when present and plausible. */
-function serverTime(headers: Headers, now: number): number | null {
-  const value = headers.get("date");
-  if (value === null) return null;
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms) || Math.abs(ms - now) > SERVER_CLOCK_TOLERANCE_MS) return null;
-  return ms;
-}
+/**
+ * A reservation whose process never reported back (killed mid-request) stops counting as in
+ * flight after this long, and counts as spent instead. Four request timeouts (30 s each): a
+ * live request is answered or abandoned well before.
+ */
+export const RESERVATION_TTL_MS = 2 * 60 * 1000;
 
 /**
  * The rate limiter. One instance per process; all requests to the API go through it.
@@ -188,70 +107,137 @@ export class RateLimiter {
   readonly #now: Clock;
   readonly #buffer: number;
   readonly #state: RateStateStore | undefined;
+  /** The database copy of the state when `state` is another store. */
+  readonly #mirror: SqliteRateState | undefined;
+  readonly #ttl: number;
+  /** Requests of other processes in flight, per family, as last seen in the shared store. */
+  readonly #others: Record<FamilyName, number> = { read: 0, overall: 0 };
+  /** Ids of this instance's live reservations. */
+  readonly #mine = new Set<string>();
   readonly #families: Record<FamilyName, FamilyState> = { read: freshFamily("read"), overall: freshFamily("overall") };
   #blockedUntil: number | null = null;
   /** Strava's clock is behind ours and its (earlier) window or day is spent: wait for its rollover. */
   #held: { until: number; reason: "window" | "daily" } | null = null;
   #seq = 0;
+  /**
+   * Strava's clock as its Date headers show it. Windows and days are Strava's: internally every
+   * instant is on Strava's clock; what leaves the limiter (reopening times, status) is on ours.
+   */
+  readonly #strava: StravaClock;
   /** What this instance last wrote, to tell its own rows from another process's. */
   readonly #written: Partial<Record<FamilyName, RateStateRow>> = {};
 
   /** Loads persisted state from `state` (or `db`) if given. */
   constructor(options: RateLimiterOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#strava = new StravaClock(this.#now);
     const buffer = options.buffer ?? DEFAULT_BUFFER;
     if (!(buffer > 0 && buffer <= 1)) throw new RangeError(`rate buffer must be in (0, 1], got ${buffer}`);
     this.#buffer = buffer;
-    this.#state = options.state ?? (options.db ? new SqliteRateState(options.db) : undefined);
-    if (this.#state) this.#load(this.#state.load(), this.#now());
+    this.#ttl = options.reservationTtlMs ?? RESERVATION_TTL_MS;
+    const dbState = options.db ? new SqliteRateState(options.db) : undefined;
+    this.#state = options.state ?? dbState;
+    if (options.state) this.#mirror = dbState;
+    if (this.#state) {
+      const rows = this.#state.load();
+      this.#load(rows.length > 0 || !this.#mirror ? rows : this.#mirror.load());
+    }
+  }
+
+  /** Now on Strava's clock, as far as its headers told. */
+  #clock(): number {
+    return this.#strava.now();
   }
 
   /** Reserve one slot for a request — reads count against both "read" and "overall". */
   tryAcquire(kind: "read" | "write" = "read"): Acquire {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
+    const state = this.#state;
+    if (!state?.sharesReservations) return this.#local(this.#acquire(kind, now, null));
+    // Decide and reserve in one transaction of the shared store, seeing every process's usage
+    // and requests in flight: no other process can take the same last slot.
+    let result: Acquire | undefined;
+    state.update(now, (view) => {
+      this.#absorb(view, now);
+      const reservation = this.#reservation(kind, now);
+      result = this.#acquire(kind, now, reservation.id);
+      return { rows: this.#rows(now), reserve: result.ok ? reservation : undefined };
+    });
+    return this.#local(result!);
+  }
+
+  /** A refusal's reopening time on our clock. */
+  #local(acquire: Acquire): Acquire {
+    return acquire.ok ? acquire : { ...acquire, until: acquire.until - this.#strava.offset };
+  }
+
+  #acquire(kind: "read" | "write", now: number, reservation: string | null): Acquire {
     const refusal = this.#refusal(kind, now);
     if (refusal) return { ok: false, ...refusal };
     const families = familiesOf(kind);
     for (const name of families) this.#families[name].inFlight++;
-    return { ok: true, permit: this.#permit(families, ++this.#seq) };
+    if (reservation !== null) this.#mine.add(reservation);
+    return { ok: true, permit: this.#permit(families, ++this.#seq, reservation) };
+  }
+
+  #reservation(kind: "read" | "write", now: number): RateReservation {
+    return {
+      id: crypto.randomUUID(),
+      families: familiesOf(kind),
+      window: windowStart(now),
+      day: dayStart(now),
+      expiresAt: now + this.#ttl,
+    };
   }
 
   /** ms when a request could next be sent (now if possible). */
   reopensAt(kind: "read" | "write" = "read"): number {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
-    return this.#refusal(kind, now)?.until ?? now;
+    return (this.#refusal(kind, now)?.until ?? now) - this.#strava.offset;
   }
 
   /** The numbers for progress lines and stats. */
   status(): BudgetStatus {
-    const now = this.#now();
+    const now = this.#clock();
     this.#roll(now);
+    const local = (instant: number) => instant - this.#strava.offset;
     return {
       read: this.#budget("read"),
       overall: this.#budget("overall"),
-      blockedUntil: this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null,
-      windowResetsAt: windowStart(now) + WINDOW_MS,
-      dayResetsAt: dayStart(now) + DAY_MS,
+      blockedUntil: this.#blockedUntil !== null && this.#blockedUntil > now ? local(this.#blockedUntil) : null,
+      windowResetsAt: local(windowStart(now) + WINDOW_MS),
+      dayResetsAt: local(dayStart(now) + DAY_MS),
     };
   }
 
   #budget(name: FamilyName): FamilyBudget {
     const f = this.#families[name];
-    const allowed15 = Math.floor(f.limit15 * this.#buffer);
-    const allowedDay = Math.floor(f.limitDay * this.#buffer);
+    const allowed15 = this.#allowed(f.limit15);
+    const allowedDay = this.#allowed(f.limitDay);
+    const inFlight = f.inFlight + this.#others[name];
     return {
       limit15: f.limit15,
       limitDay: f.limitDay,
       usage15: f.usage15,
       usageDay: f.usageDay,
-      inFlight: f.inFlight,
+      inFlight,
       allowed15,
       allowedDay,
-      remaining15: Math.max(0, allowed15 - f.usage15 - f.inFlight),
-      remainingDay: Math.max(0, allowedDay - f.usageDay - f.inFlight),
+      remaining15: Math.max(0, allowed15 - f.usage15 - inFlight),
+      remainingDay: Math.max(0, allowedDay - f.usageDay - inFlight),
     };
+  }
+
+  /**
+   * floor(limit × buffer), but at least 1: a limit header below 2 (a glitch, or a limit that
+   * the buffer rounds to nothing) would otherwise close every later window and day for good,
+   * since no request could ever bring the real limit back. One request per window (day)
+   * re-learns it, and stays within any limit of at least 1.
+   */
+  #allowed(limit: number): number {
+    return Math.max(1, Math.floor(limit * this.#buffer));
   }
 
   #refusal(kind: "read" | "write", now: number): { until: number; reason: RefusalReason } | null {
@@ -280,7 +266,7 @@ export class RateLimiter {
     }
   }
 
-  #permit(families: FamilyName[], seq: number): Permit {
+  #permit(families: FamilyName[], seq: number, reservation: string | null): Permit {
     let done = false;
     const settle = () => {
       if (done) throw new Error("rate-limit permit reported twice");
@@ -290,14 +276,14 @@ export class RateLimiter {
     return {
       complete: (response) => {
         settle();
-        this.#complete(families, seq, response);
+        this.#complete(families, seq, response, reservation);
       },
       fail: () => {
         settle();
-        const now = this.#now();
+        const now = this.#clock();
         this.#roll(now);
         for (const name of families) this.#countLocally(this.#families[name], seq, windowStart(now), dayStart(now));
-        this.#persist(now);
+        this.#persist(now, reservation);
       },
     };
   }
@@ -308,8 +294,14 @@ export class RateLimiter {
     f.local.push({ seq, window, day });
   }
 
-  #complete(counted: FamilyName[], seq: number, response: { status: number; headers: Headers }): void {
-    const now = this.#now();
+  #complete(
+    counted: FamilyName[],
+    seq: number,
+    response: { status: number; headers: Headers },
+    reservation: string | null,
+  ): void {
+    this.#shift(this.#strava.learn(response.headers));
+    const now = this.#clock();
     this.#roll(now);
     const w = windowStart(now);
     const d = dayStart(now);
@@ -331,10 +323,10 @@ export class RateLimiter {
       const usage = parsePair(response.headers.get(HEADERS[name].usage), HEADERS[name].usage);
       if (usage && sameWindow) this.#sync15(f, usage[0], seq, w);
       if (usage && sameDay) this.#syncDay(f, usage[1], seq, d);
-      if (usage && windowStart(t) < w && usage[0] >= Math.floor(f.limit15 * this.#buffer)) {
+      if (usage && windowStart(t) < w && usage[0] >= this.#allowed(f.limit15)) {
         this.#hold(local(windowStart(t) + WINDOW_MS), "window");
       }
-      if (usage && dayStart(t) < d && usage[1] >= Math.floor(f.limitDay * this.#buffer)) {
+      if (usage && dayStart(t) < d && usage[1] >= this.#allowed(f.limitDay)) {
         this.#hold(local(dayStart(t) + DAY_MS), "daily");
       }
       if (isCounted) {
@@ -348,10 +340,10 @@ export class RateLimiter {
       const until = local(dailySpent ? dayStart(t) + DAY_MS : windowStart(t) + WINDOW_MS);
       this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, until);
       log.warn("Strava answered 429 (rate limit exceeded); no request until {until}", {
-        until: new Date(until).toISOString(),
+        until: new Date(until - this.#strava.offset).toISOString(),
       });
     }
-    this.#persist(now);
+    this.#persist(now, reservation);
   }
 
   #hold(until: number, reason: "window" | "daily"): void {
@@ -380,7 +372,9 @@ export class RateLimiter {
     }
   }
 
-  #load(rows: RateStateRow[], now: number): void {
+  #load(rows: RateStateRow[]): void {
+    this.#strava.adopt(rows);
+    const now = this.#clock();
     for (const row of rows) {
       const name = row.name as FamilyName;
       if (!FAMILIES.includes(name)) continue;
@@ -400,46 +394,63 @@ export class RateLimiter {
   }
 
   /**
-   * Writes the state. Another process may have written newer figures since this one last
-   * did: for the same window (day) the larger usage wins, which is simple and never too low.
+   * Writes the state (and gives back the request's reservation). Another process may have
+   * written newer figures since this one last did: for the same window (day) the larger usage
+   * wins, which is simple and never too low.
    */
-  #persist(now: number): void {
-    this.#state?.update((current) => {
-      for (const row of current) {
-        const name = row.name as FamilyName;
-        if (FAMILIES.includes(name)) this.#merge(this.#families[name], row, this.#written[name], now);
-        if (row.blocked_until !== null && row.blocked_until > now) {
-          this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, row.blocked_until);
-        }
-      }
-      const blocked = this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null;
-      return FAMILIES.map((name) => {
-        const f = this.#families[name];
-        const row: RateStateRow = {
-          name,
-          limit_15min: f.limit15,
-          limit_daily: f.limitDay,
-          usage_15min: f.usage15,
-          usage_daily: f.usageDay,
-          observed_at: f.observedAt ?? now,
-          blocked_until: blocked,
-        };
-        this.#written[name] = row;
-        return row;
-      });
+  #persist(now: number, reservation: string | null): void {
+    const state = this.#state;
+    if (!state) return;
+    let rows: RateStateRow[] = [];
+    state.update(now, (view) => {
+      this.#absorb(view, now);
+      rows = this.#rows(now);
+      return { rows, release: reservation ?? undefined };
     });
+    if (reservation !== null) this.#mine.delete(reservation);
+    this.#mirror?.update(now, () => ({ rows }));
   }
 
-  #merge(f: FamilyState, row: RateStateRow, written: RateStateRow | undefined, now: number): void {
-    const ours = written !== undefined && row.observed_at === written.observed_at &&
-      row.usage_15min === written.usage_15min && row.usage_daily === written.usage_daily &&
-      row.limit_15min === written.limit_15min && row.limit_daily === written.limit_daily;
-    if (ours || row.observed_at === null) return;
-    if (windowStart(row.observed_at) === windowStart(now)) f.usage15 = Math.max(f.usage15, row.usage_15min ?? 0);
-    if (dayStart(row.observed_at) === dayStart(now)) f.usageDay = Math.max(f.usageDay, row.usage_daily ?? 0);
-    if (row.limit_15min !== null && row.limit_daily !== null && row.observed_at > (f.limitsAt ?? -Infinity)) {
-      [f.limit15, f.limitDay, f.limitsAt] = [row.limit_15min, row.limit_daily, row.observed_at];
+  /**
+   * Takes in what the store holds: other processes' figures and 429s, reservations that
+   * expired (their holder died mid-request: counted as spent, since Strava may have counted
+   * them) and the requests other processes have in flight.
+   */
+  #absorb(view: RateStateView, now: number): void {
+    const shared = this.#state?.sharesReservations ?? false;
+    this.#shift(this.#strava.adopt(view.rows));
+    for (const row of view.rows) {
+      const name = row.name as FamilyName;
+      if (FAMILIES.includes(name)) mergeRow(this.#families[name], row, shared ? undefined : this.#written[name], now);
+      if (row.blocked_until !== null && row.blocked_until > now) {
+        this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, row.blocked_until);
+      }
     }
+    for (const r of view.expired) {
+      for (const name of FAMILIES) if (r.families.includes(name)) countExpired(this.#families[name], r, now);
+    }
+    for (const name of FAMILIES) {
+      this.#others[name] = view.reservations.filter((r) => r.families.includes(name) && !this.#mine.has(r.id)).length;
+    }
+  }
+
+  /** Moves the instants kept on an old estimate of Strava's clock onto the new one. */
+  #shift(delta: number): void {
+    if (delta === 0) return;
+    for (const f of Object.values(this.#families)) {
+      if (f.observedAt !== null) f.observedAt += delta;
+      if (f.limitsAt !== null) f.limitsAt += delta;
+    }
+    if (this.#blockedUntil !== null) this.#blockedUntil += delta;
+    if (this.#held !== null) this.#held = { ...this.#held, until: this.#held.until + delta };
+  }
+
+  /** The rows to store for the current state. */
+  #rows(now: number): RateStateRow[] {
+    const blocked = this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null;
+    return FAMILIES.map((name) =>
+      this.#written[name] = familyRow(name, this.#families[name], blocked, now, this.#strava.offset)
+    );
   }
 }
 

@@ -42,6 +42,14 @@ export class SimRateLimits {
     this.#day = Math.floor(t / DAY_MS) * DAY_MS;
   }
 
+  /** Strava changes the limits in force (e.g. raises them, or answers a glitched header for a while). */
+  setLimits(limits: Partial<SimLimits>): void {
+    for (const [k, v] of Object.entries(limits)) {
+      if (!Number.isInteger(v) || v! < 0) throw new RangeError(`limit ${k} must be a non-negative integer`);
+    }
+    Object.assign(this.limits, limits);
+  }
+
   #roll(): void {
     const t = this.#now();
     const window = Math.floor(t / WINDOW_MS) * WINDOW_MS;

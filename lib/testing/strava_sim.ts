@@ -80,6 +80,7 @@ export class StravaSimulator {
   readonly fetch: typeof fetch;
   readonly #options: SimOptions;
   readonly #now: () => number;
+  #skew: number;
   readonly #generator: SimGenerator;
   readonly #byId = new Map<bigint, SimActivity>();
   readonly #rate: SimRateLimits;
@@ -96,8 +97,8 @@ export class StravaSimulator {
   private constructor(options: SimOptions) {
     this.#options = options;
     const now = options.now ?? Date.now;
-    const skew = options.clockSkewMs ?? 0;
-    this.#now = skew === 0 ? now : () => now() + skew;
+    this.#skew = options.clockSkewMs ?? 0;
+    this.#now = () => now() + this.#skew;
     const seed = options.seed ?? 1;
     this.#generator = new SimGenerator({
       seed,
@@ -223,6 +224,16 @@ export class StravaSimulator {
   /** Overrides usage figures of the current window/day (e.g. another process spent budget). */
   setRateUsage(usage: Partial<SimUsage>): void {
     this.#rate.setUsage(usage);
+  }
+
+  /** Strava changes its limits (headers and enforcement follow at once). */
+  setRateLimits(limits: Partial<SimLimits>): void {
+    this.#rate.setLimits(limits);
+  }
+
+  /** Strava's clock is now `ms` ahead of `now` (negative: behind); Date headers, windows and token expiry follow. */
+  setClockSkew(ms: number): void {
+    this.#skew = ms;
   }
 
   /** The athlete uploads `count` newer activities; returns them. */

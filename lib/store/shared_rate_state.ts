@@ -1,0 +1,168 @@
+/**
+ * The rate budget shared by every process working in one folder: a small SQLite file
+ * (`strava_budget.db` beside tokens.json) holding, per Strava application, the last limits and
+ * usage seen and one reservation per request in flight.
+ *
+ * Strava counts per application, not per database, so two backfills on `a.db` and `b.db` in the
+ * same folder spend one budget. A process reserves each request here before sending it, in a
+ * short `BEGIN IMMEDIATE` transaction that sees every other process's usage and reservations,
+ * so together they never pass the allowed share. A reservation whose holder was killed expires.
+ * The scoped permissions (`--allow-write=.`) keep a script inside its folder, so this is as far
+ * as the sharing can reach; processes in other folders meet only in Strava's own headers.
+ *
+ * The file holds no secret but is created 0600 like the tool's other files.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  normalizeRateRows,
+  type RateReservation,
+  type RateStateChange,
+  type RateStateRow,
+  type RateStateStore,
+  type RateStateView,
+} from "./rate_state.ts";
+
+/** The shared store's file name, in the folder the tool runs in. */
+export const SHARED_RATE_STATE_PATH = "strava_budget.db";
+
+/** How long another process may wait for the store's write lock (ms); transactions last microseconds. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rate_limit_state (
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  limit_15min INTEGER,
+  limit_daily INTEGER,
+  usage_15min INTEGER,
+  usage_daily INTEGER,
+  observed_at INTEGER,
+  blocked_until INTEGER,
+  clock_offset INTEGER,
+  PRIMARY KEY (app, name)
+);
+CREATE TABLE IF NOT EXISTS rate_reservations (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  families TEXT NOT NULL,
+  window_start INTEGER NOT NULL,
+  day_start INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);`;
+
+interface Statements {
+  rows: StatementSync;
+  reservations: StatementSync;
+  deleteExpired: StatementSync;
+  upsert: StatementSync;
+  reserve: StatementSync;
+  release: StatementSync;
+}
+
+/** The folder's shared budget for one Strava application (`app`: its client id, or a stable stand-in). */
+export class SharedRateState implements RateStateStore, Disposable {
+  readonly sharesReservations = true;
+  readonly #db: DatabaseSync;
+  readonly #app: string;
+  readonly #statements: Statements;
+
+  /** Opens (creating, mode 0600) the store at `path`. Throws when the file is not a usable SQLite database. */
+  constructor(app: string, path: string = SHARED_RATE_STATE_PATH) {
+    try {
+      Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    this.#app = app;
+    this.#db = new DatabaseSync(path);
+    try {
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.#db.exec(SCHEMA);
+      // A store made before clock offsets were kept gains the column.
+      const columns = this.#db.prepare("PRAGMA table_info(rate_limit_state)").all().map((c) => c.name);
+      if (!columns.includes("clock_offset")) {
+        this.#db.exec("ALTER TABLE rate_limit_state ADD COLUMN clock_offset INTEGER");
+      }
+      this.#statements = {
+        rows: this.#db.prepare(
+          `SELECT name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at, blocked_until, clock_offset
+           FROM rate_limit_state WHERE app = ?`,
+        ),
+        reservations: this.#db.prepare(
+          "SELECT id, families, window_start, day_start, expires_at FROM rate_reservations WHERE app = ?",
+        ),
+        deleteExpired: this.#db.prepare("DELETE FROM rate_reservations WHERE app = ? AND expires_at <= ?"),
+        upsert: this.#db.prepare(
+          `INSERT INTO rate_limit_state (app, name, limit_15min, limit_daily, usage_15min, usage_daily, observed_at,
+                                         blocked_until, clock_offset)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (app, name) DO UPDATE SET limit_15min = excluded.limit_15min,
+             limit_daily = excluded.limit_daily, usage_15min = excluded.usage_15min,
+             usage_daily = excluded.usage_daily, observed_at = excluded.observed_at,
+             blocked_until = excluded.blocked_until, clock_offset = excluded.clock_offset`,
+        ),
+        reserve: this.#db.prepare(
+          `INSERT INTO rate_reservations (id, app, families, window_start, day_start, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        ),
+        release: this.#db.prepare("DELETE FROM rate_reservations WHERE app = ? AND id = ?"),
+      };
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  /** This application's rows. */
+  load(): RateStateRow[] {
+    return normalizeRateRows(this.#statements.rows.all(this.#app));
+  }
+
+  /** Live reservations of this application (for tests and stats). */
+  reservations(): RateReservation[] {
+    return this.#statements.reservations.all(this.#app).map((r) => ({
+      id: String(r.id),
+      families: String(r.families).split(","),
+      window: Number(r.window_start),
+      day: Number(r.day_start),
+      expiresAt: Number(r.expires_at),
+    }));
+  }
+
+  /** One `BEGIN IMMEDIATE` transaction: no other process reads or writes the store in between. */
+  update(now: number, next: (current: RateStateView) => RateStateChange): void {
+    const s = this.#statements;
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const all = this.reservations();
+      const expired = all.filter((r) => r.expiresAt <= now);
+      if (expired.length > 0) s.deleteExpired.run(this.#app, now);
+      const change = next({ rows: this.load(), reservations: all.filter((r) => r.expiresAt > now), expired });
+      for (const r of change.rows ?? []) {
+        s.upsert.run(
+          this.#app,
+          r.name,
+          r.limit_15min,
+          r.limit_daily,
+          r.usage_15min,
+          r.usage_daily,
+          r.observed_at,
+          r.blocked_until,
+          r.clock_offset ?? null,
+        );
+      }
+      if (change.release) s.release.run(this.#app, change.release);
+      const add = change.reserve;
+      if (add) s.reserve.run(add.id, this.#app, add.families.join(","), add.window, add.day, add.expiresAt);
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** Closes the file. */
+  [Symbol.dispose](): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

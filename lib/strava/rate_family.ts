@@ -1,0 +1,94 @@
+/** One limit family's counters inside the rate limiter, and how stored figures merge into them. */
+import type { RateReservation, RateStateRow } from "../store/rate_state.ts";
+import { dayStart, DEFAULT_LIMITS, type FamilyName, windowStart } from "./rate_window.ts";
+
+/** A request counted without server figures: kept so a later, older-than-it header cannot erase it. */
+export interface LocalCount {
+  seq: number;
+  window: number | null;
+  day: number | null;
+}
+
+/** One family's counters in a limiter. */
+export interface FamilyState {
+  limit15: number;
+  limitDay: number;
+  /** When the limits were learned (null: defaults). */
+  limitsAt: number | null;
+  usage15: number;
+  usageDay: number;
+  /** The usage figures belong to the window and day containing this instant. */
+  observedAt: number | null;
+  inFlight: number;
+  /** Sequence number of the request whose headers last set usage15 / usageDay. */
+  sync15: number;
+  syncDay: number;
+  local: LocalCount[];
+}
+
+/** A family with Strava's default limits and nothing counted. */
+export function freshFamily(name: FamilyName): FamilyState {
+  return {
+    ...DEFAULT_LIMITS[name],
+    limitsAt: null,
+    usage15: 0,
+    usageDay: 0,
+    observedAt: null,
+    inFlight: 0,
+    sync15: 0,
+    syncDay: 0,
+    local: [],
+  };
+}
+
+/** The families a request of `kind` counts against. */
+export function familiesOf(kind: "read" | "write"): FamilyName[] {
+  // A read counts against both families; any other request only against "all requests".
+  return kind === "read" ? ["read", "overall"] : ["overall"];
+}
+
+/**
+ * Takes in a stored row: usage of the same window (day) by the larger figure, limits when newer.
+ * A row equal to `written` (what this limiter itself stored last) is skipped: its own later
+ * server figures may rightly be lower. Without `written` (the shared store) every row counts.
+ */
+export function mergeRow(f: FamilyState, row: RateStateRow, written: RateStateRow | undefined, now: number): void {
+  const ours = written !== undefined && row.observed_at === written.observed_at &&
+    row.usage_15min === written.usage_15min && row.usage_daily === written.usage_daily &&
+    row.limit_15min === written.limit_15min && row.limit_daily === written.limit_daily;
+  if (ours || row.observed_at === null) return;
+  if (windowStart(row.observed_at) === windowStart(now)) f.usage15 = Math.max(f.usage15, row.usage_15min ?? 0);
+  if (dayStart(row.observed_at) === dayStart(now)) f.usageDay = Math.max(f.usageDay, row.usage_daily ?? 0);
+  if (row.limit_15min !== null && row.limit_daily !== null && row.observed_at > (f.limitsAt ?? -Infinity)) {
+    [f.limit15, f.limitDay, f.limitsAt] = [row.limit_15min, row.limit_daily, row.observed_at];
+  }
+}
+
+/**
+ * Counts a reservation whose holder never reported (killed mid-request) as spent in its window
+ * and day, if they are the current ones: Strava may have counted the request.
+ */
+export function countExpired(f: FamilyState, r: RateReservation, now: number): void {
+  if (r.window === windowStart(now)) f.usage15++;
+  if (r.day === dayStart(now)) f.usageDay++;
+}
+
+/** The row to store for a family. */
+export function familyRow(
+  name: FamilyName,
+  f: FamilyState,
+  blockedUntil: number | null,
+  now: number,
+  clockOffset: number,
+): RateStateRow {
+  return {
+    name,
+    limit_15min: f.limit15,
+    limit_daily: f.limitDay,
+    usage_15min: f.usage15,
+    usage_daily: f.usageDay,
+    observed_at: f.observedAt ?? now,
+    blocked_until: blockedUntil,
+    clock_offset: clockOffset,
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * lib/strava/rate_limit.ts and strava_clock.ts: limits and clocks that cannot strand the tool.
+ * A saved limit too small for the buffer, and a machine clock hours away from Strava's, on a
+ * virtual clock and through the simulator.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { MemoryRateState } from "../lib/store/rate_state.ts";
+import { type Acquire, DAY_MS, type Permit, RateLimiter, WINDOW_MS } from "../lib/strava/rate_limit.ts";
+import { RateLimitedError, staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { VirtualClock } from "../lib/testing/virtual_clock.ts";
+
+const HOUR = 3_600_000;
+
+function permit(acquire: Acquire): Permit {
+  if (!acquire.ok) throw new Error(`refused: ${acquire.reason} until ${new Date(acquire.until).toISOString()}`);
+  return acquire.permit;
+}
+
+/** A response as Strava sends it: its clock in Date, reads used and the read limits. */
+function answer(serverNow: number, usage: [number, number], limit: [number, number] = [100, 1000]) {
+  return {
+    status: 200,
+    headers: new Headers({
+      Date: new Date(serverNow).toUTCString(),
+      "X-Readratelimit-Usage": usage.join(","),
+      "X-Readratelimit-Limit": limit.join(","),
+      "X-Ratelimit-Usage": usage.join(","),
+      "X-Ratelimit-Limit": "200,2000",
+    }),
+  };
+}
+
+Deno.test("a saved 15-minute limit below 2 closes only its own window: the next one re-learns the limit", () => {
+  const c = { t: Date.UTC(2026, 4, 1, 12, 5) };
+  const now = () => c.t;
+  const state = new MemoryRateState();
+  permit(new RateLimiter({ now, state }).tryAcquire()).complete(answer(c.t, [1, 40], [1, 1000]));
+  // floor(1 × 0.9) = 0: this window is closed…
+  const next = new RateLimiter({ now, state });
+  deepStrictEqual(next.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "window" });
+  // …but not the next ones, in a later process too: one request learns Strava's real limit.
+  c.t = Date.UTC(2026, 4, 1, 12, 15);
+  const later = new RateLimiter({ now, state });
+  permit(later.tryAcquire()).complete(answer(c.t, [1, 41]));
+  deepStrictEqual([later.status().read.limit15, later.status().read.remaining15], [100, 89]);
+  ok(later.tryAcquire().ok);
+});
+
+Deno.test("a saved daily limit below 2 closes only its own day: the next day re-learns it", () => {
+  const c = { t: Date.UTC(2026, 4, 1, 12, 5) };
+  const now = () => c.t;
+  const state = new MemoryRateState();
+  permit(new RateLimiter({ now, state }).tryAcquire()).complete(answer(c.t, [1, 1], [100, 1]));
+  deepStrictEqual(new RateLimiter({ now, state }).tryAcquire(), {
+    ok: false,
+    until: Date.UTC(2026, 4, 2),
+    reason: "daily",
+  });
+  c.t = Date.UTC(2026, 4, 2, 0, 0, 1);
+  const tomorrow = new RateLimiter({ now, state });
+  permit(tomorrow.tryAcquire()).complete(answer(c.t, [1, 1]));
+  deepStrictEqual([tomorrow.status().read.limitDay, tomorrow.status().read.remainingDay], [1000, 899]);
+});
+
+Deno.test("Strava's clock 2 h behind ours: the spent day reopens at Strava's midnight, in this process and the next", () => {
+  // Ours says 01:00 on 2 May; Strava says 23:00 on 1 May, and 1 May's reads are spent.
+  const c = { t: Date.UTC(2026, 4, 2, 1, 0) };
+  const now = () => c.t;
+  const skew = -2 * HOUR;
+  const state = new MemoryRateState();
+  const limiter = new RateLimiter({ now, state });
+  permit(limiter.tryAcquire()).complete(answer(c.t + skew, [10, 900]));
+  const stravaMidnight = Date.UTC(2026, 4, 2) - skew; // 02:00 on our clock
+  deepStrictEqual(limiter.tryAcquire(), { ok: false, until: stravaMidnight, reason: "daily" });
+  deepStrictEqual(new RateLimiter({ now, state }).tryAcquire(), { ok: false, until: stravaMidnight, reason: "daily" });
+  deepStrictEqual([limiter.status().dayResetsAt, limiter.status().windowResetsAt], [
+    stravaMidnight,
+    Date.UTC(2026, 4, 2, 1, 15),
+  ]);
+  c.t = stravaMidnight;
+  ok(new RateLimiter({ now, state }).tryAcquire().ok, "Strava's new day");
+});
+
+Deno.test("Strava's clock 2 h ahead of ours: its new day starts at 22:00 on ours, not at our midnight", () => {
+  const c = { t: Date.UTC(2026, 4, 1, 21, 50) };
+  const now = () => c.t;
+  const skew = 2 * HOUR;
+  const state = new MemoryRateState();
+  const limiter = new RateLimiter({ now, state });
+  permit(limiter.tryAcquire()).complete(answer(c.t + skew, [10, 900]));
+  deepStrictEqual(limiter.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 22), reason: "daily" });
+  c.t = Date.UTC(2026, 4, 1, 22);
+  ok(new RateLimiter({ now, state }).tryAcquire().ok);
+});
+
+/** A client and limiter on `clock`, reaching `sim` in-process, with the state a folder's runs share. */
+function simClient(sim: StravaSimulator, clock: VirtualClock, state: MemoryRateState) {
+  const limiter = new RateLimiter({ now: clock.now, state });
+  const client = new StravaClient({
+    apiUrl: sim.apiUrl,
+    tokens: staticTokenProvider(sim.issueTokens().access_token),
+    limiter,
+    fetch: sim.fetch,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+  });
+  return { limiter, client };
+}
+
+/** Hours between when a refusal says the day reopens and when Strava's day really does. */
+async function hoursLostToSkew(skewMs: number): Promise<number> {
+  const local = Date.UTC(2026, 4, 2, 1, 0);
+  const clock = new VirtualClock(local);
+  await using sim = StravaSimulator.inProcess({ now: clock.now, clockSkewMs: skewMs, usage: { readDay: 899 } });
+  const state = new MemoryRateState();
+  const segment = [...sim.truth.segments.keys()].find((id) => !sim.truth.privateSegments.has(id))!;
+  await simClient(sim, clock, state).client.getSegment(segment);
+  let until = NaN;
+  try {
+    await simClient(sim, clock, state).client.getSegment(segment);
+  } catch (err) {
+    ok(err instanceof RateLimitedError, String(err));
+    until = err.until;
+  }
+  const stravaNow = local + skewMs;
+  const stravaMidnightOnOurClock = Math.floor(stravaNow / DAY_MS) * DAY_MS + DAY_MS - skewMs;
+  strictEqual(sim.requests.length, 1, "the spent day costs no request");
+  return (until - stravaMidnightOnOurClock) / HOUR;
+}
+
+Deno.test("through the simulator: with Strava 2 h behind or ahead, no hour of the next day is lost", async () => {
+  strictEqual(await hoursLostToSkew(-2 * HOUR), 0);
+  strictEqual(await hoursLostToSkew(2 * HOUR), 0);
+  strictEqual(await hoursLostToSkew(0), 0);
+});
+
+Deno.test("through the simulator: after Strava answered a limit of 1, a later window learns the real one", async () => {
+  const clock = new VirtualClock(Date.UTC(2026, 4, 1, 12, 5));
+  await using sim = StravaSimulator.inProcess({ now: clock.now, limits: { read15: 1 } });
+  const state = new MemoryRateState();
+  const segments = [...sim.truth.segments.keys()].filter((id) => !sim.truth.privateSegments.has(id));
+  await simClient(sim, clock, state).client.getSegment(segments[0]);
+  sim.setRateLimits({ read15: 100 });
+  // This window stays closed (the limiter knows only the limit of 1)…
+  await simClient(sim, clock, state).client.getSegment(segments[1]).then(
+    () => ok(false, "sent past a limit of 1"),
+    (err) => ok(err instanceof RateLimitedError, String(err)),
+  );
+  strictEqual(sim.requests.length, 1);
+  // …the next one opens, and the first answer brings the real limit back.
+  clock.advance(WINDOW_MS);
+  const { client, limiter } = simClient(sim, clock, state);
+  for (const id of segments.slice(1, 6)) await client.getSegment(id);
+  deepStrictEqual([limiter.status().read.limit15, sim.requests.length], [100, 6]);
+});

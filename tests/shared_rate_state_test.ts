@@ -1,0 +1,135 @@
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { openDatabase } from "../lib/store/db.ts";
+import type { RateReservation, RateStateRow } from "../lib/store/rate_state.ts";
+import { SHARED_RATE_STATE_PATH, SharedRateState } from "../lib/store/shared_rate_state.ts";
+import { migrate } from "../lib/store/schema.ts";
+import { windowStart } from "../lib/strava/rate_limit.ts";
+import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+
+/** Reads per 15-minute window (Strava's clock), from the simulator's request log. */
+function readsPerWindow(sim: StravaSimulator): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of sim.requests) {
+    if (r.method !== "GET" || !r.path.startsWith("/api/v3/")) continue;
+    const w = windowStart(r.at);
+    out.set(w, (out.get(w) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** `n` backfills at once (subprocesses under their scoped permissions), each on its own database in one folder, against a simulator with `limit` reads per window. */
+async function concurrentRuns(
+  n: number,
+  limit: number,
+): Promise<{ perWindow: number[]; codes: number[]; e429: number; mode: number; left: number }> {
+  await using dir = await tempDir();
+  await using sim = await StravaSimulator.start({ seed: 5, activities: 60, segments: 30, limits: { read15: limit } });
+  await Deno.mkdir(`${dir.path}/data`);
+  for (let i = 0; i < n; i++) {
+    const db = openDatabase(`${dir.path}/data/p${i}.db`, { create: true });
+    migrate(db);
+    db.close();
+  }
+  const env = { ...simEnv(sim), STRAVA_CLIENT_ID: "12345" };
+  for (let i = 0; i < n; i++) {
+    const listed = await runScript("incremental_backfill", ["--mode", "activities", "--db", `data/p${i}.db`], {
+      cwd: dir.path,
+      env,
+      hosts: [sim.host],
+    });
+    strictEqual(listed.code, 0, listed.stderr);
+  }
+  const children = Array.from(
+    { length: n },
+    (_, i) =>
+      spawnScript("incremental_backfill", ["--no-wait", "--db", `data/p${i}.db`, "--log-file", `p${i}.log`], {
+        cwd: dir.path,
+        env,
+        hosts: [sim.host],
+      }),
+  );
+  const outputs = await Promise.all(children.map((c) => c.output()));
+  using budget = new SharedRateState("client:12345", `${dir.path}/${SHARED_RATE_STATE_PATH}`);
+  return {
+    mode: Deno.statSync(`${dir.path}/${SHARED_RATE_STATE_PATH}`).mode! & 0o777,
+    left: budget.reservations().length,
+    perWindow: [...readsPerWindow(sim).values()],
+    codes: outputs.map((o) => o.code),
+    e429: sim.requests.filter((r) => r.status === 429).length,
+  };
+}
+
+for (const n of [2, 4]) {
+  Deno.test(`shared budget: ${n} processes on ${n} databases in one folder never pass floor(limit × buffer) together`, async () => {
+    const limit = 40;
+    const r = await concurrentRuns(n, limit);
+    strictEqual(r.e429, 0);
+    ok(r.perWindow.every((x) => x <= Math.floor(limit * 0.9)), `reads per window: ${r.perWindow}`);
+    ok(r.codes.every((c) => c === 0), `exit codes ${r.codes}`);
+    // The budget was spent to the last allowed read (more only if the runs straddled a window boundary).
+    ok(r.perWindow.reduce((a, b) => a + b, 0) >= Math.floor(limit * 0.9), `reads per window: ${r.perWindow}`);
+    deepStrictEqual([r.left, Deno.build.os === "windows" ? 0o600 : r.mode], [0, 0o600], "no reservation left; 0600");
+  });
+}
+
+const row = (name: string, usage: number): RateStateRow => ({
+  name,
+  limit_15min: 100,
+  limit_daily: 1000,
+  usage_15min: usage,
+  usage_daily: usage * 10,
+  observed_at: 1_000,
+  blocked_until: null,
+});
+
+const reservation = (id: string, expiresAt: number): RateReservation => ({
+  id,
+  families: ["read", "overall"],
+  window: 0,
+  day: 0,
+  expiresAt,
+});
+
+Deno.test("shared rate state: one file keyed by application, created 0600; a failed update changes nothing", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  using a = new SharedRateState("app:1", path);
+  using b = new SharedRateState("app:2", path);
+  using a2 = new SharedRateState("app:1", path);
+  if (Deno.build.os !== "windows") strictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
+  a.update(0, () => ({ rows: [row("read", 4)], reserve: reservation("x", 100) }));
+  deepStrictEqual([a2.load(), a2.reservations().length], [[{ ...row("read", 4), clock_offset: null }], 1]);
+  deepStrictEqual([b.load(), b.reservations()], [[], []]);
+  throws(() =>
+    a.update(0, () => {
+      throw new Error("boom");
+    }), /boom/);
+  a.update(0, () => ({ rows: [row("read", 5)] }));
+  throws(() => a.update(0, () => ({ reserve: reservation("x", 100) })));
+  deepStrictEqual(a2.load(), [{ ...row("read", 5), clock_offset: null }], "a failed reservation rolls its rows back");
+});
+
+Deno.test("shared rate state: a file that is not SQLite is refused, and left as it was", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
+  throws(() => new SharedRateState("app:1", path));
+  strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
+});
+
+Deno.test("shared rate state: a store made before clock offsets were kept gains the column and keeps its rows", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/budget.db`;
+  const old = new DatabaseSync(path);
+  old.exec(`CREATE TABLE rate_limit_state (app TEXT NOT NULL, name TEXT NOT NULL, limit_15min INTEGER,
+            limit_daily INTEGER, usage_15min INTEGER, usage_daily INTEGER, observed_at INTEGER, blocked_until INTEGER,
+            PRIMARY KEY (app, name));
+            INSERT INTO rate_limit_state VALUES ('app:1', 'read', 100, 1000, 4, 40, 1000, NULL);`);
+  old.close();
+  using store = new SharedRateState("app:1", path);
+  deepStrictEqual(store.load(), [{ ...row("read", 4), clock_offset: null }]);
+  store.update(0, () => ({ rows: [{ ...row("read", 5), clock_offset: -7_200_000 }] }));
+  deepStrictEqual(store.load(), [{ ...row("read", 5), clock_offset: -7_200_000 }]);
+});
