@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
-import { runContinuous } from "../lib/backfill/manage.ts";
+import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { type IdleRefreshOptions } from "../lib/backfill/idle_refresh.ts";
 import { readsLeftToday, type RefreshSummary } from "../lib/backfill/refresh.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
@@ -106,6 +106,34 @@ Deno.test("continuous: a refresh stops at the day's reserve and later cycles tha
     strictEqual(refreshes[0].refresh.segmentsRefreshed, 3);
     strictEqual(readsLeftToday(ctx), 180);
     strictEqual(sim.requests.filter((r) => r.status === 429).length, 0);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("one-time never refreshes: with nothing pending it lists new activities only", async () => {
+  await using dir = await tempDir();
+  const clock = new VirtualClock();
+  await using sim = StravaSimulator.inProcess({
+    seed: 8,
+    activities: 30,
+    segments: 20,
+    now: clock.now,
+    accessTokenTtlSeconds: 60 * 86_400, // the static test token outlives the 40 virtual days
+  });
+  const db = openDatabase(`${dir.path}/o.db`, { create: true });
+  try {
+    migrate(db);
+    const ctx = simContext(db, sim, clock);
+    await runBackfill(ctx, { mode: "activities", activities: 100, segments: 100 });
+    await runBackfill(ctx, { mode: "both", activities: 100, segments: 100 });
+    const before = sim.requests.length;
+    clock.advance(40 * 24 * HOUR); // every segment's details are now older than --refresh-after
+    const result = await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir.path}/state.json` });
+    strictEqual(result.outcome, "done");
+    const sent = sim.requests.slice(before).filter((r) => r.path.startsWith("/api/"));
+    strictEqual(sent.length, 1);
+    ok(!isRefreshListing(sent[0]) && sent[0].query.includes("after="), sent[0].query);
   } finally {
     db.close();
   }
