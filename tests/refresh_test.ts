@@ -368,3 +368,27 @@ Deno.test("refresh: a pass stopped at the budget (--no-wait) marks nothing delet
     db.close();
   }
 });
+
+Deno.test("refresh: with a token that cannot see private activities, they are not taken for deleted", async () => {
+  await using h = await backfilled(60);
+  const { sim, db } = h;
+  const privateIds = sim.truth.activities.filter((a) => a.private && !a.deleted).map((a) => a.id);
+  ok(privateIds.length > 0);
+  const gone = sim.truth.activities.find((a) => !a.private && !a.deleted && a.effortIds.length > 0)!;
+  deleteActivity(sim, gone.id);
+  const publicOnly = simContext(db, sim, h.clock, { wait: false, scope: "read,activity:read" });
+  const result = await runRefresh(publicOnly, { activities: 10, segments: 10, refreshAfterDays: 30 });
+  strictEqual(result.refresh.deleted, 1);
+  deepStrictEqual(
+    rows(db, "SELECT id FROM activities WHERE deleted_at IS NOT NULL").map((r) => BigInt(r.id as number)),
+    [
+      gone.id,
+    ],
+  );
+  // With activity:read_all the private ones are listed, and a deleted private one is marked.
+  const secret = sim.truth.activities.find((a) => a.private && !a.deleted)!;
+  deleteActivity(sim, secret.id);
+  const again = await h.refresh();
+  strictEqual(again.refresh.deleted, 1);
+  ok(rows(db, "SELECT deleted_at FROM activities WHERE id = ?", secret.id)[0].deleted_at !== null);
+});

@@ -19,7 +19,7 @@ import { logger } from "../log.ts";
 import { saveActivityEfforts } from "../store/backfill_store.ts";
 import { saveSegmentDetails } from "../store/backfill_store.ts";
 import { idOf } from "../store/records.ts";
-import { applyListedPage, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
+import { applyListedPage, countUnlistedPrivate, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
 import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
@@ -152,6 +152,7 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
   const { db, client } = run.ctx;
   const seen = new Set<bigint>();
   const requeued: bigint[] = [];
+  let sawPrivate = false;
   for (let page = 1;; page++) {
     run.gate.report("refresh: listing", page - 1, page, 1);
     const list = await send(
@@ -164,6 +165,7 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
     for (const activity of list) {
       const id = idOf(activity.id);
       if (id !== null) seen.add(id);
+      if (activity.private === true) sawPrivate = true;
     }
     const changes = applyListedPage(db, list, run.stamp());
     run.summary.listed.added += changes.added;
@@ -177,7 +179,17 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
     if (list.length < PER_PAGE) break;
   }
   counts.listingComplete = true;
-  counts.deleted = markUnlistedDeleted(db, seen, run.stamp());
+  // A listing without a single private activity may come from a token that cannot see them
+  // (no activity:read_all): then stored private ones missing from it are not taken for deleted.
+  const unseenPrivate = sawPrivate ? 0 : countUnlistedPrivate(db, seen);
+  counts.deleted = markUnlistedDeleted(db, seen, run.stamp(), { keepPrivate: !sawPrivate });
+  if (unseenPrivate > 0) {
+    log.warn(
+      "{n} private activities are not in the list and none is: not marked deleted, as the token may lack " +
+        "activity:read_all (re-run setup_auth.ts with --scope read,activity:read_all to check them)",
+      { n: unseenPrivate },
+    );
+  }
   if (counts.deleted > 0) {
     log.info("{n} activities are no longer in the athlete's list: marked deleted (rows and efforts kept)", {
       n: counts.deleted,

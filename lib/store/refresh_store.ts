@@ -111,14 +111,32 @@ export function applyListedPage(db: Database, activities: Json[], now: string): 
 
 /**
  * After a complete listing: every stored activity that was not listed gets `deleted_at`
- * (its row and efforts stay). Returns how many were newly marked.
+ * (its row and efforts stay). Returns how many were newly marked. With `keepPrivate`, private
+ * ("Only Me") activities are left unmarked: a token without activity:read_all does not see
+ * them, so their absence proves nothing.
  */
-export function markUnlistedDeleted(db: Database, listed: ReadonlySet<bigint>, now: string): number {
+export function markUnlistedDeleted(
+  db: Database,
+  listed: ReadonlySet<bigint>,
+  now: string,
+  { keepPrivate = false }: { keepPrivate?: boolean } = {},
+): number {
   return Number(
     db.prepare(
       `UPDATE activities SET deleted_at = ?, updated_at = ?
-       WHERE deleted_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))`,
-    ).run(now, now, `[${[...listed].join(",")}]`).changes,
+       WHERE deleted_at IS NULL AND id NOT IN (SELECT value FROM json_each(?))
+         AND (? = 0 OR COALESCE(private, 0) = 0)`,
+    ).run(now, now, `[${[...listed].join(",")}]`, keepPrivate ? 1 : 0).changes,
+  );
+}
+
+/** Stored private activities not in `listed` and not marked deleted. */
+export function countUnlistedPrivate(db: Database, listed: ReadonlySet<bigint>): number {
+  return Number(
+    (db.prepare(
+      `SELECT count(*) n FROM activities
+       WHERE deleted_at IS NULL AND private = 1 AND id NOT IN (SELECT value FROM json_each(?))`,
+    ).get(`[${[...listed].join(",")}]`) as { n: number }).n,
   );
 }
 
