@@ -92,3 +92,26 @@ export function familyRow(
     clock_offset: clockOffset,
   };
 }
+
+/**
+ * Applies a server usage figure for the current window (request `seq`). Server figures are the truth, except that a response to a request sent before the one
+ * whose figures we already applied may be older: then it can only raise the count.
+ */
+export function syncWindow(f: FamilyState, value: number, seq: number, window: number): void {
+  if (seq > f.sync15) {
+    f.sync15 = seq;
+    f.usage15 = value + f.local.filter((c) => c.seq > seq && c.window === window).length;
+  } else {
+    f.usage15 = Math.max(f.usage15, value);
+  }
+}
+
+/** The daily counterpart of syncWindow. */
+export function syncDay(f: FamilyState, value: number, seq: number, day: number): void {
+  if (seq > f.syncDay) {
+    f.syncDay = seq;
+    f.usageDay = value + f.local.filter((c) => c.seq > seq && c.day === day).length;
+  } else {
+    f.usageDay = Math.max(f.usageDay, value);
+  }
+}

@@ -37,7 +37,16 @@ import {
   windowStart,
 } from "./rate_window.ts";
 import { StravaClock } from "./strava_clock.ts";
-import { countExpired, familiesOf, familyRow, type FamilyState, freshFamily, mergeRow } from "./rate_family.ts";
+import {
+  countExpired,
+  familiesOf,
+  familyRow,
+  type FamilyState,
+  freshFamily,
+  mergeRow,
+  syncDay,
+  syncWindow,
+} from "./rate_family.ts";
 
 export {
   type BudgetStatus,
@@ -321,8 +330,8 @@ export class RateLimiter {
       const limits = parsePair(response.headers.get(HEADERS[name].limit), HEADERS[name].limit);
       if (limits) [f.limit15, f.limitDay, f.limitsAt] = [limits[0], limits[1], now];
       const usage = parsePair(response.headers.get(HEADERS[name].usage), HEADERS[name].usage);
-      if (usage && sameWindow) this.#sync15(f, usage[0], seq, w);
-      if (usage && sameDay) this.#syncDay(f, usage[1], seq, d);
+      if (usage && sameWindow) syncWindow(f, usage[0], seq, w);
+      if (usage && sameDay) syncDay(f, usage[1], seq, d);
       if (usage && windowStart(t) < w && usage[0] >= this.#allowed(f.limit15)) {
         this.#hold(local(windowStart(t) + WINDOW_MS), "window");
       }
@@ -348,28 +357,6 @@ export class RateLimiter {
 
   #hold(until: number, reason: "window" | "daily"): void {
     if (this.#held === null || this.#held.until < until) this.#held = { until, reason };
-  }
-
-  /**
-   * Server figures are the truth, except that a response to a request sent before the one
-   * whose figures we already applied may be older: then it can only raise the count.
-   */
-  #sync15(f: FamilyState, value: number, seq: number, window: number): void {
-    if (seq > f.sync15) {
-      f.sync15 = seq;
-      f.usage15 = value + f.local.filter((c) => c.seq > seq && c.window === window).length;
-    } else {
-      f.usage15 = Math.max(f.usage15, value);
-    }
-  }
-
-  #syncDay(f: FamilyState, value: number, seq: number, day: number): void {
-    if (seq > f.syncDay) {
-      f.syncDay = seq;
-      f.usageDay = value + f.local.filter((c) => c.seq > seq && c.day === day).length;
-    } else {
-      f.usageDay = Math.max(f.usageDay, value);
-    }
   }
 
   #load(rows: RateStateRow[]): void {

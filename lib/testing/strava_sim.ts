@@ -72,6 +72,12 @@ export interface SimOptions {
   callbackDomain?: string;
 }
 
+/** How a request reached the simulator. */
+type Transport = "socket" | "inprocess";
+
+/** A fault as the queue hands it out. */
+type QueuedFault = NonNullable<ReturnType<FaultQueue["take"]>>;
+
 /** A simulated Strava for one athlete and one API application. */
 export class StravaSimulator {
   /** Every request, in arrival order. */
@@ -287,7 +293,7 @@ export class StravaSimulator {
     return response;
   }
 
-  async #dispatch(req: Request, transport: "socket" | "inprocess"): Promise<Response> {
+  async #dispatch(req: Request, transport: Transport): Promise<Response> {
     const url = new URL(req.url);
     const entry: RequestLogEntry = {
       method: req.method,
@@ -307,70 +313,86 @@ export class StravaSimulator {
     }
   }
 
-  async #serve(req: Request, url: URL, entry: RequestLogEntry, transport: "socket" | "inprocess"): Promise<Response> {
+  async #serve(req: Request, url: URL, entry: RequestLogEntry, transport: Transport): Promise<Response> {
     const api = url.pathname === "/api/v3" || url.pathname.startsWith("/api/v3/");
     const read = req.method === "GET" || req.method === "HEAD";
     if (api && this.#rate.count(read)) return this.#json(entry, 429, RATE_LIMITED);
-
     const f = this.#faults.take(url.pathname);
-    if (f) {
-      entry.fault = f.kind;
-      switch (f.kind) {
-        case "500":
-          return this.#json(entry, 500, SERVER_ERROR);
-        case "503":
-          entry.status = 503;
-          return new Response(ENVOY_503, {
-            status: 503,
-            headers: { "Content-Type": "text/plain", Server: "envoy", ...this.#headers() },
-          });
-        case "429":
-          this.#rate.exhaustWindow(read);
-          return this.#json(entry, 429, RATE_LIMITED);
-        case "drop":
+    if (!f) return await this.#route(req, url, entry);
+    entry.fault = f.kind;
+    return this.#failInstead(f, entry, transport, read) ?? await this.#alterAnswer(f, req, url, entry, transport);
+  }
+
+  /** A fault that replaces the answer (an error status, a 429, a dropped connection); null for the others. */
+  #failInstead(f: QueuedFault, entry: RequestLogEntry, transport: Transport, read: boolean): Response | null {
+    switch (f.kind) {
+      case "500":
+        return this.#json(entry, 500, SERVER_ERROR);
+      case "503":
+        entry.status = 503;
+        return new Response(ENVOY_503, {
+          status: 503,
+          headers: { "Content-Type": "text/plain", Server: "envoy", ...this.#headers() },
+        });
+      case "429":
+        this.#rate.exhaustWindow(read);
+        return this.#json(entry, 429, RATE_LIMITED);
+      case "drop":
+        entry.status = 0;
+        if (transport === "inprocess") {
+          throw new TypeError("error sending request: connection closed before message completed");
+        }
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.error(new SimulatedDrop("connection dropped by fault injection"));
+            },
+          }),
+          { status: 200, headers: { "Content-Type": "application/json; charset=utf-8", ...this.#headers() } },
+        );
+    }
+    return null;
+  }
+
+  /** A fault that delays or damages the real answer. */
+  async #alterAnswer(
+    f: QueuedFault,
+    req: Request,
+    url: URL,
+    entry: RequestLogEntry,
+    transport: Transport,
+  ): Promise<Response> {
+    switch (f.kind) {
+      case "slow": {
+        // Reading req.signal of a served request makes Deno print a one-time notice about its
+        // legacy abort behaviour; it is the only way to see the client give up, so only slow faults read it.
+        const outcome = await this.#faults.delay(f.delayMs, [req.signal, this.#closing.signal]);
+        if (outcome === "aborted") {
           entry.status = 0;
           if (transport === "inprocess") {
+            if (req.signal.aborted) throw req.signal.reason;
             throw new TypeError("error sending request: connection closed before message completed");
           }
-          return new Response(
-            new ReadableStream({
-              start(controller) {
-                controller.error(new SimulatedDrop("connection dropped by fault injection"));
-              },
-            }),
-            { status: 200, headers: { "Content-Type": "application/json; charset=utf-8", ...this.#headers() } },
-          );
-        case "slow": {
-          // Reading req.signal of a served request makes Deno print a one-time notice about its
-          // legacy abort behaviour; it is the only way to see the client give up, so only slow faults read it.
-          const outcome = await this.#faults.delay(f.delayMs, [req.signal, this.#closing.signal]);
-          if (outcome === "aborted") {
-            entry.status = 0;
-            if (transport === "inprocess") {
-              if (req.signal.aborted) throw req.signal.reason;
-              throw new TypeError("error sending request: connection closed before message completed");
-            }
-            return new Response(null, { status: 503 });
-          }
-          return await this.#route(req, url, entry);
+          return new Response(null, { status: 503 });
         }
-        case "rewrite": {
-          const real = await this.#route(req, url, entry);
-          return new Response(f.rewrite!(await real.text()), { status: real.status, headers: real.headers });
-        }
-        case "huge": {
-          const real = await this.#route(req, url, entry);
-          if (real.status !== 200) return real;
-          return new Response(growBody(await real.text(), f.bytes), { status: 200, headers: real.headers });
-        }
-        case "malformed": {
-          const real = await this.#route(req, url, entry);
-          const text = await real.text();
-          return new Response(text.slice(0, Math.floor(text.length / 2)), {
-            status: real.status,
-            headers: real.headers,
-          });
-        }
+        return await this.#route(req, url, entry);
+      }
+      case "rewrite": {
+        const real = await this.#route(req, url, entry);
+        return new Response(f.rewrite!(await real.text()), { status: real.status, headers: real.headers });
+      }
+      case "huge": {
+        const real = await this.#route(req, url, entry);
+        if (real.status !== 200) return real;
+        return new Response(growBody(await real.text(), f.bytes), { status: 200, headers: real.headers });
+      }
+      case "malformed": {
+        const real = await this.#route(req, url, entry);
+        const text = await real.text();
+        return new Response(text.slice(0, Math.floor(text.length / 2)), {
+          status: real.status,
+          headers: real.headers,
+        });
       }
     }
     return await this.#route(req, url, entry);
