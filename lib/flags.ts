@@ -249,6 +249,8 @@ function defaultNote(flag: Flag): string | undefined {
   if (flag.kind === "boolean" || flag.default === undefined) return undefined;
   const range = flag.kind === "integer"
     ? flag.max === undefined ? `, at least ${flag.min}` : `, ${flag.min} to ${flag.max}`
+    : flag.kind === "number"
+    ? `, above ${flag.above}, at most ${flag.max}`
     : "";
   return `default: ${flag.default}${range}`;
 }
@@ -261,16 +263,29 @@ function withCommon(table: FlagTable): FlagTable {
   return all;
 }
 
+/** Widest line of the Options block of `--help`, so it reads in an ordinary terminal. */
+export const HELP_WIDTH = 100;
+
 /** The Options block of `--help`: one entry per flag of `table`, then the common flags. */
 export function optionsHelp(table: FlagTable): string {
   const entries = Object.entries(withCommon(table)).map(([name, flag]) => {
     const left = `${flag.short ? `-${flag.short}, ` : ""}--${name}${flag.kind === "boolean" ? "" : ` ${flag.arg}`}`;
     const lines = typeof flag.help === "string" ? [flag.help] : [...flag.help];
-    const note = defaultNote(flag);
-    if (note) lines[0] += ` (${note})`;
-    return { left, lines };
+    return { left, lines, note: defaultNote(flag) };
   });
   const width = Math.max(...entries.map((e) => e.left.length)) + 2;
+  // The default goes after the first help line when it fits, else after the last, else on a
+  // line of its own: never in the middle of a sentence that continues on the next line.
+  const room = HELP_WIDTH - 2 - width;
+  for (const { lines, note } of entries) {
+    if (!note) continue;
+    const suffix = ` (${note})`;
+    if (lines[0].length + suffix.length <= room) {
+      lines[0] += suffix;
+    } else if (lines.length > 1 && lines[lines.length - 1].length + suffix.length <= room) {
+      lines[lines.length - 1] += suffix;
+    } else lines.push(`(${note})`);
+  }
   return entries
     .flatMap(({ left, lines }) => lines.map((line, i) => `  ${(i === 0 ? left : "").padEnd(width)}${line}`))
     .join("\n");

@@ -58,8 +58,8 @@ export const FLAGS = {
     default: DEFAULT_REFRESH_EVERY_HOURS,
     min: 0,
     help: [
-      "continuous: when nothing is pending, refresh (as incremental_backfill --mode",
-      "refresh) at most this often; 0 = never",
+      "continuous: when nothing is pending, refresh (as incremental_backfill",
+      "--mode refresh) at most this often; 0 = never",
     ],
   },
   "refresh-reserve": {
@@ -86,7 +86,11 @@ const USAGE = helpText({
                       budget at most every --refresh-every hours`,
   flags: FLAGS,
   notes: `Only one one-time or continuous run per database at a time (a lock file <db>.lock);
-stats never waits for it. SIGINT/SIGTERM stop cleanly after the record in flight.`,
+stats never waits for it. SIGINT/SIGTERM abort the request in flight or the wait, record the run
+as interrupted and exit 0 within seconds.
+
+Exit codes: 0 done or stopped at the rate budget, 1 run-time failure (also: another backfill
+holds the database), 2 bad usage, 3 authentication (run setup_auth.ts).`,
 });
 
 /** Entry point; returns the exit code. */

@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { type FlagTable, nearestFlag, optionsHelp, parseFlags } from "../lib/flags.ts";
+import { type FlagTable, HELP_WIDTH, nearestFlag, optionsHelp, parseFlags } from "../lib/flags.ts";
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { AuthError, exitCodeOf, ParseError, RuntimeError, UsageError } from "../lib/errors.ts";
 import { CsvSyntaxError } from "../lib/archive/csv_parser.ts";
@@ -100,7 +100,7 @@ Deno.test("optionsHelp: one aligned line per flag, defaults and ranges from the 
     "  --mode MODE      mode (default: a)",
     "  --activities N   batch (default: 50, at least 1)",
     "  --port N         port (default: 80, 0 to 65535)",
-    "  --rate-buffer F  buffer (default: 0.9)",
+    "  --rate-buffer F  buffer (default: 0.9, above 0, at most 1)",
     "  --db PATH        database (default: x.db)",
     "  --code CODE      a code",
     "                   second line",
@@ -109,6 +109,21 @@ Deno.test("optionsHelp: one aligned line per flag, defaults and ranges from the 
     "  --version        print the version and exit",
     "  -h, --help       show this help",
   ]);
+});
+
+Deno.test("optionsHelp: a default never lands mid-sentence, and no line passes HELP_WIDTH", () => {
+  const long = "x".repeat(60);
+  const lines = optionsHelp({
+    every: { kind: "integer", arg: "HOURS", default: 24, min: 0, help: [`${long} (as in`, "refresh); 0 = never"] },
+    after: { kind: "integer", arg: "DAYS", default: 30, min: 0, help: `${long} again (0 = all)` },
+  }).split("\n");
+  deepStrictEqual(lines.slice(0, 4), [
+    `  --every HOURS  ${long} (as in`,
+    "                 refresh); 0 = never (default: 24, at least 0)",
+    `  --after DAYS   ${long} again (0 = all)`,
+    "                 (default: 30, at least 0)",
+  ]);
+  for (const line of lines) ok(line.length <= HELP_WIDTH, line);
 });
 
 Deno.test("printedInfo: --help prints the help, --version the version; otherwise nothing", () => {

@@ -114,3 +114,20 @@ Deno.test("stats: the finish of 60 pending requests uses the latency the last ru
     db.close();
   }
 });
+
+Deno.test("stats: with nothing pending the estimate says so, not 'finishes now, in 0s'", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(`${dir.path}/s.db`, { create: true });
+  try {
+    migrate(db);
+    db.prepare("INSERT INTO activities (id, name, segment_efforts_processed, efforts_status) VALUES (1, 'a', 1, 'ok')")
+      .run();
+    const now = Date.parse("2026-03-01T12:00:00Z");
+    const text = formatStats(collectStats(db, emptyState(), now), now);
+    ok(/\n {2}requests needed +0\n/.test(text), text);
+    ok(/\n {2}finishes +nothing pending\n/.test(text), text);
+    ok(!text.includes("in 0s"), text);
+  } finally {
+    db.close();
+  }
+});

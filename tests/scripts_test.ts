@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
 import { VERSION } from "../lib/version.ts";
+import { HELP_WIDTH } from "../lib/flags.ts";
 import { compareVersions, denoTooOld, MIN_DENO } from "../lib/deno_version.ts";
 import { createDatabase, ROOT, runScript, scriptWorld, tempDir, withDatabase } from "./helpers.ts";
 
@@ -14,6 +15,7 @@ for (const script of SCRIPTS) {
     const r = await runScript(script, ["--help"], { cwd: dir.path });
     strictEqual(r.code, 0, r.stderr);
     strictEqual(r.stdout, await Deno.readTextFile(`${ROOT}tests/help/${script}.txt`));
+    for (const line of r.stdout.split("\n")) ok(line.length <= HELP_WIDTH, `--help line too wide: ${line}`);
     strictEqual(r.stderr, "");
   });
 }

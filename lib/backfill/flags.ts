@@ -85,7 +85,7 @@ export const BACKFILL_FLAGS = {
   "log-file": { kind: "file", arg: "PATH", default: DEFAULT_LOG_PATH, help: "log file" },
   "retry-failed": {
     kind: "boolean",
-    help: "put records that failed repeatedly back in the queue first (not with --mode stats)",
+    help: "put records that failed repeatedly back in the queue first",
   },
   verbose: { kind: "boolean", short: "v", help: "log every request; show stack traces on errors" },
 } as const satisfies FlagTable;

@@ -22,6 +22,7 @@ import { idOf } from "../store/records.ts";
 import { applyListedPage, countUnlistedPrivate, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
 import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
+import { pagesText } from "./summary.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { PER_PAGE } from "./list_phase.ts";
 import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
@@ -267,7 +268,7 @@ async function refreshSegments({ run, counts, limits, send }: Pass): Promise<voi
 export function formatRefreshSummary(s: RefreshSummary): string[] {
   const r = s.refresh;
   const lines = [
-    `refresh: ${s.run.listed.seen} activities listed (${s.run.listed.pages} pages): ${r.added} new (pending), ` +
+    `refresh: ${s.run.listed.seen} activities listed (${pagesText(s.run.listed.pages)}): ${r.added} new (pending), ` +
     `${r.updated} updated, ${r.deleted} deleted on Strava (kept), ${r.reappeared + r.revived} listed again` +
     (r.revived > 0 ? ` (${r.revived} once not found or forbidden, pending again)` : ""),
     `refresh: ${r.requeued} cropped or re-processed, ${r.refetched} fetched again with their efforts replaced` +

@@ -250,12 +250,17 @@ function etaLines(stats: Stats, now: number): string[] {
     "Estimate",
     row(
       "requests needed",
-      e.requests_needed === null ? null : `${e.requests_needed} (more as new segments are found)`,
+      e.requests_needed === null || a.pending === 0
+        ? e.requests_needed
+        : `${e.requests_needed} (more as new segments are found)`,
     ),
     row("days at daily limit", e.days_at_daily_limit),
     row(
       "finishes",
-      e.finish_at
+      // "finishes now, in 0s" would read as a wrong estimate when there is simply nothing to do.
+      e.requests_needed === 0
+        ? "nothing pending"
+        : e.finish_at
         ? `${formatLocalAndUtc(Date.parse(e.finish_at), now)}, in ${formatDuration(Date.parse(e.finish_at) - now)}` +
           ((e.requests_needed ?? 0) > 0 && stats.last_run.ms_per_request == null
             ? " at the earliest (the time per request is learnt on the first run)"

@@ -18,7 +18,9 @@ export function formatRunSummary(
   if (mode === "activities") {
     // A survey may have been the listing: imported activities it did not see are settled.
     const unlisted = s.efforts.not_found > 0 ? `, ${s.efforts.not_found} imported ones not listed (not_found)` : "";
-    lines.push(`activities: ${s.listed.added} new from ${s.listed.seen} listed (${s.listed.pages} pages)${unlisted}`);
+    lines.push(
+      `activities: ${s.listed.added} new from ${s.listed.seen} listed (${pagesText(s.listed.pages)})${unlisted}`,
+    );
   }
   if (mode === "both" || mode === "efforts") {
     const e = s.efforts;
@@ -39,9 +41,15 @@ export function formatRunSummary(
   if (s.stoppedUntil !== null) {
     lines.push(`rate budget spent: budget reopens at ${formatLocalAndUtc(s.stoppedUntil, now)}; run again then`);
   } else if (s.interrupted) {
-    lines.push("interrupted: stopped cleanly after the record in flight; run again to continue");
+    // The signal aborts the request in flight too; that record is simply asked for again.
+    lines.push("stopped on signal; nothing lost; run again to continue");
   }
   return lines;
+}
+
+/** "1 page", "3 pages": list pages read. */
+export function pagesText(pages: number): string {
+  return pages === 1 ? "1 page" : `${pages} pages`;
 }
 
 function pendingText(p: ManageResult["pending"]): string {
