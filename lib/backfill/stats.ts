@@ -250,7 +250,7 @@ function etaLines(stats: Stats, now: number): string[] {
     "Estimate",
     row(
       "requests needed",
-      e.requests_needed === null || a.pending === 0
+      e.requests_needed === null || stats.activities.pending === 0
         ? e.requests_needed
         : `${e.requests_needed} (more as new segments are found)`,
     ),
