@@ -1,7 +1,8 @@
 /**
  * Reading Strava's bulk-export `activities.csv`: a column map built from the header by name and
  * position together, and conversion of each row to the fields of the `activities` table. The
- * CSV syntax is `csv_parser.ts`, the sport names `sport_types.ts`.
+ * CSV syntax is `csv_parser.ts`, the cells (dates, numbers, flags) `archive_cells.ts`, the sport
+ * names `sport_types.ts`.
  *
  * The export repeats column names (`Elapsed Time`, `Distance`, `Max Heart Rate`, `Relative Effort`,
  * `Commute`): the first block of columns, up to `Filename`, is the summary Strava shows on the
@@ -12,7 +13,7 @@
 import { UsageError } from "../errors.ts";
 import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
 import { apiSportType, legacyType } from "./sport_types.ts";
-import { parseActivityDate } from "./activity_date.ts";
+import { flag, number, parseActivityDate, RowError, seconds } from "./archive_cells.ts";
 import { Utf8Error, Utf8Text } from "./utf8_text.ts";
 
 /** An activity as the archive describes it, in the units and names of the `activities` table. */
@@ -53,41 +54,6 @@ export interface ArchiveActivity {
 export type ArchiveRow =
   | { line: number; activity: ArchiveActivity; error?: undefined }
   | { line: number; activity?: undefined; error: string };
-
-// --- Numbers -----------------------------------------------------------------------------
-
-const PLAIN_NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
-const GROUPED_NUMBER = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
-
-/** A number cell: empty is null, English thousands separators are accepted, anything else throws. */
-function number(cell: string | undefined, column: string): number | null {
-  if (cell === undefined || cell === "") return null;
-  if (PLAIN_NUMBER.test(cell)) return Number(cell);
-  const trimmed = cell.trim();
-  if (trimmed === "") return null;
-  if (PLAIN_NUMBER.test(trimmed)) return Number(trimmed);
-  if (GROUPED_NUMBER.test(trimmed)) return Number(trimmed.replaceAll(",", ""));
-  throw new RowError(`${column} '${cell}' is not a number`);
-}
-
-function seconds(cell: string | undefined, column: string): number | null {
-  const n = number(cell, column);
-  return n === null ? null : Math.round(n);
-}
-
-/** `true`/`false` (summary block) or `1.0`/`0.0` (detail block); empty is null. */
-function flag(cell: string | undefined, column: string): number | null {
-  if (cell === undefined) return null;
-  const text = cell.trim().toLowerCase();
-  if (text === "") return null;
-  if (text === "true") return 1;
-  if (text === "false") return 0;
-  const n = number(text, column);
-  if (n === 0 || n === 1) return n;
-  throw new RowError(`${column} '${cell}' is neither true nor false`);
-}
-
-class RowError extends Error {}
 
 // --- Column map --------------------------------------------------------------------------
 

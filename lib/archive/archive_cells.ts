@@ -1,7 +1,9 @@
 /**
- * The `Activity Date` of Strava's bulk export (UTC, English: "Oct 6, 2022, 11:19:20 PM", or the
- * day-first "6 Oct 2022, 23:19:20") as ISO-8601, with a fast path for the export's own form.
+ * The cells of Strava's export: its English UTC dates (`Oct 6, 2022, 11:19:20 PM`), numbers with
+ * English thousands separators, and true/false flags. A number or flag that cannot be read throws
+ * `RowError`, which refuses that row, not the file; a date that cannot be read is null.
  */
+
 const MONTHS: Readonly<Record<string, number>> = {
   jan: 1,
   feb: 2,
@@ -89,3 +91,38 @@ const FULL_MONTHS = [
   "november",
   "december",
 ];
+
+const PLAIN_NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+const GROUPED_NUMBER = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+
+/** A number cell: empty is null, English thousands separators are accepted, anything else throws. */
+export function number(cell: string | undefined, column: string): number | null {
+  if (cell === undefined || cell === "") return null;
+  if (PLAIN_NUMBER.test(cell)) return Number(cell);
+  const trimmed = cell.trim();
+  if (trimmed === "") return null;
+  if (PLAIN_NUMBER.test(trimmed)) return Number(trimmed);
+  if (GROUPED_NUMBER.test(trimmed)) return Number(trimmed.replaceAll(",", ""));
+  throw new RowError(`${column} '${cell}' is not a number`);
+}
+
+/** A duration cell in whole seconds (the detail block has fractions); empty is null. */
+export function seconds(cell: string | undefined, column: string): number | null {
+  const n = number(cell, column);
+  return n === null ? null : Math.round(n);
+}
+
+/** `true`/`false` (summary block) or `1.0`/`0.0` (detail block); empty is null. */
+export function flag(cell: string | undefined, column: string): number | null {
+  if (cell === undefined) return null;
+  const text = cell.trim().toLowerCase();
+  if (text === "") return null;
+  if (text === "true") return 1;
+  if (text === "false") return 0;
+  const n = number(text, column);
+  if (n === 0 || n === 1) return n;
+  throw new RowError(`${column} '${cell}' is neither true nor false`);
+}
+
+/** Why one row cannot be an activity: the row is refused (or skipped), the file goes on. */
+export class RowError extends Error {}
