@@ -5,14 +5,18 @@ import {
   type Acquire,
   DAY_MS,
   dayStart,
-  loadBudgetStatus,
   type Permit,
   RateLimiter,
   WINDOW_MS,
   windowStart,
 } from "../lib/strava/rate_limit.ts";
 import { MemoryRateState } from "../lib/store/rate_state.ts";
+import { loadBudgetStatus as loadWithShared } from "../lib/strava/shared_budget.ts";
 import { tempDir } from "./helpers.ts";
+
+/** The budget stats shows from a database alone (no shared file in this folder). */
+const loadBudgetStatus = (db: Database, now: number, buffer?: number) =>
+  loadWithShared(db, now, buffer, "/nonexistent/strava_budget.db");
 
 /** 2026-05-01 12:05:00 UTC: inside the 12:00–12:15 window. */
 const T0 = Date.UTC(2026, 4, 1, 12, 5, 0);

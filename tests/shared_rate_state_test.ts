@@ -6,7 +6,8 @@ import { SHARED_RATE_STATE_PATH, SharedRateState } from "../lib/store/shared_rat
 import { migrate } from "../lib/store/schema.ts";
 import { windowStart } from "../lib/strava/rate_limit.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+import { fileDigest, runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+import { loadBudgetStatus } from "../lib/strava/shared_budget.ts";
 
 /** Reads per 15-minute window (Strava's clock), from the simulator's request log. */
 function readsPerWindow(sim: StravaSimulator): Map<number, number> {
@@ -132,4 +133,25 @@ Deno.test("shared rate state: a store made before clock offsets were kept gains 
   deepStrictEqual(store.load(), [{ ...row("read", 4), clock_offset: null }]);
   store.update(0, () => ({ rows: [{ ...row("read", 5), clock_offset: -7_200_000 }] }));
   deepStrictEqual(store.load(), [{ ...row("read", 5), clock_offset: -7_200_000 }]);
+});
+
+Deno.test("stats reads the folder's shared budget (every run's usage) without writing it; else the database's", async () => {
+  await using dir = await tempDir();
+  const shared = `${dir.path}/${SHARED_RATE_STATE_PATH}`;
+  const db = openDatabase(`${dir.path}/a.db`, { create: true });
+  try {
+    migrate(db);
+    const t = Date.UTC(2026, 4, 1, 12, 5);
+    strictEqual(loadBudgetStatus(db, t, 0.9, shared).read.usage15, 0, "no shared file: the database's copy");
+    {
+      using store = new SharedRateState("client:1", shared);
+      store.update(t, () => ({ rows: [{ ...row("read", 50), observed_at: t }] }));
+    }
+    const before = await fileDigest(shared);
+    const s = loadBudgetStatus(db, t + 1000, 0.9, shared);
+    deepStrictEqual([s.read.usage15, s.read.remaining15], [50, 40]);
+    strictEqual(await fileDigest(shared), before, "stats leaves the shared file byte-identical");
+  } finally {
+    db.close();
+  }
 });

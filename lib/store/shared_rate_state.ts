@@ -166,3 +166,27 @@ export class SharedRateState implements RateStateStore, Disposable {
     if (this.#db.isOpen) this.#db.close();
   }
 }
+
+/**
+ * The rows of the folder's shared budget without writing anything (for stats): those of the
+ * application seen most recently, or none when the file is missing or unreadable.
+ */
+export function readSharedRateRows(path: string = SHARED_RATE_STATE_PATH): RateStateRow[] {
+  let db: DatabaseSync;
+  try {
+    if (!Deno.statSync(path).isFile) return [];
+    db = new DatabaseSync(path, { readOnly: true });
+  } catch {
+    return [];
+  }
+  try {
+    const rows = db.prepare(
+      `SELECT * FROM rate_limit_state WHERE app = (SELECT app FROM rate_limit_state ORDER BY observed_at DESC LIMIT 1)`,
+    ).all();
+    return normalizeRateRows(rows);
+  } catch {
+    return []; // not this tool's file, or from before it had the table: the database's copy stands
+  } finally {
+    db.close();
+  }
+}

@@ -440,8 +440,3 @@ export class RateLimiter {
     );
   }
 }
-
-/** Budget from the persisted state without a limiter instance (for stats). Only reads the database. */
-export function loadBudgetStatus(db: Database, now: number, buffer: number = DEFAULT_BUFFER): BudgetStatus {
-  return new RateLimiter({ db, now: () => now, buffer }).status();
-}

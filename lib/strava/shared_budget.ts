@@ -1,9 +1,13 @@
 /**
- * The rate budget shared by the runs in one folder (lib/store/shared_rate_state.ts), as a
- * backfill session opens it: keyed by the Strava application, and never a reason to stop.
+ * The rate budget shared by the runs in one folder (lib/store/shared_rate_state.ts): as a
+ * backfill session opens it (keyed by the Strava application, and never a reason to stop), and
+ * as stats reads it.
  */
 import { getLogger } from "@logtape/logtape";
-import { SHARED_RATE_STATE_PATH, SharedRateState } from "../store/shared_rate_state.ts";
+import type { Database } from "../store/db.ts";
+import { MemoryRateState } from "../store/rate_state.ts";
+import { readSharedRateRows, SHARED_RATE_STATE_PATH, SharedRateState } from "../store/shared_rate_state.ts";
+import { type BudgetStatus, DEFAULT_BUFFER, RateLimiter } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "rate_limit"]);
 
@@ -33,4 +37,22 @@ export function openSharedBudget(app: string, path: string = SHARED_RATE_STATE_P
     );
     return undefined;
   }
+}
+
+/**
+ * Budget from the persisted state without a limiter instance (for stats): the folder's shared
+ * budget when there is one (every run in the folder counts there), else the database's copy.
+ * Only reads.
+ */
+export function loadBudgetStatus(
+  db: Database,
+  now: number,
+  buffer: number = DEFAULT_BUFFER,
+  sharedPath: string = SHARED_RATE_STATE_PATH,
+): BudgetStatus {
+  const rows = readSharedRateRows(sharedPath);
+  if (rows.length === 0) return new RateLimiter({ db, now: () => now, buffer }).status();
+  const state = new MemoryRateState();
+  state.update(now, () => ({ rows }));
+  return new RateLimiter({ state, now: () => now, buffer }).status();
 }
