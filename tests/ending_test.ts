@@ -7,8 +7,9 @@ import { ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
-import { DEAD_RUN_OUTCOME } from "../lib/backfill/stats.ts";
-import { readState } from "../lib/backfill/state_file.ts";
+import { CONTINUOUS_ALIVE, DEAD_RUN_OUTCOME, withLiveOutcome } from "../lib/backfill/stats.ts";
+import { emptyState, readState } from "../lib/backfill/state_file.ts";
+import { acquireRunLock } from "../lib/store/run_lock.ts";
 import { formatEnding } from "../lib/backfill/summary.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
@@ -85,4 +86,19 @@ Deno.test("ending: stats says running while a backfill holds the lock, and kille
   strictEqual(await stats(), DEAD_RUN_OUTCOME);
   const table = await runScript("manage_backfill", ["--mode", "stats"], opts);
   ok(table.stdout.includes(`outcome                ${DEAD_RUN_OUTCOME}`), table.stdout);
+});
+
+Deno.test("ending: stats says a continuous run asleep between cycles is running, not just 'done'", async () => {
+  await using dir = await tempDir();
+  const dbPath = `${dir.path}/c.db`;
+  openDatabase(dbPath, { create: true }).close();
+  const cycleDone = { ...emptyState(), runs: 4, last_mode: "continuous", last_outcome: "done" };
+  strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, "done");
+  {
+    using _lock = acquireRunLock(dbPath);
+    strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, `done (last cycle); ${CONTINUOUS_ALIVE}`);
+    const oneTime = { ...cycleDone, last_mode: "one-time" };
+    strictEqual(withLiveOutcome(oneTime, dbPath).last_outcome, "done");
+  }
+  strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, "done");
 });

@@ -64,12 +64,23 @@ export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
 
 /**
  * The state as stats should show it: `running` only while a backfill holds the database's lock;
- * otherwise the process died mid-run and the state file could not say so.
+ * otherwise the process died mid-run and the state file could not say so. A continuous run
+ * asleep between cycles is said to be running.
  */
 export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillState {
-  if (state.last_outcome !== "running" || runLockHeld(dbPath)) return state;
-  return { ...state, last_outcome: DEAD_RUN_OUTCOME };
+  if (state.last_outcome === "running") {
+    return runLockHeld(dbPath) ? state : { ...state, last_outcome: DEAD_RUN_OUTCOME };
+  }
+  // Continuous mode records each cycle as a run; between cycles its process is alive and asleep,
+  // holding the lock. "done" alone would read as if the service had stopped.
+  if (state.last_mode === "continuous" && state.last_outcome !== null && runLockHeld(dbPath)) {
+    return { ...state, last_outcome: `${state.last_outcome} (last cycle); ${CONTINUOUS_ALIVE}` };
+  }
+  return state;
 }
+
+/** Said after the last cycle's outcome while a continuous run sleeps between cycles. */
+export const CONTINUOUS_ALIVE = "continuous mode is running, between cycles";
 
 /** Gathers the statistics; `note` is the schema note of `openForReading`. */
 export function collectStats(
