@@ -15,12 +15,12 @@
  * Usage: deno task bench:backfill [--activities N] [--segments N] [--seed N] [--json]
  */
 import { parseArgs } from "node:util";
-import { openDatabase } from "../lib/store/db.ts";
+import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { DAY_MS, RateLimiter } from "../lib/strava/rate_limit.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider } from "../lib/strava/tokens.ts";
-import type { EngineContext } from "../lib/backfill/engine.ts";
+import type { EngineContext, RunSummary } from "../lib/backfill/engine.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
 import { importActivities } from "../lib/archive/import.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";
@@ -40,6 +40,7 @@ const { values } = parseArgs({
 
 const BUFFER = 0.9;
 
+/** One start (from the API or from the export) to the end of the backfill, measured. */
 async function scenario(start: "api" | "archive") {
   const clock = new VirtualClock();
   const dir = await Deno.makeTempDir({ prefix: "backfill-bench-" });
@@ -51,13 +52,36 @@ async function scenario(start: "api" | "archive") {
   });
   const db = openDatabase(`${dir}/bench.db`, { create: true });
   migrate(db);
-  if (start === "archive") {
-    const csv = generateArchive(sim.truth, { headerVersion: 2026 });
-    const label = "activities.csv";
-    await importActivities(db, readActivities(ReadableStream.from([new TextEncoder().encode(csv)]), { label }), {
-      label,
-    });
-  }
+  if (start === "archive") await importArchive(db, sim);
+  const ctx = engineContext(db, sim, clock, dir);
+
+  const wall = performance.now();
+  const startedAt = clock.now();
+  // As `manage_backfill --mode one-time` runs it, with its default batch sizes.
+  const oneTime = await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir}/backfill_state.json` });
+  const result = {
+    start,
+    ...measure(db, sim, oneTime.last!, clock.now() - startedAt),
+    outcome: oneTime.outcome,
+    wall_seconds: Number(((performance.now() - wall) / 1000).toFixed(1)),
+  };
+  db.close();
+  await sim.close();
+  await Deno.remove(dir, { recursive: true });
+  return result;
+}
+
+/** The athlete's bulk export (deleted activities included, GPS unknown), imported as import_archive does. */
+async function importArchive(db: Database, sim: StravaSimulator): Promise<void> {
+  const csv = generateArchive(sim.truth, { headerVersion: 2026 });
+  const label = "activities.csv";
+  await importActivities(db, readActivities(ReadableStream.from([new TextEncoder().encode(csv)]), { label }), {
+    label,
+  });
+}
+
+/** The real limiter, client and token refresh on the simulator and the virtual clock. */
+function engineContext(db: Database, sim: StravaSimulator, clock: VirtualClock, dir: string): EngineContext {
   const limiter = new RateLimiter({ db, now: clock.now, buffer: BUFFER });
   const client = new StravaClient({
     apiUrl: sim.apiUrl,
@@ -80,15 +104,11 @@ async function scenario(start: "api" | "archive") {
     now: clock.now,
     sleep: clock.sleep,
   });
-  const ctx: EngineContext = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+  return { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+}
 
-  const wall = performance.now();
-  const startedAt = clock.now();
-  // As `manage_backfill --mode one-time` runs it, with its default batch sizes.
-  const oneTime = await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir}/backfill_state.json` });
-  const summary = oneTime.last!;
-  const wallSeconds = (performance.now() - wall) / 1000;
-
+/** Requests and days used against their lower bounds, 429s, and what is left pending. */
+function measure(db: Database, sim: StravaSimulator, summary: RunSummary, elapsedMs: number) {
   const api = sim.requests.filter((r) => r.path.startsWith("/api/"));
   const n = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
   const listPages = api.filter((r) => r.path === "/api/v3/athlete/activities").length;
@@ -97,8 +117,7 @@ async function scenario(start: "api" | "archive") {
   const lowerBound = Math.ceil((sim.truth.activities.filter((a) => !a.deleted).length + 1) / 200) + canHaveEfforts +
     distinctSegments;
   const perDay = Math.floor(1000 * BUFFER);
-  const result = {
-    start,
+  return {
     activities: sim.truth.activities.length,
     activities_with_efforts_possible: canHaveEfforts,
     distinct_segments: distinctSegments,
@@ -108,17 +127,11 @@ async function scenario(start: "api" | "archive") {
     responses_429: sim.requests.filter((r) => r.status === 429).length,
     utc_days_used: new Set(api.map((r) => Math.floor(r.at / DAY_MS))).size,
     lower_bound_days: Math.ceil(lowerBound / perDay),
-    simulated_days_elapsed: Number(((clock.now() - startedAt) / DAY_MS).toFixed(2)),
+    simulated_days_elapsed: Number((elapsedMs / DAY_MS).toFixed(2)),
     pending_left: summary.pendingActivities + summary.pendingSegments,
     // The seed's own definition of pending: must be 0 once the backfill is complete.
     processed_flag_zero: n("SELECT count(*) n FROM activities WHERE segment_efforts_processed = 0"),
-    outcome: oneTime.outcome,
-    wall_seconds: Number(wallSeconds.toFixed(1)),
   };
-  db.close();
-  await sim.close();
-  await Deno.remove(dir, { recursive: true });
-  return result;
 }
 
 const results = [await scenario("api"), await scenario("archive")];

@@ -8,13 +8,14 @@ import "../lib/require_deno.ts"; // first: one line instead of a stack trace on 
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
 import { CREATE_FLAG, DB_FLAG } from "../lib/backfill/flags.ts";
+import type { Database } from "../lib/store/db.ts";
 import { openToolDatabase } from "../lib/store/open.ts";
 import { UsageError } from "../lib/errors.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { openActivitiesCsv } from "../lib/archive/export_source.ts";
+import { type ActivitiesSource, openActivitiesCsv } from "../lib/archive/export_source.ts";
 import { CreatedDatabase } from "../lib/archive/created_database.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";
-import { describeBadRows, importActivities } from "../lib/archive/import.ts";
+import { describeBadRows, importActivities, type ImportResult, MAX_REPORTED } from "../lib/archive/import.ts";
 import { importProgress } from "../lib/progress.ts";
 
 /** This script's flags. */
@@ -68,48 +69,9 @@ export async function main(args: string[]): Promise<number> {
   let ok = false;
   try {
     migrate(db);
-    const progress = importProgress(source.size, {
-      write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
-      now: () => performance.now(),
-      enabled: Deno.stderr.isTerminal(),
-    });
     const started = performance.now();
-    let result;
-    try {
-      result = await importActivities(
-        db,
-        readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n) }),
-        {
-          label: source.label,
-          skipInvalid: values["skip-invalid"],
-          onRows: (n) => progress.rows(n),
-          bulk: (source.size ?? 0) >= BULK_BYTES,
-        },
-      );
-    } finally {
-      progress.clear();
-    }
-    const seconds = (performance.now() - started) / 1000;
-    if (result.skipped > 0) {
-      console.error(
-        `warning: skipped ${result.skipped} bad row${result.skipped === 1 ? "" : "s"}: ` +
-          describeBadRows(result.badRows, result.skipped, 20),
-      );
-    }
-    if (result.unknownTypes.length > 0) {
-      console.error(
-        `note: activity types this version does not know, kept as written: ${result.unknownTypes.join(", ")}`,
-      );
-    }
-    const total = result.added + result.updated + result.unchanged + result.skipped;
-    console.log(
-      `${source.label}: ${total} rows in ${seconds.toFixed(1)} s: ${result.added} added, ${result.updated} updated, ` +
-        `${result.unchanged} unchanged, ${result.skipped} skipped`,
-    );
-    const pending = db.prepare("SELECT COUNT(*) AS n FROM activities WHERE segment_efforts_processed = 0").get() as {
-      n: number;
-    };
-    console.log(`${dbPath}: ${pending.n} activities wait for their segment efforts (run the backfill)`);
+    const result = await importWithProgress(db, source, values["skip-invalid"]);
+    reportImport(db, dbPath, source.label, result, (performance.now() - started) / 1000);
     ok = true;
   } finally {
     db.close();
@@ -118,6 +80,53 @@ export async function main(args: string[]): Promise<number> {
     if (!ok) created.undo();
   }
   return 0;
+}
+
+/** Imports the export's rows, with a progress line on a terminal. */
+async function importWithProgress(db: Database, source: ActivitiesSource, skipInvalid: boolean): Promise<ImportResult> {
+  const progress = importProgress(source.size, {
+    write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+    now: () => performance.now(),
+    enabled: Deno.stderr.isTerminal(),
+  });
+  try {
+    return await importActivities(
+      db,
+      readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n) }),
+      {
+        label: source.label,
+        skipInvalid,
+        onRows: (n) => progress.rows(n),
+        bulk: (source.size ?? 0) >= BULK_BYTES,
+      },
+    );
+  } finally {
+    progress.clear();
+  }
+}
+
+/** The import's outcome for the user: warnings on stderr, the counts and what waits on stdout. */
+function reportImport(db: Database, dbPath: string, label: string, result: ImportResult, seconds: number): void {
+  if (result.skipped > 0) {
+    console.error(
+      `warning: skipped ${result.skipped} bad row${result.skipped === 1 ? "" : "s"}: ` +
+        describeBadRows(result.badRows, result.skipped, MAX_REPORTED),
+    );
+  }
+  if (result.unknownTypes.length > 0) {
+    console.error(
+      `note: activity types this version does not know, kept as written: ${result.unknownTypes.join(", ")}`,
+    );
+  }
+  const total = result.added + result.updated + result.unchanged + result.skipped;
+  console.log(
+    `${label}: ${total} rows in ${seconds.toFixed(1)} s: ${result.added} added, ${result.updated} updated, ` +
+      `${result.unchanged} unchanged, ${result.skipped} skipped`,
+  );
+  const pending = db.prepare("SELECT COUNT(*) AS n FROM activities WHERE segment_efforts_processed = 0").get() as {
+    n: number;
+  };
+  console.log(`${dbPath}: ${pending.n} activities wait for their segment efforts (run the backfill)`);
 }
 
 if (import.meta.main) Deno.exit(await runMain(main, Deno.args));

@@ -7,28 +7,17 @@ import { ok, rejects, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
-import { RateLimiter } from "../lib/strava/rate_limit.ts";
-import { ResponseTooLargeError, staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
+import { ResponseTooLargeError } from "../lib/strava/client.ts";
 import { parseJson, rawJson } from "../lib/json.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { tempDir } from "./helpers.ts";
+import { simClient, tempDir } from "./helpers.ts";
 
 const CAP = 200_000;
 
+/** A client whose body cap is CAP, with a limiter persisting to `db`. */
 function cappedClient(sim: StravaSimulator, clock: VirtualClock, db: ReturnType<typeof openDatabase>) {
-  const limiter = new RateLimiter({ db, now: clock.now });
-  const client = new StravaClient({
-    apiUrl: sim.apiUrl,
-    tokens: staticTokenProvider(sim.issueTokens().access_token),
-    limiter,
-    fetch: sim.fetch,
-    now: clock.now,
-    sleep: clock.sleep,
-    random: () => 0.5,
-    maxBodyBytes: CAP,
-  });
-  return { limiter, client };
+  return simClient(sim, clock, { limiter: { db }, client: { maxBodyBytes: CAP } });
 }
 
 Deno.test("body cap: a body over the cap is refused after one request, with a reason naming the cap", async () => {

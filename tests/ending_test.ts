@@ -13,7 +13,7 @@ import { acquireRunLock } from "../lib/store/run_lock.ts";
 import { formatEnding } from "../lib/backfill/summary.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simContext, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
+import { runScript, scriptWorld, simContext, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 
 const pendingCounts = (dir: string) =>
   withDatabase(dir, (db) => ({
@@ -24,10 +24,8 @@ const pendingCounts = (dir: string) =>
   }));
 
 Deno.test("ending: continuous --max-runs says it stopped at --max-runs and what is pending, matching the database", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 9, activities: 20, segments: 12 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 9, activities: 20, segments: 12 });
+  const { dir, opts } = world;
   const args = ["--mode", "continuous", "--interval", "1", "--max-runs", "1", "--activities", "2", "--segments", "2"];
   const r = await runScript("manage_backfill", args, opts);
   strictEqual(r.code, 0, r.stderr);
@@ -63,10 +61,8 @@ Deno.test("ending: one-time with a record that keeps failing does not claim noth
 });
 
 Deno.test("ending: stats says running while a backfill holds the lock, and killed after kill -9", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 8, activities: 12, segments: 10 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 8, activities: 12, segments: 10 });
+  const { dir, sim, opts } = world;
   sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 600_000, times: 100 });
   const child = spawnScript("manage_backfill", ["--mode", "one-time"], opts);
   const start = Date.now();

@@ -7,10 +7,9 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { prepareExact } from "../lib/store/db.ts";
 import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
 import { StravaUnreachableError } from "../lib/backfill/engine.ts";
-import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { type Harness, harness } from "./backfill_harness.ts";
-import { createDatabase, runScript, simEnv, tempDir, withDatabase } from "./helpers.ts";
+import { runScript, scriptWorld, withDatabase } from "./helpers.ts";
 
 /** Fetchable activities, oldest first: the end of the queue (which runs newest first). */
 function queueEnd(activities: SimActivity[]): SimActivity[] {
@@ -194,10 +193,8 @@ Deno.test("failure_policy: a segment with a value beyond SQLite's integers fails
 });
 
 Deno.test("failure_policy: incremental_backfill with poison records at the end exits 0, and they settle (subprocess)", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 21, activities: 12, segments: 10 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 21, activities: 12, segments: 10 });
+  const { dir, sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const victims = queueEnd(sim.truth.activities).slice(0, 3).map((a) => a.id);
   // Garbled bodies are not retried by the client: one read per attempt, and quick in real time.
@@ -237,10 +234,8 @@ Deno.test("failure_policy: one-time asks a failing record once per command, not 
 });
 
 Deno.test("failure_policy: incremental_backfill with an effort id above 2^63 exits 0; that activity fails alone (subprocess)", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 22, activities: 12, segments: 10 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 22, activities: 12, segments: 10 });
+  const { dir, sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const victim = queueEnd(sim.truth.activities).at(-1)!; // the first fetched
   sim.addFault({

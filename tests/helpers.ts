@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import type { EngineContext } from "../lib/backfill/engine.ts";
-import { RateLimiter } from "../lib/strava/rate_limit.ts";
-import { staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
+import { RateLimiter, type RateLimiterOptions } from "../lib/strava/rate_limit.ts";
+import { staticTokenProvider, StravaClient, type StravaClientOptions } from "../lib/strava/client.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -105,6 +105,36 @@ export function createDatabase(dir: string): void {
   db.close();
 }
 
+/** Where a script test runs: a temp folder with a migrated data/segments.db, and a simulator on loopback. */
+export interface ScriptWorld extends AsyncDisposable {
+  dir: { path: string };
+  sim: StravaSimulator;
+  /** Runs a script in `dir` against `sim`, with an access token. */
+  opts: RunOptions & { env: Record<string, string> };
+}
+
+/** Sets up a ScriptWorld: `await using world = await scriptWorld({ seed: 4, activities: 12 })`. */
+export async function scriptWorld(options: SimOptions): Promise<ScriptWorld> {
+  const dir = await tempDir();
+  const sim = await StravaSimulator.start(options);
+  const dispose = async () => {
+    await sim[Symbol.asyncDispose]();
+    await dir[Symbol.asyncDispose]();
+  };
+  try {
+    createDatabase(dir.path);
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return {
+    dir,
+    sim,
+    opts: { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] },
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
 /** Runs `fn` on `dir`'s data/segments.db and closes it. */
 export function withDatabase<T>(dir: string, fn: (db: Database) => T): T {
   const db = openDatabase(`${dir}/data/segments.db`);
@@ -125,6 +155,33 @@ export function simEnv(sim: StravaSimulator, scope = "read,activity:read_all"): 
 }
 
 /**
+ * The real limiter and client on `clock`, talking to `sim` through its in-process fetch with an
+ * access token of `scope`; `limiter` and `client` add to or replace their options.
+ */
+export function simClient(
+  sim: StravaSimulator,
+  clock: VirtualClock,
+  { scope, limiter: limiterOptions = {}, client: clientOptions = {} }: {
+    scope?: string;
+    limiter?: RateLimiterOptions;
+    client?: Partial<StravaClientOptions>;
+  } = {},
+): { limiter: RateLimiter; client: StravaClient } {
+  const limiter = new RateLimiter({ now: clock.now, ...limiterOptions });
+  const client = new StravaClient({
+    apiUrl: sim.apiUrl,
+    tokens: staticTokenProvider(sim.issueTokens(scope).access_token),
+    limiter,
+    fetch: sim.fetch,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    ...clientOptions,
+  });
+  return { limiter, client };
+}
+
+/**
  * The engine's context for in-process runs: the real limiter (persisting to `db`) and client,
  * talking to `sim` through its in-process fetch, everything on `clock`.
  */
@@ -134,15 +191,6 @@ export function simContext(
   clock: VirtualClock,
   { wait = true, scope = "read,activity:read_all" }: { wait?: boolean; scope?: string } = {},
 ): EngineContext {
-  const limiter = new RateLimiter({ db, now: clock.now });
-  const client = new StravaClient({
-    apiUrl: sim.apiUrl,
-    tokens: staticTokenProvider(sim.issueTokens(scope).access_token),
-    limiter,
-    fetch: sim.fetch,
-    now: clock.now,
-    sleep: clock.sleep,
-    random: () => 0.5,
-  });
+  const { limiter, client } = simClient(sim, clock, { scope, limiter: { db } });
   return { db, client, limiter, now: clock.now, sleep: clock.sleep, wait };
 }

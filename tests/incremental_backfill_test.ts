@@ -1,14 +1,12 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { prepareExact } from "../lib/store/db.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { createDatabase, runScript, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
+import { runScript, scriptWorld, spawnScript, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
 
 Deno.test("incremental_backfill: list, then a complete backfill equal to the truth; the re-run asks nothing", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 11, activities: 30, segments: 25 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 11, activities: 30, segments: 25 });
+  const { dir, sim, opts } = world;
   const listed = await runScript("incremental_backfill", ["--mode", "activities"], opts);
   strictEqual(listed.code, 0, listed.stderr);
   ok(listed.stdout.includes("activities: "), listed.stdout);
@@ -34,10 +32,8 @@ Deno.test("incremental_backfill: list, then a complete backfill equal to the tru
 });
 
 Deno.test("incremental_backfill: --no-wait stops at the budget (exit 0, when it reopens); the next run sends nothing", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 3, activities: 40, limits: { read15: 12 } });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 3, activities: 40, limits: { read15: 12 } });
+  const { sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const r = await runScript("incremental_backfill", ["--no-wait"], opts);
   strictEqual(r.code, 0, r.stderr);
@@ -92,10 +88,8 @@ function assertReopensAt(stdout: string, reopen: number): void {
 }
 
 Deno.test("incremental_backfill: a 429 on the first request stops cleanly and is not retried", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 3, activities: 10, usage: { read15: 100 } });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 3, activities: 10, usage: { read15: 100 } });
+  const { sim, opts } = world;
   const r = await runScript("incremental_backfill", ["--mode", "activities", "--no-wait"], opts);
   strictEqual(r.code, 0, r.stderr);
   ok(r.stdout.includes("budget reopens at"), r.stdout);
@@ -104,10 +98,8 @@ Deno.test("incremental_backfill: a 429 on the first request stops cleanly and is
 });
 
 Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; the next run redoes at most one record", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 5, activities: 30, segments: 20 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 5, activities: 30, segments: 20 });
+  const { dir, sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 150, times: 12 });
   const child = spawnScript("incremental_backfill", ["--mode", "efforts", "--activities", "500"], opts);
@@ -144,10 +136,8 @@ Deno.test("incremental_backfill: kill -9 mid-run leaves a consistent database; t
 });
 
 Deno.test("incremental_backfill: Strava failing repeatedly exits 1 with one line; no token exits 3; a missing database exits 2", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 9, activities: 10 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 9, activities: 10 });
+  const { dir, sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   // Garbled answers are not retried by the client, so this is quick; 5xx storms with their
   // backoff are covered in-process with a virtual clock (backfill_test.ts).

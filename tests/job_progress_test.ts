@@ -11,36 +11,10 @@ import { estimateFinish } from "../lib/backfill/eta.ts";
 import { collectStats, formatStats } from "../lib/backfill/stats.ts";
 import { emptyState } from "../lib/backfill/state_file.ts";
 import { type Progress, type ProgressState, terminalProgress, waitNotice } from "../lib/progress.ts";
-import type { BudgetStatus, FamilyBudget } from "../lib/strava/rate_limit.ts";
+import { budgetStatus as status, T0 } from "./budget_fixture.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { simContext, tempDir } from "./helpers.ts";
-
-const T0 = Date.UTC(2026, 4, 1, 12, 5, 0);
-
-function family(remaining15: number, remainingDay: number): FamilyBudget {
-  return {
-    limit15: 100,
-    limitDay: 1000,
-    usage15: 0,
-    usageDay: 0,
-    inFlight: 0,
-    allowed15: 90,
-    allowedDay: 900,
-    remaining15,
-    remainingDay,
-  };
-}
-
-function status(remaining15: number, remainingDay: number): BudgetStatus {
-  return {
-    read: family(remaining15, remainingDay),
-    overall: { ...family(180, 1800), allowed15: 180, allowedDay: 1800 },
-    blockedUntil: null,
-    windowResetsAt: Date.UTC(2026, 4, 1, 12, 15),
-    dayResetsAt: Date.UTC(2026, 4, 2),
-  };
-}
 
 Deno.test("eta: latency-bound work takes requests x latency, budget-bound work waits for windows", () => {
   // 60 requests with budget to spare at 0.8 s each: 48 s, not 0 s.

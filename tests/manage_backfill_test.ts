@@ -5,7 +5,7 @@ import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { readState } from "../lib/backfill/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simContext, simEnv, spawnScript, tempDir, withDatabase } from "./helpers.ts";
+import { runScript, scriptWorld, simContext, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
 
 async function waitFor(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
@@ -59,10 +59,8 @@ Deno.test("manage one-time: batches to completion across rate windows (virtual c
 });
 
 Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the database, --json is valid", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 4, activities: 12, segments: 10 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 4, activities: 12, segments: 10 });
+  const { dir, opts } = world;
   const r = await runScript("manage_backfill", ["--mode", "continuous", "--interval", "1", "--max-runs", "2"], opts);
   strictEqual(r.code, 0, r.stderr);
   const { state } = await readState(`${dir.path}/backfill_state.json`);
@@ -99,10 +97,8 @@ Deno.test("manage continuous: --max-runs cycles then exits 0; stats match the da
 });
 
 Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, database consistent", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 8, activities: 30, segments: 20 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 8, activities: 30, segments: 20 });
+  const { dir, sim, opts } = world;
   sim.addFault({ path: /\/activities\/\d+$/, kind: "slow", delayMs: 200, times: 1000 });
   const child = spawnScript("manage_backfill", ["--mode", "one-time"], opts);
   await waitFor(
@@ -127,10 +123,8 @@ Deno.test("manage: SIGTERM mid-run stops cleanly within seconds, state saved, da
 });
 
 Deno.test("manage: a second writer (manage or incremental) is refused while one runs; a stale lock is taken over", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 2, activities: 5, segments: 5 });
+  const { dir, sim, opts } = world;
   const first = spawnScript("manage_backfill", ["--mode", "continuous", "--interval", "60"], opts);
   try {
     await waitFor("the first run's cycle", () => sim.requests.length > 0);
@@ -154,10 +148,8 @@ Deno.test("manage: a second writer (manage or incremental) is refused while one 
 });
 
 Deno.test("manage: a corrupt state file is reported and replaced, never fatal", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 2, activities: 5, segments: 5 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 2, activities: 5, segments: 5 });
+  const { dir, opts } = world;
   await Deno.writeTextFile(`${dir.path}/backfill_state.json`, "{ not json");
   const r = await runScript("manage_backfill", ["--mode", "one-time"], opts);
   strictEqual(r.code, 0, r.stderr);

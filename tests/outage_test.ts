@@ -11,7 +11,7 @@ import { outageBackoffSeconds, runContinuous } from "../lib/backfill/manage.ts";
 import { readState } from "../lib/backfill/state_file.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simContext, simEnv, tempDir, withDatabase } from "./helpers.ts";
+import { runScript, scriptWorld, simContext, tempDir, withDatabase } from "./helpers.ts";
 
 const ACTIVITY = /\/activities\/\d+$/;
 
@@ -43,10 +43,8 @@ Deno.test("outage: two records tried, Strava unreachable for both: StravaUnreach
 });
 
 Deno.test("outage: incremental_backfill --mode efforts --activities 1 with Strava down exits 1 with one line", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 12, activities: 6, segments: 5 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 12, activities: 6, segments: 5 });
+  const { dir, sim, opts } = world;
   const listed = await runScript("incremental_backfill", ["--mode", "activities"], opts);
   strictEqual(listed.code, 0, listed.stderr);
   sim.addFault({ path: ACTIVITY, kind: "503", times: 1000 });

@@ -2,34 +2,9 @@ import { ok, strictEqual } from "node:assert/strict";
 import { importProgress, terminalProgress } from "../lib/progress.ts";
 import { estimateFinish } from "../lib/backfill/eta.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../lib/time_format.ts";
-import type { BudgetStatus, FamilyBudget } from "../lib/strava/rate_limit.ts";
+import { budgetStatus as status, T0 } from "./budget_fixture.ts";
 
 const MIN = 60_000, DAY = 86_400_000;
-const T0 = Date.UTC(2026, 4, 1, 12, 5, 0); // 12:05 UTC, inside the 12:00 window
-
-function family(remaining15: number, remainingDay: number, allowed15 = 90, allowedDay = 900): FamilyBudget {
-  return {
-    limit15: 100,
-    limitDay: 1000,
-    usage15: 0,
-    usageDay: 0,
-    inFlight: 0,
-    allowed15,
-    allowedDay,
-    remaining15,
-    remainingDay,
-  };
-}
-
-function status(remaining15: number, remainingDay: number, blockedUntil: number | null = null): BudgetStatus {
-  return {
-    read: family(remaining15, remainingDay),
-    overall: family(180, 1800, 180, 1800),
-    blockedUntil,
-    windowResetsAt: Date.UTC(2026, 4, 1, 12, 15),
-    dayResetsAt: Date.UTC(2026, 4, 2),
-  };
-}
 
 Deno.test("eta: work that fits in the window finishes now; more waits for windows, then days", () => {
   strictEqual(estimateFinish(0, status(90, 900), T0), T0);

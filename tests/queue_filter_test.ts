@@ -13,7 +13,7 @@ import { runBackfill } from "../lib/backfill/engine.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Json, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simContext, simEnv, tempDir } from "./helpers.ts";
+import { runScript, scriptWorld, simContext, tempDir } from "./helpers.ts";
 import { apiRequests } from "./truth.ts";
 
 /**
@@ -121,10 +121,8 @@ Deno.test("queue filter: a filtered backfill fetches only the selected activitie
 });
 
 Deno.test("queue filter in the scripts: incremental_backfill and manage_backfill stats", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 3, activities: 40, segments: 20 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 3, activities: 40, segments: 20 });
+  const { sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const newest = sim.truth.activities.filter((a) => !a.deleted && a.hasGps && !a.manual).at(-1)!;
   const day = String(newest.detail.start_date_local).slice(0, 10);

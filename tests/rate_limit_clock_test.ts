@@ -6,9 +6,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { MemoryRateState } from "../lib/store/rate_state.ts";
 import { type Acquire, DAY_MS, type Permit, RateLimiter, WINDOW_MS } from "../lib/strava/rate_limit.ts";
-import { RateLimitedError, staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
+import { RateLimitedError } from "../lib/strava/client.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import { simClient } from "./helpers.ts";
 
 const HOUR = 3_600_000;
 
@@ -95,18 +96,8 @@ Deno.test("Strava's clock 2 h ahead of ours: its new day starts at 22:00 on ours
 });
 
 /** A client and limiter on `clock`, reaching `sim` in-process, with the state a folder's runs share. */
-function simClient(sim: StravaSimulator, clock: VirtualClock, state: MemoryRateState) {
-  const limiter = new RateLimiter({ now: clock.now, state });
-  const client = new StravaClient({
-    apiUrl: sim.apiUrl,
-    tokens: staticTokenProvider(sim.issueTokens().access_token),
-    limiter,
-    fetch: sim.fetch,
-    now: clock.now,
-    sleep: clock.sleep,
-    random: () => 0.5,
-  });
-  return { limiter, client };
+function sharedClient(sim: StravaSimulator, clock: VirtualClock, state: MemoryRateState) {
+  return simClient(sim, clock, { limiter: { state } });
 }
 
 /** Hours between when a refusal says the day reopens and when Strava's day really does. */
@@ -116,10 +107,10 @@ async function hoursLostToSkew(skewMs: number): Promise<number> {
   await using sim = StravaSimulator.inProcess({ now: clock.now, clockSkewMs: skewMs, usage: { readDay: 899 } });
   const state = new MemoryRateState();
   const segment = [...sim.truth.segments.keys()].find((id) => !sim.truth.privateSegments.has(id))!;
-  await simClient(sim, clock, state).client.getSegment(segment);
+  await sharedClient(sim, clock, state).client.getSegment(segment);
   let until = NaN;
   try {
-    await simClient(sim, clock, state).client.getSegment(segment);
+    await sharedClient(sim, clock, state).client.getSegment(segment);
   } catch (err) {
     ok(err instanceof RateLimitedError, String(err));
     until = err.until;
@@ -141,17 +132,17 @@ Deno.test("through the simulator: after Strava answered a limit of 1, a later wi
   await using sim = StravaSimulator.inProcess({ now: clock.now, limits: { read15: 1 } });
   const state = new MemoryRateState();
   const segments = [...sim.truth.segments.keys()].filter((id) => !sim.truth.privateSegments.has(id));
-  await simClient(sim, clock, state).client.getSegment(segments[0]);
+  await sharedClient(sim, clock, state).client.getSegment(segments[0]);
   sim.setRateLimits({ read15: 100 });
   // This window stays closed (the limiter knows only the limit of 1)…
-  await simClient(sim, clock, state).client.getSegment(segments[1]).then(
+  await sharedClient(sim, clock, state).client.getSegment(segments[1]).then(
     () => ok(false, "sent past a limit of 1"),
     (err) => ok(err instanceof RateLimitedError, String(err)),
   );
   strictEqual(sim.requests.length, 1);
   // …the next one opens, and the first answer brings the real limit back.
   clock.advance(WINDOW_MS);
-  const { client, limiter } = simClient(sim, clock, state);
+  const { client, limiter } = sharedClient(sim, clock, state);
   for (const id of segments.slice(1, 6)) await client.getSegment(id);
   deepStrictEqual([limiter.status().read.limit15, sim.requests.length], [100, 6]);
 });

@@ -1,19 +1,10 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { MemoryRateState, type RateReservation, type RateStateRow, SqliteRateState } from "../lib/store/rate_state.ts";
+import { MemoryRateState, SqliteRateState } from "../lib/store/rate_state.ts";
 import { SharedRateState } from "../lib/store/shared_rate_state.ts";
 import { tempDir } from "./helpers.ts";
-
-const row = (name: string, usage: number): RateStateRow => ({
-  name,
-  limit_15min: 100,
-  limit_daily: 1000,
-  usage_15min: usage,
-  usage_daily: usage * 10,
-  observed_at: 1_000,
-  blocked_until: null,
-});
+import { reservation, stateRow as row } from "./rate_state_fixture.ts";
 
 Deno.test("rate state in SQLite: none before the table exists, then one row per family, updated in place", async () => {
   await using dir = await tempDir();
@@ -58,14 +49,6 @@ Deno.test("rate state in memory: rows replaced by name, copies handed out", () =
   state.load()[0].usage_15min = 99;
   state.update(0, (current) => ({ rows: [...current.rows, row("overall", 3)] }));
   deepStrictEqual(state.load(), [row("read", 1), row("overall", 3)]);
-});
-
-const reservation = (id: string, expiresAt: number): RateReservation => ({
-  id,
-  families: ["read", "overall"],
-  window: 0,
-  day: 0,
-  expiresAt,
 });
 
 for (const [name, open] of [["in memory", () => new MemoryRateState()], ["shared file", null]] as const) {

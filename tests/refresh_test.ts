@@ -15,7 +15,7 @@ import {
   restoreActivity,
 } from "../lib/testing/sim_world.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { createDatabase, runScript, simContext, simEnv, tempDir } from "./helpers.ts";
+import { runScript, scriptWorld, simContext, tempDir } from "./helpers.ts";
 import { apiRequests, wire } from "./truth.ts";
 
 const DAY = 86_400_000;
@@ -295,10 +295,8 @@ Deno.test("refresh: --refresh-after picks segment details older than DAYS, least
 });
 
 Deno.test("incremental_backfill --mode refresh: a deleted, a cropped and a new activity, as a user runs it", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 5, activities: 30, segments: 20 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 5, activities: 30, segments: 20 });
+  const { dir, sim, opts } = world;
   strictEqual((await runScript("incremental_backfill", ["--mode", "activities"], opts)).code, 0);
   const full = await runScript("incremental_backfill", ["--activities", "500", "--segments", "500"], opts);
   ok(full.stdout.includes("pending: 0 activities, 0 segments"), full.stdout);

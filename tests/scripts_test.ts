@@ -1,10 +1,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
-import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VERSION } from "../lib/version.ts";
 import { HELP_WIDTH } from "../lib/flags.ts";
 import { compareVersions, denoTooOld, MIN_DENO } from "../lib/deno_version.ts";
-import { createDatabase, ROOT, runScript, simEnv, tempDir, withDatabase } from "./helpers.ts";
+import { createDatabase, ROOT, runScript, scriptWorld, tempDir, withDatabase } from "./helpers.ts";
 
 const SCRIPTS = Object.keys(PERMISSIONS) as ScriptName[];
 
@@ -125,10 +124,8 @@ Deno.test("--version: every script prints the one version line and exits 0", asy
 });
 
 Deno.test("manage_backfill --retry-failed puts failed records back in the queue, as incremental_backfill does", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 4, activities: 6, segments: 5 });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 4, activities: 6, segments: 5 });
+  const { dir, opts } = world;
   strictEqual((await runScript("manage_backfill", ["--mode", "one-time"], opts)).code, 0);
   const failed = withDatabase(dir.path, (db) => {
     const row = db.prepare("SELECT id FROM activities WHERE efforts_status = 'ok' LIMIT 1").get() as { id: number };

@@ -1,12 +1,12 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../lib/store/db.ts";
-import type { RateReservation, RateStateRow } from "../lib/store/rate_state.ts";
 import { SHARED_RATE_STATE_PATH, SharedRateState } from "../lib/store/shared_rate_state.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { windowStart } from "../lib/strava/rate_limit.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { fileDigest, runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+import { reservation, stateRow as row } from "./rate_state_fixture.ts";
 import { loadBudgetStatus } from "../lib/strava/shared_budget.ts";
 
 /** Reads per 15-minute window (Strava's clock), from the simulator's request log. */
@@ -74,24 +74,6 @@ for (const n of [2, 4]) {
     deepStrictEqual([r.left, Deno.build.os === "windows" ? 0o600 : r.mode], [0, 0o600], "no reservation left; 0600");
   });
 }
-
-const row = (name: string, usage: number): RateStateRow => ({
-  name,
-  limit_15min: 100,
-  limit_daily: 1000,
-  usage_15min: usage,
-  usage_daily: usage * 10,
-  observed_at: 1_000,
-  blocked_until: null,
-});
-
-const reservation = (id: string, expiresAt: number): RateReservation => ({
-  id,
-  families: ["read", "overall"],
-  window: 0,
-  day: 0,
-  expiresAt,
-});
 
 Deno.test("shared rate state: one file keyed by application, created 0600; a failed update changes nothing", async () => {
   await using dir = await tempDir();

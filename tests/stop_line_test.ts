@@ -5,15 +5,13 @@
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { createDatabase, runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+import { createDatabase, runScript, scriptWorld, simEnv, spawnScript, tempDir } from "./helpers.ts";
 
 const stopLines = (stdout: string) => stdout.split("\n").filter((l) => /stopped|interrupted|budget/.test(l));
 
 Deno.test("manage one-time --no-wait at the rate budget: one line says it stopped and when it reopens", async () => {
-  await using dir = await tempDir();
-  await using sim = await StravaSimulator.start({ seed: 3, activities: 30, limits: { read15: 12 } });
-  createDatabase(dir.path);
-  const opts = { cwd: dir.path, env: simEnv(sim), hosts: [sim.host] };
+  await using world = await scriptWorld({ seed: 3, activities: 30, limits: { read15: 12 } });
+  const { opts } = world;
   const r = await runScript("manage_backfill", ["--mode", "one-time", "--no-wait"], opts);
   strictEqual(r.code, 0, r.stderr);
   const lines = stopLines(r.stdout);

@@ -14,6 +14,7 @@ import { baseEnv, ROOT, type ScriptResult, tempDir } from "./helpers.ts";
 import { permissionFlags } from "../lib/permissions.ts";
 
 // team's fixtures (oauth_token_responses.json, error_responses.json); unchanged, trimmed to what is used.
+/** Strava's recorded token answers: the code exchange and a refresh grant. */
 export const FIXTURES = {
   authorization_code_exchange: {
     body: {
@@ -35,6 +36,7 @@ export const FIXTURES = {
     },
   },
 };
+/** Strava's recorded OAuth error bodies, by status and cause. */
 export const ERRORS = {
   "401_authorization_error": {
     body: { message: "Authorization Error", errors: [{ resource: "Application", field: "", code: "invalid" }] },
@@ -47,9 +49,12 @@ export const ERRORS = {
   },
 };
 
+/** An OAuth base URL nothing listens on: a test that reaches it by mistake fails fast. */
 export const OAUTH = "http://127.0.0.1:9/oauth";
+/** The app credentials the fake endpoint accepts. */
 export const CLIENT = { oauthUrl: OAUTH, clientId: "12345", clientSecret: "s3cret-client-value" };
 
+/** A JSON response as Strava sends it. */
 export function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
@@ -66,6 +71,7 @@ export class FakeTokenEndpoint {
   hold: Promise<void> | null = null;
   constructor(readonly now: () => number, readonly ttl = 21600) {}
 
+  /** A new access/refresh pair; the refresh token is valid until used once. */
   issue(): { access_token: string; refresh_token: string; expires_at: number } {
     const n = ++this.#n;
     const refresh = `refresh-${n}-${crypto.randomUUID()}`;
@@ -77,6 +83,7 @@ export class FakeTokenEndpoint {
     };
   }
 
+  /** How many refresh grants it was asked for. */
   get refreshes(): number {
     return this.requests.filter((r) => r.get("grant_type") === "refresh_token").length;
   }
@@ -108,6 +115,7 @@ export class FakeTokenEndpoint {
   };
 }
 
+/** Stored tokens valid until 2033, with `over` replacing fields. */
 export function stored(over: Partial<StoredTokens> = {}): StoredTokens {
   return {
     athleteId: 777n,
@@ -120,6 +128,7 @@ export function stored(over: Partial<StoredTokens> = {}): StoredTokens {
   };
 }
 
+/** A temp folder with a migrated database, a fake token endpoint on a virtual clock and a provider factory. */
 export async function setup() {
   const dir = await tempDir();
   const dbPath = `${dir.path}/segments.db`;
@@ -222,6 +231,7 @@ export async function probe(
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
+/** Fails when any output of `results` shows one of `secrets` (or the simulator's client secret). */
 export function assertClean(results: ScriptResult[], secrets: (string | null | undefined)[]): void {
   for (const r of results) {
     for (const secret of [...secrets, "sim-secret"]) {

@@ -19,6 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ArchiveActivity, ArchiveRow } from "./activities_csv.ts";
 import { SPORT_TYPES } from "./sport_types.ts";
 import { beginImmediate, type Database, prepareExact } from "../store/db.ts";
+import { ACTIVITY_API_COLUMNS } from "../store/records.ts";
 import { UsageError } from "../errors.ts";
 
 const log = getLogger(["strava-backfill", "import"]);
@@ -72,25 +73,14 @@ export interface ImportOptions {
 /** How many bad rows a message or the result lists. */
 export const MAX_REPORTED = 20;
 
-/** The archive's columns, in the order of the statements' parameters ?2..?17 (?1 is the id). */
-const FIELDS = [
-  "name",
-  "type",
-  "sport_type",
-  "start_date",
-  "distance",
-  "moving_time",
-  "elapsed_time",
-  "total_elevation_gain",
-  "average_speed",
-  "max_speed",
-  "average_heartrate",
-  "max_heartrate",
-  "average_watts",
-  "manual",
-  "commute",
-  "has_gps",
-] as const satisfies readonly (keyof ArchiveActivity)[];
+/** The API columns the import does not fill from an export (no activities.csv cell maps to them): left to the API. */
+const NOT_IN_ARCHIVE = ["start_date_local", "timezone", "kilojoules", "gear_id", "trainer", "private"] as const;
+type ArchiveField = Exclude<(typeof ACTIVITY_API_COLUMNS)[number], (typeof NOT_IN_ARCHIVE)[number]>;
+
+/** The archive's columns (the API's, less those), in the order of the statements' parameters ?2..?17 (?1 is the id). */
+const FIELDS = ACTIVITY_API_COLUMNS.filter((c): c is ArchiveField =>
+  !(NOT_IN_ARCHIVE as readonly string[]).includes(c)
+) satisfies readonly (keyof ArchiveActivity)[];
 
 const P_JSON = FIELDS.length + 2; // ?18 archive_json
 const P_NOW = FIELDS.length + 3; // ?19 timestamp

@@ -8,13 +8,10 @@
  * settled and never asked for again; one that keeps failing is settled as `failed` after
  * MAX_ATTEMPTS; every record is written atomically, so a crash redoes at most the one in flight.
  */
-import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { effortsPhase } from "./efforts_phase.ts";
-import { StravaUnreachableError } from "./failure_policy.ts";
-import { TransientError } from "../strava/client.ts";
 import { listNewActivities } from "./list_phase.ts";
-import { createRunScope } from "./run_scope.ts";
-import { BudgetSpent, type EngineContext, Interrupted, type RunLimits, type RunSummary } from "./run_types.ts";
+import { closeRun, createRunScope, endRunOnError } from "./run_scope.ts";
+import type { EngineContext, RunLimits, RunSummary } from "./run_types.ts";
 import { segmentsPhase } from "./segments_phase.ts";
 
 export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary, TriedRecords } from "./run_types.ts";
@@ -31,23 +28,9 @@ export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promis
     if (mode === "both" || mode === "segments") await segmentsPhase(run);
     await run.policy.ended();
   } catch (err) {
-    if (err instanceof BudgetSpent) {
-      run.summary.stoppedUntil = err.until;
-      run.summary.stoppedReason = err.reason;
-    } else if (err instanceof Interrupted) {
-      run.summary.interrupted = true;
-    } else if (err instanceof TransientError) {
-      // A list page that failed after the client's retries: the same outage as failed records.
-      throw new StravaUnreachableError(`could not reach Strava (${err.message}); nothing was lost, run again later`, {
-        cause: err,
-      });
-    } else {
-      throw err;
-    }
+    endRunOnError(run, err);
   } finally {
-    run.gate.progress.clear();
-    run.summary.pendingActivities = countPendingActivities(ctx.db, limits.filter);
-    run.summary.pendingSegments = countPendingSegments(ctx.db, limits.filter);
+    closeRun(run);
   }
   return run.summary;
 }

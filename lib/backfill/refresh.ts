@@ -16,17 +16,17 @@
  * Requests: list pages + re-queued activities fetched + segments refreshed. Nothing else.
  */
 import { logger } from "../log.ts";
-import { countPendingActivities, countPendingSegments, saveActivityEfforts } from "../store/backfill_store.ts";
+import { saveActivityEfforts } from "../store/backfill_store.ts";
 import { saveSegmentDetails } from "../store/backfill_store.ts";
 import { idOf } from "../store/records.ts";
 import { applyListedPage, countUnlistedPrivate, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
-import { ForbiddenError, NotFoundError, StravaError, TransientError } from "../strava/client.ts";
+import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
 import { pagesText } from "./summary.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { PER_PAGE } from "./list_phase.ts";
-import { createRunScope, type RunScope } from "./run_scope.ts";
-import { BudgetSpent, type EngineContext, Interrupted, type RunSummary, StopRun } from "./run_types.ts";
+import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
+import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
 
 const log = logger("refresh");
 
@@ -134,23 +134,11 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     if (err instanceof ReserveReached) {
       counts.stoppedAtReserve = true;
       log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve });
-    } else if (err instanceof BudgetSpent) {
-      run.summary.stoppedUntil = err.until;
-      run.summary.stoppedReason = err.reason;
-    } else if (err instanceof Interrupted) {
-      run.summary.interrupted = true;
-    } else if (err instanceof TransientError) {
-      // A list page that failed after the client's retries: an outage, as in the backfill.
-      throw new StravaUnreachableError(`could not reach Strava (${err.message}); nothing was lost, run again later`, {
-        cause: err,
-      });
     } else {
-      throw err;
+      endRunOnError(run, err);
     }
   } finally {
-    run.gate.progress.clear();
-    run.summary.pendingActivities = countPendingActivities(ctx.db);
-    run.summary.pendingSegments = countPendingSegments(ctx.db);
+    closeRun(run);
   }
   log.info(
     "refresh: {added} new, {updated} updated, {deleted} deleted, {reappeared} back, {requeued} cropped or " +

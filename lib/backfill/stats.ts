@@ -91,66 +91,17 @@ export function collectStats(
   filter?: QueueFilter,
   note: string | null = null,
 ): Stats {
-  // Activities a refresh found deleted on Strava are left out of every count but their own
-  // (an unmigrated database opened read-only has no such column).
-  const live = hasDeletedAt(db) ? "deleted_at IS NULL" : "1";
-  const liveEfforts = live === "1"
-    ? "1"
-    : "activity_id NOT IN (SELECT id FROM activities WHERE deleted_at IS NOT NULL AND id IS NOT NULL)";
-  const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${live} AND ${where}`);
-  const s = (where: string) => count(db, `SELECT count(*) n FROM segments WHERE ${where}`);
-  const activities = {
-    total: a("1"),
-    processed: a("segment_efforts_processed = 1"),
-    pending: a(live === "1" ? "segment_efforts_processed = 0" : PENDING_ACTIVITIES),
-    skipped: a("efforts_status = 'skipped'"),
-    not_found: a("efforts_status = 'not_found'"),
-    forbidden: a("efforts_status = 'forbidden'"),
-    failed: a("efforts_status = 'failed'"),
-    deleted: live === "1" ? 0 : count(db, "SELECT count(*) n FROM activities WHERE deleted_at IS NOT NULL"),
-  };
-  const segments = {
-    total: s("1"),
-    detailed: s("details_status = 'ok'"),
-    pending: s("details_status IS NULL"),
-    not_found: s("details_status = 'not_found'"),
-    forbidden: s("details_status = 'forbidden'"),
-    failed: s("details_status = 'failed'"),
-  };
+  const records = countRecords(db);
   const budget = loadBudgetStatus(db, now, buffer);
+  const { activities, segments } = records;
   const needed = activities.pending === null || segments.pending === null
     ? null
     : activities.pending + segments.pending;
-  const perDay = Math.min(budget.read.allowedDay, budget.overall.allowedDay);
-  // Bound by the budget or by the latency the last run measured, whichever is later.
-  const finish = needed === null ? Infinity : estimateFinish(needed, budget, now, state.ms_per_request ?? 0);
   return {
     schema: { version: schemaVersion(db), latest: LATEST_VERSION, note },
-    activities,
-    efforts: count(db, `SELECT count(*) n FROM segment_efforts WHERE ${liveEfforts}`),
-    segments,
-    distinct_segments_ridden: count(
-      db,
-      `SELECT count(DISTINCT segment_id) n FROM segment_efforts WHERE ${liveEfforts}`,
-    ),
-    budget: {
-      window: {
-        reads_left: Math.min(budget.read.remaining15, budget.overall.remaining15),
-        reads_allowed: Math.min(budget.read.allowed15, budget.overall.allowed15),
-        resets_at: isoSeconds(budget.windowResetsAt),
-      },
-      day: {
-        reads_left: Math.min(budget.read.remainingDay, budget.overall.remainingDay),
-        reads_allowed: perDay,
-        resets_at: isoSeconds(budget.dayResetsAt),
-      },
-      blocked_until: budget.blockedUntil && budget.blockedUntil > now ? isoSeconds(budget.blockedUntil) : null,
-    },
-    eta: {
-      requests_needed: needed,
-      days_at_daily_limit: needed === null ? null : perDay > 0 ? Math.ceil((needed / perDay) * 10) / 10 : Infinity,
-      finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
-    },
+    ...records,
+    budget: budgetFigures(budget, now),
+    eta: etaFigures(needed, budget, now, state),
     last_run: state,
     ...(isFiltered(filter) && {
       filter: {
@@ -162,13 +113,101 @@ export function collectStats(
   };
 }
 
+/** The counts of records, by table and status. */
+function countRecords(db: Database): Pick<Stats, "activities" | "efforts" | "segments" | "distinct_segments_ridden"> {
+  // Activities a refresh found deleted on Strava are left out of every count but their own
+  // (an unmigrated database opened read-only has no such column).
+  const live = hasDeletedAt(db) ? "deleted_at IS NULL" : "1";
+  const liveEfforts = live === "1"
+    ? "1"
+    : "activity_id NOT IN (SELECT id FROM activities WHERE deleted_at IS NOT NULL AND id IS NOT NULL)";
+  const a = (where: string) => count(db, `SELECT count(*) n FROM activities WHERE ${live} AND ${where}`);
+  const s = (where: string) => count(db, `SELECT count(*) n FROM segments WHERE ${where}`);
+  return {
+    activities: {
+      total: a("1"),
+      processed: a("segment_efforts_processed = 1"),
+      pending: a(live === "1" ? "segment_efforts_processed = 0" : PENDING_ACTIVITIES),
+      skipped: a("efforts_status = 'skipped'"),
+      not_found: a("efforts_status = 'not_found'"),
+      forbidden: a("efforts_status = 'forbidden'"),
+      failed: a("efforts_status = 'failed'"),
+      deleted: live === "1" ? 0 : count(db, "SELECT count(*) n FROM activities WHERE deleted_at IS NOT NULL"),
+    },
+    efforts: count(db, `SELECT count(*) n FROM segment_efforts WHERE ${liveEfforts}`),
+    segments: {
+      total: s("1"),
+      detailed: s("details_status = 'ok'"),
+      pending: s("details_status IS NULL"),
+      not_found: s("details_status = 'not_found'"),
+      forbidden: s("details_status = 'forbidden'"),
+      failed: s("details_status = 'failed'"),
+    },
+    distinct_segments_ridden: count(
+      db,
+      `SELECT count(DISTINCT segment_id) n FROM segment_efforts WHERE ${liveEfforts}`,
+    ),
+  };
+}
+
+type Budget = ReturnType<typeof loadBudgetStatus>;
+
+/** Reads usable in the window and the day: the tighter of the read and the overall limits. */
+function budgetFigures(budget: Budget, now: number): Stats["budget"] {
+  return {
+    window: {
+      reads_left: Math.min(budget.read.remaining15, budget.overall.remaining15),
+      reads_allowed: Math.min(budget.read.allowed15, budget.overall.allowed15),
+      resets_at: isoSeconds(budget.windowResetsAt),
+    },
+    day: {
+      reads_left: Math.min(budget.read.remainingDay, budget.overall.remainingDay),
+      reads_allowed: Math.min(budget.read.allowedDay, budget.overall.allowedDay),
+      resets_at: isoSeconds(budget.dayResetsAt),
+    },
+    blocked_until: budget.blockedUntil && budget.blockedUntil > now ? isoSeconds(budget.blockedUntil) : null,
+  };
+}
+
+/** When `needed` requests are done at the daily limit, and by the budget and the last run's latency. */
+function etaFigures(needed: Count, budget: Budget, now: number, state: BackfillState): Stats["eta"] {
+  const perDay = Math.min(budget.read.allowedDay, budget.overall.allowedDay);
+  // Bound by the budget or by the latency the last run measured, whichever is later.
+  const finish = needed === null ? Infinity : estimateFinish(needed, budget, now, state.ms_per_request ?? 0);
+  return {
+    requests_needed: needed,
+    days_at_daily_limit: needed === null ? null : perDay > 0 ? Math.ceil((needed / perDay) * 10) / 10 : Infinity,
+    finish_at: Number.isFinite(finish) ? isoSeconds(finish) : null,
+  };
+}
+
+/** One row of the table: a padded label and its value ("unknown" for null). */
+function row(label: string, value: string | number | null): string {
+  return `  ${label.padEnd(22)} ${value === null ? "unknown" : value}`;
+}
+
 /** The human table. */
 export function formatStats(stats: Stats, now: number): string {
-  const a = stats.activities, g = stats.segments, b = stats.budget;
-  const row = (label: string, value: string | number | null) =>
-    `  ${label.padEnd(22)} ${value === null ? "unknown" : value}`;
-  const lines = [
+  return [
     ...(stats.schema.note ? [`note: ${stats.schema.note}`] : []),
+    ...recordLines(stats),
+    ...budgetLines(stats.budget, now),
+    ...etaLines(stats, now),
+    ...lastRunLines(stats.last_run),
+    ...(stats.filter
+      ? [
+        `Filter: ${stats.filter.selects}`,
+        row("pending activities", stats.filter.pending_activities),
+        row("pending segments", `${stats.filter.pending_segments} (reached from those activities)`),
+      ]
+      : []),
+  ].join("\n");
+}
+
+/** The Activities, Segment efforts and Segments sections. */
+function recordLines(stats: Stats): string[] {
+  const a = stats.activities, g = stats.segments;
+  return [
     "Activities",
     row("total", a.total),
     row("processed", a.processed),
@@ -190,6 +229,12 @@ export function formatStats(stats: Stats, now: number): string {
     row("not found", g.not_found),
     row("forbidden", g.forbidden),
     row("failed", g.failed),
+  ];
+}
+
+/** The Rate budget section. */
+function budgetLines(b: Stats["budget"], now: number): string[] {
+  const lines = [
     "Rate budget (reads)",
     row(
       "this window",
@@ -207,12 +252,17 @@ export function formatStats(stats: Stats, now: number): string {
   if (b.blocked_until) {
     lines.push(row("blocked (429) until", formatLocalAndUtc(Date.parse(b.blocked_until), now)));
   }
+  return lines;
+}
+
+/** The Estimate section. */
+function etaLines(stats: Stats, now: number): string[] {
   const e = stats.eta;
-  lines.push(
+  return [
     "Estimate",
     row(
       "requests needed",
-      e.requests_needed === null || a.pending === 0
+      e.requests_needed === null || stats.activities.pending === 0
         ? e.requests_needed
         : `${e.requests_needed} (more as new segments are found)`,
     ),
@@ -229,22 +279,17 @@ export function formatStats(stats: Stats, now: number): string {
             : "")
         : "unknown",
     ),
-  );
-  const r = stats.last_run;
-  lines.push(
+  ];
+}
+
+/** The Last run section. */
+function lastRunLines(r: BackfillState): string[] {
+  return [
     "Last run",
     row("runs", r.runs),
     row("started", r.last_start ?? "never"),
     row("ended", r.last_end ?? "-"),
     row("outcome", r.last_outcome ?? "-"),
-  );
-  if (r.last_error) lines.push(row("last error", r.last_error));
-  if (stats.filter) {
-    lines.push(
-      `Filter: ${stats.filter.selects}`,
-      row("pending activities", stats.filter.pending_activities),
-      row("pending segments", `${stats.filter.pending_segments} (reached from those activities)`),
-    );
-  }
-  return lines.join("\n");
+    ...(r.last_error ? [row("last error", r.last_error)] : []),
+  ];
 }

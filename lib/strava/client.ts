@@ -10,6 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
 import { parseJson } from "../json.ts";
+import { errorBody, isRecord, missingPermission, readCapped } from "./response_body.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);
@@ -163,33 +164,8 @@ type Outcome =
   }
   | { kind: "failed"; error: unknown; timedOut: boolean };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Strava's error body, parsed leniently (an error page may be HTML). */
-function errorBody(text: string | null): { message?: string; errors: Record<string, unknown>[] } {
-  if (!text) return { errors: [] };
-  try {
-    const body = parseJson(text);
-    if (!isRecord(body)) return { errors: [] };
-    return {
-      message: typeof body.message === "string" ? body.message : undefined,
-      errors: Array.isArray(body.errors) ? body.errors.filter(isRecord) : [],
-    };
-  } catch {
-    // Not JSON: the status alone classifies the error; the body has nothing to add.
-    return { errors: [] };
-  }
-}
-
-/** The permission a 401/403 body says is missing (`{"field": "activity:read_permission", "code": "missing"}`). */
-function missingPermission(errors: Record<string, unknown>[]): string | undefined {
-  const hit = errors.find((e) =>
-    typeof e.field === "string" && e.field.endsWith("_permission") && e.code === "missing"
-  );
-  return hit?.field as string | undefined;
-}
+/** What one attempt's outcome means for `#request`: done, refresh the token, or try again. */
+type Verdict = { kind: "body"; body: unknown } | { kind: "refresh" } | { kind: "retry"; problem: string };
 
 function describeFailure(error: unknown, timedOut: boolean, timeoutMs: number): string {
   if (timedOut || (error instanceof DOMException && error.name === "TimeoutError")) {
@@ -296,100 +272,120 @@ export class StravaClient {
       // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
       throwIfInterrupted(this.#signal);
       token ??= await this.#tokens.accessToken();
-      throwIfInterrupted(this.#signal);
-      const acquired = this.#limiter.tryAcquire("read");
-      if (!acquired.ok) {
-        throw new RateLimitedError(
-          `${label}: rate budget spent (${acquired.reason}); it reopens at ${new Date(acquired.until).toISOString()}`,
-          { until: acquired.until, reason: acquired.reason },
-        );
-      }
+      const permit = this.#acquire(label);
       const started = this.#now();
-      const outcome = await this.#send(url, token, acquired.permit);
+      const outcome = await this.#send(url, token, permit);
       // A signal during the request is a stop, not a network failure to retry or to charge.
       throwIfInterrupted(this.#signal);
-      let problem: string;
-      if (outcome.kind === "failed") {
-        problem = describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs);
-      } else {
-        const { status, text } = outcome;
-        log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
-        if (outcome.tooLarge !== undefined) {
-          const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-          throw new ResponseTooLargeError(
-            `${label}: the response is over ${mb(outcome.tooLarge)}, more than the ${
-              mb(this.#maxBodyBytes)
-            } this tool accepts; not stored`,
-            { status },
+      const verdict: Verdict = outcome.kind === "failed"
+        ? { kind: "retry", problem: describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs) }
+        : this.#judge(label, outcome, started);
+      if (verdict.kind === "body") return verdict.body;
+      if (verdict.kind === "refresh") {
+        if (refreshed) {
+          throw new AuthError(
+            "Strava rejected the access token even after refreshing it (401); run setup_auth to authorize again",
           );
         }
-        if (status >= 200 && status < 300 && outcome.bodyError === undefined) {
-          try {
-            return parseJson(text ?? "", { keepSource: true });
-          } catch (err) {
-            throw new MalformedResponseError(`${label}: the response is not valid JSON (${(err as Error).message})`, {
-              status,
-              cause: err,
-            });
-          }
-        }
-        const body = errorBody(text);
-        const detail = body.message ? ` ${body.message}` : "";
-        const missing = missingPermission(body.errors);
-        if (status === 401 && missing === undefined) {
-          if (refreshed) {
-            throw new AuthError(
-              "Strava rejected the access token even after refreshing it (401); run setup_auth to authorize again",
-            );
-          }
-          refreshed = true;
-          log.info("{label}: access token rejected (401); refreshing it once", { label });
-          token = await this.#tokens.refreshAfterUnauthorized(token);
-          throwIfInterrupted(this.#signal);
-          continue;
-        }
-        if (status === 401 || status === 403) {
-          const why = missing ? `the authorization lacks ${missing}` : "access forbidden";
-          throw new ForbiddenError(`${label}: ${why} (${status}${detail})`, { status, missingScope: missing });
-        }
-        if (status === 404) throw new NotFoundError(`${label}: not found (404${detail})`, { status });
-        if (status === 429) {
-          const until = this.#limiter.reopensAt("read");
-          throw new RateLimitedError(
-            `${label}: Strava's rate limit is exceeded (429); no request before ${new Date(until).toISOString()}`,
-            { until, reason: "rate_limited", status },
-          );
-        }
-        if (status < 500 && status !== 408 && outcome.bodyError === undefined) {
-          throw new StravaError(`${label}: unexpected answer ${status}${detail}`, { status });
-        }
-        problem = outcome.bodyError === undefined
-          ? `HTTP ${status}${detail}`
-          : `${describeFailure(outcome.bodyError, false, this.#timeoutMs)} while reading a ${status} response`;
+        refreshed = true;
+        log.info("{label}: access token rejected (401); refreshing it once", { label });
+        token = await this.#tokens.refreshAfterUnauthorized(token);
+        throwIfInterrupted(this.#signal);
+        continue;
       }
-      failures++;
-      if (failures > this.#maxRetries) {
-        throw new TransientError(`${label}: ${problem} (gave up after ${failures} attempts)`, {
-          status: outcome.kind === "response" ? outcome.status : undefined,
-          cause: outcome.kind === "failed" ? outcome.error : outcome.bodyError,
-        });
-      }
-      const delay = this.#backoff(failures);
-      log.warn("{label}: {problem}; retry {n} of {max} in {delay} ms", {
-        label,
-        problem,
-        n: failures,
-        max: this.#maxRetries,
-        delay,
-      });
-      try {
-        await this.#sleep(delay, this.#signal);
-      } catch (err) {
-        if (!this.#signal?.aborted) throw err;
-      }
-      throwIfInterrupted(this.#signal);
+      await this.#retryLater(label, verdict.problem, ++failures, outcome);
       token = undefined;
     }
+  }
+
+  /** A permit for one read, or RateLimitedError when the budget is spent (then nothing is sent). */
+  #acquire(label: string): Permit {
+    throwIfInterrupted(this.#signal);
+    const acquired = this.#limiter.tryAcquire("read");
+    if (!acquired.ok) {
+      throw new RateLimitedError(
+        `${label}: rate budget spent (${acquired.reason}); it reopens at ${new Date(acquired.until).toISOString()}`,
+        { until: acquired.until, reason: acquired.reason },
+      );
+    }
+    return acquired.permit;
+  }
+
+  /**
+   * What an answer means: the parsed body of a 2xx, a 401 to refresh the token for, or a problem
+   * worth another attempt (5xx, 408, a body cut off); every other answer throws its typed error.
+   */
+  #judge(label: string, outcome: Extract<Outcome, { kind: "response" }>, started: number): Verdict {
+    const { status, text } = outcome;
+    log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
+    if (outcome.tooLarge !== undefined) {
+      const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+      throw new ResponseTooLargeError(
+        `${label}: the response is over ${mb(outcome.tooLarge)}, more than the ${
+          mb(this.#maxBodyBytes)
+        } this tool accepts; not stored`,
+        { status },
+      );
+    }
+    if (status >= 200 && status < 300 && outcome.bodyError === undefined) {
+      try {
+        return { kind: "body", body: parseJson(text ?? "", { keepSource: true }) };
+      } catch (err) {
+        throw new MalformedResponseError(`${label}: the response is not valid JSON (${(err as Error).message})`, {
+          status,
+          cause: err,
+        });
+      }
+    }
+    const body = errorBody(text);
+    const detail = body.message ? ` ${body.message}` : "";
+    const missing = missingPermission(body.errors);
+    if (status === 401 && missing === undefined) return { kind: "refresh" };
+    if (status === 401 || status === 403) {
+      const why = missing ? `the authorization lacks ${missing}` : "access forbidden";
+      throw new ForbiddenError(`${label}: ${why} (${status}${detail})`, { status, missingScope: missing });
+    }
+    if (status === 404) throw new NotFoundError(`${label}: not found (404${detail})`, { status });
+    if (status === 429) {
+      const until = this.#limiter.reopensAt("read");
+      throw new RateLimitedError(
+        `${label}: Strava's rate limit is exceeded (429); no request before ${new Date(until).toISOString()}`,
+        { until, reason: "rate_limited", status },
+      );
+    }
+    if (status < 500 && status !== 408 && outcome.bodyError === undefined) {
+      throw new StravaError(`${label}: unexpected answer ${status}${detail}`, { status });
+    }
+    return {
+      kind: "retry",
+      problem: outcome.bodyError === undefined
+        ? `HTTP ${status}${detail}`
+        : `${describeFailure(outcome.bodyError, false, this.#timeoutMs)} while reading a ${status} response`,
+    };
+  }
+
+  /** After the `failures`th failed attempt: waits out the back-off, or throws TransientError when retries are spent. */
+  async #retryLater(label: string, problem: string, failures: number, outcome: Outcome): Promise<void> {
+    if (failures > this.#maxRetries) {
+      throw new TransientError(`${label}: ${problem} (gave up after ${failures} attempts)`, {
+        status: outcome.kind === "response" ? outcome.status : undefined,
+        cause: outcome.kind === "failed" ? outcome.error : outcome.bodyError,
+      });
+    }
+    const delay = this.#backoff(failures);
+    log.warn("{label}: {problem}; retry {n} of {max} in {delay} ms", {
+      label,
+      problem,
+      n: failures,
+      max: this.#maxRetries,
+      delay,
+    });
+    try {
+      await this.#sleep(delay, this.#signal);
+    } catch (err) {
+      if (!this.#signal?.aborted) throw err;
+    }
+    throwIfInterrupted(this.#signal);
   }
 
   /** Exponential backoff with jitter in [50%, 100%] of the step, so parallel clients spread out. */
@@ -432,44 +428,6 @@ export class StravaClient {
     permit.complete(response);
     return { kind: "response", status: response.status, headers: response.headers, text, bodyError, tooLarge };
   }
-}
-
-/**
- * The body as text, read chunk by chunk so that one over `maxBytes` (declared or as it arrives) is
- * cancelled instead of held: the caller's memory stays bounded by the cap.
- */
-async function readCapped(response: Response, maxBytes: number): Promise<string | { tooLarge: number }> {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    return { tooLarge: declared };
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return { tooLarge: total };
-    }
-    chunks.push(value);
-  }
-  let bytes: Uint8Array;
-  if (chunks.length === 1) {
-    bytes = chunks[0];
-  } else {
-    bytes = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of chunks.splice(0)) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-    }
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 function checkId(id: bigint): void {

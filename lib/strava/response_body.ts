@@ -1,0 +1,72 @@
+/**
+ * Reading Strava's response bodies: the whole body under a size cap (so memory stays bounded by
+ * the cap), and an error body parsed leniently for its message and the permission it names.
+ */
+import { parseJson } from "../json.ts";
+
+/** Whether `value` is a JSON object (not an array, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Strava's error body, parsed leniently (an error page may be HTML). */
+export function errorBody(text: string | null): { message?: string; errors: Record<string, unknown>[] } {
+  if (!text) return { errors: [] };
+  try {
+    const body = parseJson(text);
+    if (!isRecord(body)) return { errors: [] };
+    return {
+      message: typeof body.message === "string" ? body.message : undefined,
+      errors: Array.isArray(body.errors) ? body.errors.filter(isRecord) : [],
+    };
+  } catch {
+    // Not JSON: the status alone classifies the error; the body has nothing to add.
+    return { errors: [] };
+  }
+}
+
+/** The permission a 401/403 body says is missing (`{"field": "activity:read_permission", "code": "missing"}`). */
+export function missingPermission(errors: Record<string, unknown>[]): string | undefined {
+  const hit = errors.find((e) =>
+    typeof e.field === "string" && e.field.endsWith("_permission") && e.code === "missing"
+  );
+  return hit?.field as string | undefined;
+}
+
+/**
+ * The body as text, read chunk by chunk so that one over `maxBytes` (declared or as it arrives) is
+ * cancelled instead of held: the caller's memory stays bounded by the cap.
+ */
+export async function readCapped(response: Response, maxBytes: number): Promise<string | { tooLarge: number }> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    return { tooLarge: declared };
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return { tooLarge: total };
+    }
+    chunks.push(value);
+  }
+  let bytes: Uint8Array;
+  if (chunks.length === 1) {
+    bytes = chunks[0];
+  } else {
+    bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks.splice(0)) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+  }
+  return new TextDecoder().decode(bytes);
+}
