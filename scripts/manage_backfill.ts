@@ -8,9 +8,10 @@
 import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type FlagTable, helpText, parseFlags } from "../lib/flags.ts";
+import { type FlagTable, type FlagValues, helpText, parseFlags } from "../lib/flags.ts";
 import { BACKFILL_FLAGS, filterNote, queueFilter } from "../lib/backfill/flags.ts";
 import { openForReading } from "../lib/store/open.ts";
+import type { QueueFilter } from "../lib/store/queue_filter.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
@@ -102,17 +103,56 @@ export async function main(args: string[]): Promise<number> {
   if (values["retry-failed"] && mode === "stats") {
     throw new UsageError("--retry-failed needs --mode one-time or continuous: stats only reads (see --help)");
   }
-  const dbPath = values.db;
-  const statePath = values.state;
-  const rateBuffer = values["rate-buffer"];
   const filter = queueFilter(values);
-  const options = {
+  if (mode === "stats") await printStats(values, filter);
+  else await runManaged(mode, values, given, filter);
+  return 0;
+}
+
+type Values = FlagValues<typeof FLAGS>;
+
+/** `--mode stats`: read-only, it never migrates, locks or writes (a read-only or immutable file is fine). */
+async function printStats(values: Values, filter: QueueFilter | undefined): Promise<void> {
+  using reading = openForReading(values.db);
+  const { state, warning } = await readState(values.state);
+  if (warning) console.error(`warning: ${warning}`);
+  const stats = collectStats(
+    reading.db,
+    withLiveOutcome(state, values.db),
+    Date.now(),
+    values["rate-buffer"],
+    filter,
+    reading.note,
+  );
+  console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
+}
+
+/** `--mode one-time` or `continuous`: a session, the runs with their output, and the ending line. */
+async function runManaged(
+  mode: "one-time" | "continuous",
+  values: Values,
+  given: ReadonlySet<string>,
+  filter: QueueFilter | undefined,
+): Promise<void> {
+  await using session = await openSession(sessionOptions(values, given));
+  if (session.requeued) console.log(session.requeued);
+  const onBatch = (summary: Parameters<typeof formatRunSummary>[0], batchMode: string) => {
+    // The ending line below says why the run stopped; the batch does not say it as well.
+    for (const line of formatRunSummary(summary, batchMode, Date.now(), { stopLine: false })) console.log(line);
+  };
+  const onOutage = (message: string, seconds: number) =>
+    console.error(`warning: ${message}; trying again in ${seconds} s`);
+  const onRefresh = (summary: RefreshSummary) => {
+    for (const line of formatRefreshSummary(summary)) console.log(line);
+  };
+  const run = mode === "one-time" ? runOneTime : runContinuous;
+  const result = await run(session.ctx, {
     filter,
     activities: values.activities,
     segments: values.segments,
     intervalSeconds: values.interval,
     maxRuns: values["max-runs"],
-    statePath,
+    statePath: values.state,
     refresh: {
       everyHours: values["refresh-every"],
       reserveFraction: values["refresh-reserve"],
@@ -120,43 +160,13 @@ export async function main(args: string[]): Promise<number> {
       activities: values.activities,
       segments: values.segments,
     },
-  };
-
-  if (mode === "stats") {
-    // Read-only: stats never migrates, locks or writes (a read-only or immutable file is fine).
-    using reading = openForReading(dbPath);
-    const { state, warning } = await readState(statePath);
-    if (warning) console.error(`warning: ${warning}`);
-    const stats = collectStats(
-      reading.db,
-      withLiveOutcome(state, dbPath),
-      Date.now(),
-      rateBuffer,
-      filter,
-      reading.note,
-    );
-    console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
-    return 0;
-  }
-
-  await using session = await openSession(sessionOptions(values, given));
-  if (session.requeued) console.log(session.requeued);
-
-  const onBatch = (summary: Parameters<typeof formatRunSummary>[0], batchMode: string) => {
-    // The ending line below says why the run stopped; the batch does not say it as well.
-    for (const line of formatRunSummary(summary, batchMode, Date.now(), { stopLine: false })) console.log(line);
-  };
-  const run = mode === "one-time" ? runOneTime : runContinuous;
-  const onOutage = (message: string, seconds: number) =>
-    console.error(`warning: ${message}; trying again in ${seconds} s`);
-  const onRefresh = (summary: RefreshSummary) => {
-    for (const line of formatRefreshSummary(summary)) console.log(line);
-  };
-  const result = await run(session.ctx, { ...options, onBatch, onOutage, onRefresh });
+    onBatch,
+    onOutage,
+    onRefresh,
+  });
   if (result.warning) console.error(`warning: ${result.warning}`);
   console.log(formatEnding(result, Date.now()));
   if (filter) console.log(filterNote(session.db, filter));
-  return 0;
 }
 
 if (import.meta.main) Deno.exit(await runMain(main, Deno.args));

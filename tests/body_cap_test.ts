@@ -5,13 +5,12 @@
  */
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
-import { migrate } from "../lib/store/schema.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { ResponseTooLargeError } from "../lib/strava/client.ts";
 import { parseJson, rawJson } from "../lib/json.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { simClient, tempDir } from "./helpers.ts";
+import { engineWorld, simClient } from "./helpers.ts";
 
 const CAP = 200_000;
 
@@ -21,50 +20,36 @@ function cappedClient(sim: StravaSimulator, clock: VirtualClock, db: ReturnType<
 }
 
 Deno.test("body cap: a body over the cap is refused after one request, with a reason naming the cap", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 31, activities: 6, segments: 10, now: clock.now });
-  const db = openDatabase(`${dir.path}/b.db`, { create: true });
-  try {
-    migrate(db);
-    const { client } = cappedClient(sim, clock, db);
-    const target = sim.truth.activities.find((a) => a.effortIds.length > 0)!;
-    sim.addFault({ path: new RegExp(`/activities/${target.id}$`), kind: "huge", bytes: 3 * CAP, times: 5 });
-    const before = sim.requests.length;
-    await rejects(client.getActivity(target.id), (err: Error) => {
-      ok(err instanceof ResponseTooLargeError, String(err));
-      ok(/more than the 0\.2 MB this tool accepts; not stored/.test(err.message), err.message);
-      return true;
-    });
-    strictEqual(sim.requests.length - before, 1, "not retried");
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 31, activities: 6, segments: 10 }, "b.db");
+  const { clock, sim, db } = world;
+  const { client } = cappedClient(sim, clock, db);
+  const target = sim.truth.activities.find((a) => a.effortIds.length > 0)!;
+  sim.addFault({ path: new RegExp(`/activities/${target.id}$`), kind: "huge", bytes: 3 * CAP, times: 5 });
+  const before = sim.requests.length;
+  await rejects(client.getActivity(target.id), (err: Error) => {
+    ok(err instanceof ResponseTooLargeError, String(err));
+    ok(/more than the 0\.2 MB this tool accepts; not stored/.test(err.message), err.message);
+    return true;
+  });
+  strictEqual(sim.requests.length - before, 1, "not retried");
 });
 
 Deno.test("body cap: the engine fails that record with its reason and stores the others", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 32, activities: 8, segments: 10, now: clock.now });
-  const db = openDatabase(`${dir.path}/e.db`, { create: true });
-  try {
-    migrate(db);
-    const { client, limiter } = cappedClient(sim, clock, db);
-    const ctx = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
-    await runBackfill(ctx, { mode: "activities", activities: 50, segments: 0 });
-    const target = sim.truth.activities.find((a) => a.effortIds.length > 0)!;
-    sim.addFault({ path: new RegExp(`/activities/${target.id}$`), kind: "huge", bytes: 3 * CAP, times: 5 });
-    const summary = await runBackfill(ctx, { mode: "efforts", activities: 50, segments: 0 });
-    strictEqual(summary.efforts.failed, 1);
-    ok(summary.efforts.fetched > 0, "the others are stored");
-    const row = db.prepare("SELECT efforts_status s, efforts_attempts n, efforts_error e FROM activities WHERE id = ?")
-      .get(target.id) as { s: string; n: number; e: string };
-    strictEqual(row.s, "failed");
-    strictEqual(row.n, 1, "settled at the first answer: asking again gets the same body");
-    ok(row.e.includes("this tool accepts"), row.e);
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 32, activities: 8, segments: 10 }, "e.db");
+  const { clock, sim, db } = world;
+  const { client, limiter } = cappedClient(sim, clock, db);
+  const ctx = { db, client, limiter, now: clock.now, sleep: clock.sleep, wait: true };
+  await runBackfill(ctx, { mode: "activities", activities: 50, segments: 0 });
+  const target = sim.truth.activities.find((a) => a.effortIds.length > 0)!;
+  sim.addFault({ path: new RegExp(`/activities/${target.id}$`), kind: "huge", bytes: 3 * CAP, times: 5 });
+  const summary = await runBackfill(ctx, { mode: "efforts", activities: 50, segments: 0 });
+  strictEqual(summary.efforts.failed, 1);
+  ok(summary.efforts.fetched > 0, "the others are stored");
+  const row = db.prepare("SELECT efforts_status s, efforts_attempts n, efforts_error e FROM activities WHERE id = ?")
+    .get(target.id) as { s: string; n: number; e: string };
+  strictEqual(row.s, "failed");
+  strictEqual(row.n, 1, "settled at the first answer: asking again gets the same body");
+  ok(row.e.includes("this tool accepts"), row.e);
 });
 
 Deno.test("body cap: a record stored as received keeps Strava's text in raw_json", () => {

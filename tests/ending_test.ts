@@ -5,15 +5,12 @@
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
-import { migrate } from "../lib/store/schema.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
 import { CONTINUOUS_ALIVE, DEAD_RUN_OUTCOME, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { emptyState, readState } from "../lib/backfill/state_file.ts";
 import { acquireRunLock } from "../lib/store/run_lock.ts";
 import { formatEnding } from "../lib/backfill/summary.ts";
-import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { runScript, scriptWorld, simContext, spawnScript, tempDir, withDatabase } from "./helpers.ts";
+import { engineWorld, runScript, scriptWorld, spawnScript, tempDir, withDatabase } from "./helpers.ts";
 
 const pendingCounts = (dir: string) =>
   withDatabase(dir, (db) => ({
@@ -40,24 +37,16 @@ Deno.test("ending: continuous --max-runs says it stopped at --max-runs and what 
 });
 
 Deno.test("ending: one-time with a record that keeps failing does not claim nothing is pending", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 21, activities: 12, segments: 8, now: clock.now });
-  const db = openDatabase(`${dir.path}/e.db`, { create: true });
-  try {
-    migrate(db);
-    const ctx = simContext(db, sim, clock);
-    const id = sim.truth.activities.find((a) => !a.manual)!.id;
-    sim.addFault({ path: new RegExp(`/activities/${id}$`), kind: "503", times: 1000 });
-    const result = await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir.path}/state.json` });
-    strictEqual(result.outcome, "done");
-    ok(result.pending.activities >= 1, JSON.stringify(result.pending));
-    const line = formatEnding(result, clock.now());
-    ok(line.startsWith("done for this run; still pending: "), line);
-    ok(line.includes("retried on the next"), line);
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 21, activities: 12, segments: 8 }, "e.db");
+  const { dir, clock, sim, ctx } = world;
+  const id = sim.truth.activities.find((a) => !a.manual)!.id;
+  sim.addFault({ path: new RegExp(`/activities/${id}$`), kind: "503", times: 1000 });
+  const result = await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir.path}/state.json` });
+  strictEqual(result.outcome, "done");
+  ok(result.pending.activities >= 1, JSON.stringify(result.pending));
+  const line = formatEnding(result, clock.now());
+  ok(line.startsWith("done for this run; still pending: "), line);
+  ok(line.includes("retried on the next"), line);
 });
 
 Deno.test("ending: stats says running while a backfill holds the lock, and killed after kill -9", async () => {

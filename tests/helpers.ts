@@ -7,7 +7,7 @@ import { denoRunArgs, type ScriptName } from "../lib/permissions.ts";
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
-import type { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import type { EngineContext } from "../lib/backfill/engine.ts";
 import { RateLimiter, type RateLimiterOptions } from "../lib/strava/rate_limit.ts";
 import { staticTokenProvider, StravaClient, type StravaClientOptions } from "../lib/strava/client.ts";
@@ -193,4 +193,46 @@ export function simContext(
 ): EngineContext {
   const { limiter, client } = simClient(sim, clock, { scope, limiter: { db } });
   return { db, client, limiter, now: clock.now, sleep: clock.sleep, wait };
+}
+
+/** Where an in-process engine test runs: a temp folder, a virtual clock, a simulator on it, a migrated database. */
+export interface EngineWorld extends AsyncDisposable {
+  dir: { path: string };
+  clock: VirtualClock;
+  sim: StravaSimulator;
+  db: Database;
+  /** simContext on them (made on first use: it issues the simulator a token). */
+  readonly ctx: EngineContext;
+}
+
+/** Sets up an EngineWorld; the simulator runs on its clock, the database is `dbName` in its folder. */
+export async function engineWorld(options: Omit<SimOptions, "now">, dbName = "h.db"): Promise<EngineWorld> {
+  const dir = await tempDir();
+  const clock = new VirtualClock();
+  const sim = StravaSimulator.inProcess({ ...options, now: clock.now });
+  let db: Database | undefined;
+  const dispose = async () => {
+    db?.close();
+    await sim[Symbol.asyncDispose]();
+    await dir[Symbol.asyncDispose]();
+  };
+  try {
+    db = openDatabase(`${dir.path}/${dbName}`, { create: true });
+    migrate(db);
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  const opened = db;
+  let ctx: EngineContext | undefined;
+  return {
+    dir,
+    clock,
+    sim,
+    db: opened,
+    get ctx() {
+      return ctx ??= simContext(opened, sim, clock);
+    },
+    [Symbol.asyncDispose]: dispose,
+  };
 }

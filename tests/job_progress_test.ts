@@ -12,9 +12,7 @@ import { collectStats, formatStats } from "../lib/backfill/stats.ts";
 import { emptyState } from "../lib/backfill/state_file.ts";
 import { type Progress, type ProgressState, terminalProgress, waitNotice } from "../lib/progress.ts";
 import { budgetStatus as status, T0 } from "./budget_fixture.ts";
-import { StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { simContext, tempDir } from "./helpers.ts";
+import { engineWorld, simContext, tempDir } from "./helpers.ts";
 
 Deno.test("eta: latency-bound work takes requests x latency, budget-bound work waits for windows", () => {
   // 60 requests with budget to spare at 0.8 s each: 48 s, not 0 s.
@@ -29,27 +27,20 @@ Deno.test("eta: latency-bound work takes requests x latency, budget-bound work w
 });
 
 Deno.test("progress: done/total counts the whole job across batches, with a rate from the first records", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 41, activities: 30, segments: 20, now: clock.now });
-  const db = openDatabase(`${dir.path}/p.db`, { create: true });
-  try {
-    migrate(db);
-    const states: ProgressState[] = [];
-    const recorder: Progress = { update: (s) => states.push(s), waiting() {}, clear() {} };
-    const ctx = { ...simContext(db, sim, clock), progress: recorder };
-    await runOneTime(ctx, { activities: 5, segments: 5, statePath: `${dir.path}/state.json` });
-    const work = states.filter((s) => s.phase === "efforts" || s.phase === "segments");
-    ok(work.length > 10, `${work.length} updates`);
-    // Never the batch of 5: the total is everything pending, and done keeps counting across batches.
-    ok(work.every((s) => s.total > 5 || s.done + 5 >= s.total), JSON.stringify(work.slice(0, 3)));
-    ok(work.at(-1)!.done > 5, "done counts across batches");
-    for (let i = 1; i < work.length; i++) ok(work[i].done >= work[i - 1].done, "done never goes back");
-    const first = work.find((s) => s.phase === "efforts")!;
-    ok(first.total >= 20, `the first line already counts all pending work (${first.total})`);
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 41, activities: 30, segments: 20 }, "p.db");
+  const { dir, clock, sim, db } = world;
+  const states: ProgressState[] = [];
+  const recorder: Progress = { update: (s) => states.push(s), waiting() {}, clear() {} };
+  const ctx = { ...simContext(db, sim, clock), progress: recorder };
+  await runOneTime(ctx, { activities: 5, segments: 5, statePath: `${dir.path}/state.json` });
+  const work = states.filter((s) => s.phase === "efforts" || s.phase === "segments");
+  ok(work.length > 10, `${work.length} updates`);
+  // Never the batch of 5: the total is everything pending, and done keeps counting across batches.
+  ok(work.every((s) => s.total > 5 || s.done + 5 >= s.total), JSON.stringify(work.slice(0, 3)));
+  ok(work.at(-1)!.done > 5, "done counts across batches");
+  for (let i = 1; i < work.length; i++) ok(work[i].done >= work[i - 1].done, "done never goes back");
+  const first = work.find((s) => s.phase === "efforts")!;
+  ok(first.total >= 20, `the first line already counts all pending work (${first.total})`);
 });
 
 Deno.test("progress: the live line shows a rate after the first record and leaves waits out of it", () => {
@@ -71,30 +62,22 @@ Deno.test("progress: the live line shows a rate after the first record and leave
 });
 
 Deno.test("progress: off a terminal a wait for the budget is said once per wait, with when it resumes", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({
+  await using world = await engineWorld({
     seed: 42,
     activities: 40,
     segments: 10,
-    now: clock.now,
     limits: { read15: 20 },
-  });
-  const db = openDatabase(`${dir.path}/w.db`, { create: true });
-  try {
-    migrate(db);
-    const lines: string[] = [];
-    const ctx = {
-      ...simContext(db, sim, clock),
-      progress: waitNotice({ writeLine: (l) => lines.push(l), now: clock.now }),
-    };
-    await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir.path}/state.json` });
-    ok(lines.length >= 2, `${lines.length} waits`);
-    ok(lines.every((l) => /^rate budget spent: waiting .+; resumes at \d\d:\d\d/.test(l)), lines.join("\n"));
-    strictEqual(new Set(lines).size, lines.length, "each wait said once");
-  } finally {
-    db.close();
-  }
+  }, "w.db");
+  const { dir, clock, sim, db } = world;
+  const lines: string[] = [];
+  const ctx = {
+    ...simContext(db, sim, clock),
+    progress: waitNotice({ writeLine: (l) => lines.push(l), now: clock.now }),
+  };
+  await runOneTime(ctx, { activities: 50, segments: 50, statePath: `${dir.path}/state.json` });
+  ok(lines.length >= 2, `${lines.length} waits`);
+  ok(lines.every((l) => /^rate budget spent: waiting .+; resumes at \d\d:\d\d/.test(l)), lines.join("\n"));
+  strictEqual(new Set(lines).size, lines.length, "each wait said once");
 });
 
 Deno.test("stats: the finish of 60 pending requests uses the latency the last run measured", async () => {

@@ -11,9 +11,8 @@ import {
 import { queueFilter } from "../lib/backfill/flags.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type Json, StravaSimulator } from "../lib/testing/strava_sim.ts";
-import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { runScript, scriptWorld, simContext, tempDir } from "./helpers.ts";
+import { type Json } from "../lib/testing/strava_sim.ts";
+import { engineWorld, runScript, scriptWorld, tempDir } from "./helpers.ts";
 import { apiRequests } from "./truth.ts";
 
 /**
@@ -82,42 +81,34 @@ Deno.test("queue filter flags: bad dates, an empty range and an empty list are u
 });
 
 Deno.test("queue filter: a filtered backfill fetches only the selected activities and the segments they reach", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 3, activities: 60, segments: 30, now: clock.now });
-  const db = openDatabase(`${dir.path}/f.db`, { create: true });
-  try {
-    migrate(db);
-    const ctx = simContext(db, sim, clock);
-    await runBackfill(ctx, { mode: "activities", activities: 1000, segments: 1000 });
-    const filter = queueFilter({ "sport-type": "Run,TrailRun" })!;
-    const listed = apiRequests(sim).length;
-    const summary = await runBackfill(ctx, { mode: "both", activities: 1000, segments: 1000, filter });
-    strictEqual(summary.pendingActivities + summary.pendingSegments, 0, "nothing left for the filter");
-    const requests = apiRequests(sim).slice(listed);
-    const runs = new Set(
-      sim.truth.activities.filter((a) => a.kind === "run" && !a.deleted).map((a) => String(a.id)),
-    );
-    const fetched = requests.filter((r) => r.startsWith("/api/v3/activities/")).map((r) => r.split(/[/?]/)[4]);
-    ok(fetched.length > 0 && fetched.every((id) => runs.has(id)), fetched.join(","));
-    const reached = new Set(
-      sim.truth.activities.filter((a) => runs.has(String(a.id))).flatMap((a) =>
-        (a.detail.segment_efforts as Json[]).map((e) => String((e.segment as Json).id))
-      ),
-    );
-    const segments = requests.filter((r) => r.startsWith("/api/v3/segments/")).map((r) => r.split(/[/?]/)[4]);
-    ok(segments.length > 0 && segments.every((id) => reached.has(id)), segments.join(","));
-    // Rides are still waiting.
-    ok(countPendingActivities(db) > 0);
-    const rideStatus = prepareExact(
-      db,
-      "SELECT count(*) n FROM activities WHERE sport_type = 'Ride' AND efforts_status = 'ok'",
-    )
-      .get() as { n: bigint };
-    strictEqual(Number(rideStatus.n), 0);
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 3, activities: 60, segments: 30 }, "f.db");
+  const { sim, db, ctx } = world;
+  await runBackfill(ctx, { mode: "activities", activities: 1000, segments: 1000 });
+  const filter = queueFilter({ "sport-type": "Run,TrailRun" })!;
+  const listed = apiRequests(sim).length;
+  const summary = await runBackfill(ctx, { mode: "both", activities: 1000, segments: 1000, filter });
+  strictEqual(summary.pendingActivities + summary.pendingSegments, 0, "nothing left for the filter");
+  const requests = apiRequests(sim).slice(listed);
+  const runs = new Set(
+    sim.truth.activities.filter((a) => a.kind === "run" && !a.deleted).map((a) => String(a.id)),
+  );
+  const fetched = requests.filter((r) => r.startsWith("/api/v3/activities/")).map((r) => r.split(/[/?]/)[4]);
+  ok(fetched.length > 0 && fetched.every((id) => runs.has(id)), fetched.join(","));
+  const reached = new Set(
+    sim.truth.activities.filter((a) => runs.has(String(a.id))).flatMap((a) =>
+      (a.detail.segment_efforts as Json[]).map((e) => String((e.segment as Json).id))
+    ),
+  );
+  const segments = requests.filter((r) => r.startsWith("/api/v3/segments/")).map((r) => r.split(/[/?]/)[4]);
+  ok(segments.length > 0 && segments.every((id) => reached.has(id)), segments.join(","));
+  // Rides are still waiting.
+  ok(countPendingActivities(db) > 0);
+  const rideStatus = prepareExact(
+    db,
+    "SELECT count(*) n FROM activities WHERE sport_type = 'Ride' AND efforts_status = 'ok'",
+  )
+    .get() as { n: bigint };
+  strictEqual(Number(rideStatus.n), 0);
 });
 
 Deno.test("queue filter in the scripts: incremental_backfill and manage_backfill stats", async () => {

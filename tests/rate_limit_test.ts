@@ -213,19 +213,20 @@ Deno.test("requests in flight count against the budget until answered", () => {
   ok(limiter.tryAcquire().ok);
 });
 
-Deno.test("a server figure from Strava's previous window is not charged to our new one", () => {
-  // Our clock is 0.4 s ahead of Strava's: a request sent as our window opens lands in Strava's old one.
+Deno.test("a server figure from Strava's previous window stays there: our windows follow Strava's clock", () => {
+  // Our clock is 1.1 s ahead of Strava's: a request sent as our window opens lands in Strava's old one.
   const c = clock(Date.UTC(2026, 4, 1, 12, 15, 0, 100));
   const limiter = new RateLimiter({ now: c.now });
   const h = headers([91, 400]);
   h.set("Date", new Date(Date.UTC(2026, 4, 1, 12, 14, 59)).toUTCString());
   permit(limiter.tryAcquire()).complete({ status: 200, headers: h });
-  deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [1, 400]);
-  // But Strava's own window is spent (91 ≥ 90): nothing more until it rolls over on Strava's clock,
-  // i.e. 12:15:00 there, which is at most 12:15:01.1 here (Date is truncated to the second).
+  // Strava's window is the 12:00 one still, and spent (91 ≥ 90): nothing more until it rolls over on
+  // Strava's clock, i.e. 12:15:00 there, which is at most 12:15:01.1 here (Date is truncated to the second).
+  deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [91, 400]);
   deepStrictEqual(limiter.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15, 1, 100), reason: "window" });
   c.t = Date.UTC(2026, 4, 1, 12, 15, 1, 100);
-  // A Date far from our clock (a test double, a broken clock) is ignored.
+  deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [0, 400]);
+  // A Date years away (a broken clock somewhere) moves the frame; the figures are still taken.
   const far = headers([50, 450]);
   far.set("Date", new Date(Date.UTC(2020, 0, 1)).toUTCString());
   permit(limiter.tryAcquire()).complete({ status: 200, headers: far });

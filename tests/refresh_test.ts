@@ -15,7 +15,7 @@ import {
   restoreActivity,
 } from "../lib/testing/sim_world.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { runScript, scriptWorld, simContext, tempDir } from "./helpers.ts";
+import { engineWorld, runScript, scriptWorld, simContext, tempDir } from "./helpers.ts";
 import { apiRequests, wire } from "./truth.ts";
 
 const DAY = 86_400_000;
@@ -340,33 +340,26 @@ Deno.test("refresh: an activity once settled not_found that Strava lists again i
 });
 
 Deno.test("refresh: a pass stopped at the budget (--no-wait) marks nothing deleted; the next one finishes", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({ seed: 11, activities: 230, segments: 30, now: clock.now, limits: BIG });
-  const db = openDatabase(`${dir.path}/r.db`, { create: true });
-  try {
-    migrate(db);
-    const ctx = simContext(db, sim, clock, { wait: false });
-    await runBackfill(ctx, { mode: "activities", activities: 10_000, segments: 10_000 });
-    await runBackfill(ctx, { mode: "both", activities: 10_000, segments: 10_000 });
-    const gone = sim.truth.activities.find((a) => !a.deleted && a.effortIds.length > 0)!;
-    deleteActivity(sim, gone.id);
-    // Another program has spent this window but one read: page 1 is read (its answer reports the
-    // window spent), page 2 is not.
-    const allowed = Math.floor(BIG.read15 * 0.9);
-    sim.setRateUsage({ read15: allowed - 1 });
-    const stopped = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
-    ok(stopped.run.stoppedUntil !== null, "stopped at the budget");
-    strictEqual(stopped.refresh.listingComplete, false);
-    strictEqual(stopped.refresh.deleted, 0);
-    strictEqual(rows(db, "SELECT 1 FROM activities WHERE deleted_at IS NOT NULL").length, 0);
-    clock.advance(stopped.run.stoppedUntil! - clock.now() + 1000);
-    const done = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
-    strictEqual(done.refresh.listingComplete, true);
-    strictEqual(done.refresh.deleted, 1);
-  } finally {
-    db.close();
-  }
+  await using world = await engineWorld({ seed: 11, activities: 230, segments: 30, limits: BIG }, "r.db");
+  const { clock, sim, db } = world;
+  const ctx = simContext(db, sim, clock, { wait: false });
+  await runBackfill(ctx, { mode: "activities", activities: 10_000, segments: 10_000 });
+  await runBackfill(ctx, { mode: "both", activities: 10_000, segments: 10_000 });
+  const gone = sim.truth.activities.find((a) => !a.deleted && a.effortIds.length > 0)!;
+  deleteActivity(sim, gone.id);
+  // Another program has spent this window but one read: page 1 is read (its answer reports the
+  // window spent), page 2 is not.
+  const allowed = Math.floor(BIG.read15 * 0.9);
+  sim.setRateUsage({ read15: allowed - 1 });
+  const stopped = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
+  ok(stopped.run.stoppedUntil !== null, "stopped at the budget");
+  strictEqual(stopped.refresh.listingComplete, false);
+  strictEqual(stopped.refresh.deleted, 0);
+  strictEqual(rows(db, "SELECT 1 FROM activities WHERE deleted_at IS NOT NULL").length, 0);
+  clock.advance(stopped.run.stoppedUntil! - clock.now() + 1000);
+  const done = await runRefresh(ctx, { activities: 10, segments: 10, refreshAfterDays: 30 });
+  strictEqual(done.refresh.listingComplete, true);
+  strictEqual(done.refresh.deleted, 1);
 });
 
 Deno.test("refresh: with a token that cannot see private activities, they are not taken for deleted", async () => {

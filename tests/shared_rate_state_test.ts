@@ -64,7 +64,7 @@ async function concurrentRuns(
 
 for (const n of [2, 4]) {
   Deno.test(`shared budget: ${n} processes on ${n} databases in one folder never pass floor(limit × buffer) together`, async () => {
-    const limit = 40;
+    const limit = 100;
     const r = await concurrentRuns(n, limit);
     strictEqual(r.e429, 0);
     ok(r.perWindow.every((x) => x <= Math.floor(limit * 0.9)), `reads per window: ${r.perWindow}`);

@@ -93,25 +93,23 @@ export function familyRow(
   };
 }
 
+/** A family's counters for one period: the 15-minute window's or the day's. */
+const PERIOD = {
+  window: { sync: "sync15", usage: "usage15", key: "window" },
+  day: { sync: "syncDay", usage: "usageDay", key: "day" },
+} as const;
+
 /**
- * Applies a server usage figure for the current window (request `seq`). Server figures are the truth, except that a response to a request sent before the one
+ * Applies a server usage figure for the current window or day (`at`), from the answer to request
+ * `seq`. Server figures are the truth, except that a response to a request sent before the one
  * whose figures we already applied may be older: then it can only raise the count.
  */
-export function syncWindow(f: FamilyState, value: number, seq: number, window: number): void {
-  if (seq > f.sync15) {
-    f.sync15 = seq;
-    f.usage15 = value + f.local.filter((c) => c.seq > seq && c.window === window).length;
+export function syncUsage(f: FamilyState, period: keyof typeof PERIOD, value: number, seq: number, at: number): void {
+  const { sync, usage, key } = PERIOD[period];
+  if (seq > f[sync]) {
+    f[sync] = seq;
+    f[usage] = value + f.local.filter((c) => c.seq > seq && c[key] === at).length;
   } else {
-    f.usage15 = Math.max(f.usage15, value);
-  }
-}
-
-/** The daily counterpart of syncWindow. */
-export function syncDay(f: FamilyState, value: number, seq: number, day: number): void {
-  if (seq > f.syncDay) {
-    f.syncDay = seq;
-    f.usageDay = value + f.local.filter((c) => c.seq > seq && c.day === day).length;
-  } else {
-    f.usageDay = Math.max(f.usageDay, value);
+    f[usage] = Math.max(f[usage], value);
   }
 }

@@ -44,8 +44,7 @@ import {
   type FamilyState,
   freshFamily,
   mergeRow,
-  syncDay,
-  syncWindow,
+  syncUsage,
 } from "./rate_family.ts";
 
 export {
@@ -330,8 +329,8 @@ export class RateLimiter {
       const limits = parsePair(response.headers.get(HEADERS[name].limit), HEADERS[name].limit);
       if (limits) [f.limit15, f.limitDay, f.limitsAt] = [limits[0], limits[1], now];
       const usage = parsePair(response.headers.get(HEADERS[name].usage), HEADERS[name].usage);
-      if (usage && sameWindow) syncWindow(f, usage[0], seq, w);
-      if (usage && sameDay) syncDay(f, usage[1], seq, d);
+      if (usage && sameWindow) syncUsage(f, "window", usage[0], seq, w);
+      if (usage && sameDay) syncUsage(f, "day", usage[1], seq, d);
       if (usage && windowStart(t) < w && usage[0] >= this.#allowed(f.limit15)) {
         this.#hold(local(windowStart(t) + WINDOW_MS), "window");
       }

@@ -10,6 +10,9 @@ import { type Clock, SERVER_CLOCK_TOLERANCE_MS } from "./rate_window.ts";
 
 const log = getLogger(["strava-backfill", "rate_limit"]);
 
+/** Below this (ms), a Date header behind our clock is explained by its truncation to the second. */
+const BEHIND_MS = 1000;
+
 /** The machine's clock plus Strava's offset from it. */
 export class StravaClock {
   readonly #local: Clock;
@@ -32,26 +35,35 @@ export class StravaClock {
   }
 
   /**
-   * Learns the offset from a response's Date header when it is further from the current
-   * estimate than the tolerance (a machine clock hours off, or fixed since). Returns how far
-   * the offset moved (ms): instants kept on the old estimate move by as much.
+   * Learns the offset from a response's Date header. `server - local` is a lower bound of the
+   * true offset (the header is truncated to the second and stamped before the answer travelled),
+   * and a low estimate is the safe one: Strava's new window is never assumed before it began.
+   * - More than the tolerance apart (a machine clock hours off): that estimate.
+   * - Strava clearly behind (more than the second the truncation can hide): that estimate too,
+   *   or the first request after our window turns would still count in Strava's full old one.
+   * - Otherwise 0; the small differences are handled per response (lib/strava/rate_limit.ts).
+   * Returns how far the offset moved (ms): instants kept on the old estimate move by as much.
    */
   learn(headers: Headers): number {
     const local = this.#local();
     const value = headers.get("date");
     const server = value === null ? NaN : Date.parse(value);
     const before = this.offset;
-    if (Number.isFinite(server) && Math.abs(server - (local + this.offset)) > SERVER_CLOCK_TOLERANCE_MS) {
-      const skew = server - local;
-      const offset = Math.abs(skew) > SERVER_CLOCK_TOLERANCE_MS ? skew : 0;
-      if (offset !== this.offset) {
-        log.warn("Strava's clock is {skew} s from this machine's; rate windows and days follow Strava's clock", {
-          skew: Math.round(skew / 1000),
-        });
-      }
-      this.offset = offset;
+    if (!Number.isFinite(server)) return 0;
+    const skew = server - local;
+    const far = Math.abs(skew) > SERVER_CLOCK_TOLERANCE_MS;
+    if (far && Math.abs(server - (local + this.offset)) > SERVER_CLOCK_TOLERANCE_MS) {
+      log.warn("Strava's clock is {skew} s from this machine's; rate windows and days follow Strava's clock", {
+        skew: Math.round(skew / 1000),
+      });
     }
-    if (Number.isFinite(server)) this.#learnt = true;
+    if (far) {
+      // Keep the estimate unless it moved by more than the tolerance: a steady offset, not jitter.
+      if (Math.abs(server - (local + this.offset)) > SERVER_CLOCK_TOLERANCE_MS) this.offset = skew;
+    } else {
+      this.offset = skew < -BEHIND_MS ? skew : 0;
+    }
+    this.#learnt = true;
     return this.offset - before;
   }
 
