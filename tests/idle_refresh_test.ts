@@ -110,41 +110,32 @@ Deno.test("one-time never refreshes: with nothing pending it lists new activitie
 });
 
 Deno.test("continuous: a restarted process does not refresh again before --refresh-every (state file)", async () => {
-  await using dir = await tempDir();
-  const clock = new VirtualClock();
-  await using sim = StravaSimulator.inProcess({
+  await using world = await engineWorld({
     seed: 9,
     activities: 12,
     segments: 8,
-    now: clock.now,
     accessTokenTtlSeconds: 30 * 86_400,
-  });
-  const db = openDatabase(`${dir.path}/r.db`, { create: true });
-  try {
-    migrate(db);
-    const ctx = simContext(db, sim, clock);
-    const run = (maxRuns: number) =>
-      runContinuous(ctx, {
-        activities: 50,
-        segments: 50,
-        intervalSeconds: 3600,
-        maxRuns,
-        statePath: `${dir.path}/state.json`,
-        refresh: refreshOptions(),
-      });
-    const refreshes = () => sim.requests.filter(isRefreshListing).length;
-    await run(3); // backfills everything, then refreshes once with idle budget
-    strictEqual(refreshes(), 1);
-    // Restarted (systemd, or --max-runs from cron) every hour for most of a day: no second refresh.
-    for (let hour = 0; hour < 20; hour++) {
-      clock.advance(HOUR);
-      await run(1);
-    }
-    strictEqual(refreshes(), 1);
-    clock.advance(5 * HOUR);
+  }, "r.db");
+  const { dir, clock, sim, ctx } = world;
+  const run = (maxRuns: number) =>
+    runContinuous(ctx, {
+      activities: 50,
+      segments: 50,
+      intervalSeconds: 3600,
+      maxRuns,
+      statePath: `${dir.path}/state.json`,
+      refresh: refreshOptions(),
+    });
+  const refreshes = () => sim.requests.filter(isRefreshListing).length;
+  await run(3); // backfills everything, then refreshes once with idle budget
+  strictEqual(refreshes(), 1);
+  // Restarted (systemd, or --max-runs from cron) every hour for most of a day: no second refresh.
+  for (let hour = 0; hour < 20; hour++) {
+    clock.advance(HOUR);
     await run(1);
-    strictEqual(refreshes(), 2, "due again after 24 hours");
-  } finally {
-    db.close();
   }
+  strictEqual(refreshes(), 1);
+  clock.advance(5 * HOUR);
+  await run(1);
+  strictEqual(refreshes(), 2, "due again after 24 hours");
 });
