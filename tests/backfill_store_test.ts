@@ -1,11 +1,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { openDatabase } from "../lib/store/db.ts";
 import { migrate, schemaVersion } from "../lib/store/schema.ts";
 import { MAX_ATTEMPTS, requeueFailed, settleActivity } from "../lib/store/backfill_store.ts";
 import { collectStats } from "../lib/backfill/stats.ts";
 import { emptyState } from "../lib/backfill/state_file.ts";
 import { type Harness, harness, seedFromArchive } from "./backfill_harness.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDatabase } from "./helpers.ts";
 import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
 
 const SETTLED = ["ok", "skipped", "not_found", "forbidden", "failed"];
@@ -86,37 +85,29 @@ function byIdAfter(h: Harness, id: bigint): unknown[] {
 }
 
 Deno.test("schema v3: settled activities of an older database are marked processed; pending ones stay pending", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/v2.db`, { create: true });
-  try {
-    migrate(db);
-    db.exec(`INSERT INTO activities (id, segment_efforts_processed, efforts_status) VALUES
-               (1, 1, 'ok'), (2, 0, 'skipped'), (3, 0, 'not_found'), (4, 0, 'forbidden'), (5, 0, 'failed'), (6, 0, NULL);
-             PRAGMA user_version = 2;`);
-    migrate(db);
-    ok(schemaVersion(db) >= 3);
-    deepStrictEqual(
-      db.prepare("SELECT id, segment_efforts_processed p FROM activities ORDER BY id").all().map((r) => [r.id, r.p]),
-      [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 0]],
-    );
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("v2.db");
+  const { db } = world;
+  migrate(db);
+  db.exec(`INSERT INTO activities (id, segment_efforts_processed, efforts_status) VALUES
+             (1, 1, 'ok'), (2, 0, 'skipped'), (3, 0, 'not_found'), (4, 0, 'forbidden'), (5, 0, 'failed'), (6, 0, NULL);
+           PRAGMA user_version = 2;`);
+  migrate(db);
+  ok(schemaVersion(db) >= 3);
+  deepStrictEqual(
+    db.prepare("SELECT id, segment_efforts_processed p FROM activities ORDER BY id").all().map((r) => [r.id, r.p]),
+    [[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 0]],
+  );
 });
 
 Deno.test("schema v5: a version-4 database gets the unconfirmed-failure marks, at 0", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/v4.db`, { create: true });
-  try {
-    migrate(db);
-    db.exec(`INSERT INTO activities (id) VALUES (1);
-             ALTER TABLE activities DROP COLUMN efforts_unconfirmed;
-             ALTER TABLE segments DROP COLUMN details_unconfirmed;
-             PRAGMA user_version = 4;`);
-    migrate(db);
-    deepStrictEqual({ ...db.prepare("SELECT efforts_unconfirmed u FROM activities").get() }, { u: 0 });
-    ok(db.prepare("SELECT details_unconfirmed FROM segments").all().length === 0);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("v4.db");
+  const { db } = world;
+  migrate(db);
+  db.exec(`INSERT INTO activities (id) VALUES (1);
+           ALTER TABLE activities DROP COLUMN efforts_unconfirmed;
+           ALTER TABLE segments DROP COLUMN details_unconfirmed;
+           PRAGMA user_version = 4;`);
+  migrate(db);
+  deepStrictEqual({ ...db.prepare("SELECT efforts_unconfirmed u FROM activities").get() }, { u: 0 });
+  ok(db.prepare("SELECT details_unconfirmed FROM segments").all().length === 0);
 });

@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { openDatabase, prepareExact, transaction } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { fileDigest, tempDir } from "./helpers.ts";
+import { fileDigest, tempDatabase, tempDir } from "./helpers.ts";
 
 Deno.test("openDatabase refuses a missing file without create and leaves nothing behind", async () => {
   await using dir = await tempDir();
@@ -43,34 +43,26 @@ Deno.test("openDatabase refuses an unwritable file", {
 });
 
 Deno.test("transaction commits, and rolls back everything on error", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/t.db`, { create: true });
-  try {
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-    transaction(db, () => db.exec("INSERT INTO t VALUES (1)"));
-    throws(() =>
-      transaction(db, () => {
-        db.exec("INSERT INTO t VALUES (2)");
-        throw new Error("boom");
-      }), /boom/);
-    deepStrictEqual(db.prepare("SELECT id FROM t").all().map((r) => r.id), [1]);
-    strictEqual(db.isTransaction, false);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("t.db");
+  const { db } = world;
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  transaction(db, () => db.exec("INSERT INTO t VALUES (1)"));
+  throws(() =>
+    transaction(db, () => {
+      db.exec("INSERT INTO t VALUES (2)");
+      throw new Error("boom");
+    }), /boom/);
+  deepStrictEqual(db.prepare("SELECT id FROM t").all().map((r) => r.id), [1]);
+  strictEqual(db.isTransaction, false);
 });
 
 Deno.test("ids above 2^53 round-trip exactly", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/ids.db`, { create: true });
-  try {
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-    const ids = [9007199254740993n, 3476329154738394512n, 9223372036854775807n];
-    for (const id of ids) db.prepare("INSERT INTO t VALUES (?)").run(id);
-    deepStrictEqual(prepareExact(db, "SELECT id FROM t ORDER BY id").all().map((r) => r.id), ids);
-    // Without bigints node:sqlite refuses rather than rounding, which is why prepareExact exists.
-    throws(() => db.prepare("SELECT id FROM t").all());
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("ids.db");
+  const { db } = world;
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  const ids = [9007199254740993n, 3476329154738394512n, 9223372036854775807n];
+  for (const id of ids) db.prepare("INSERT INTO t VALUES (?)").run(id);
+  deepStrictEqual(prepareExact(db, "SELECT id FROM t ORDER BY id").all().map((r) => r.id), ids);
+  // Without bigints node:sqlite refuses rather than rounding, which is why prepareExact exists.
+  throws(() => db.prepare("SELECT id FROM t").all());
 });

@@ -105,6 +105,20 @@ export function createDatabase(dir: string): void {
   db.close();
 }
 
+/** A new, empty SQLite file `name` in a temp folder; closed and removed when disposed. */
+export async function tempDatabase(name: string): Promise<{ dir: { path: string }; db: Database } & AsyncDisposable> {
+  const dir = await tempDir();
+  const db = openDatabase(`${dir.path}/${name}`, { create: true });
+  return {
+    dir,
+    db,
+    async [Symbol.asyncDispose]() {
+      db.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** Where a script test runs: a temp folder with a migrated data/segments.db, and a simulator on loopback. */
 export interface ScriptWorld extends AsyncDisposable {
   dir: { path: string };

@@ -4,7 +4,6 @@
  * off a terminal one line per wait for the budget. All on the virtual clock.
  */
 import { ok, strictEqual } from "node:assert/strict";
-import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
 import { estimateFinish } from "../lib/backfill/eta.ts";
@@ -12,7 +11,7 @@ import { collectStats, formatStats } from "../lib/backfill/stats.ts";
 import { emptyState } from "../lib/backfill/state_file.ts";
 import { type Progress, type ProgressState, terminalProgress, waitNotice } from "../lib/progress.ts";
 import { budgetStatus as status, T0 } from "./budget_fixture.ts";
-import { engineWorld, simContext, tempDir } from "./helpers.ts";
+import { engineWorld, simContext, tempDatabase } from "./helpers.ts";
 
 Deno.test("eta: latency-bound work takes requests x latency, budget-bound work waits for windows", () => {
   // 60 requests with budget to spare at 0.8 s each: 48 s, not 0 s.
@@ -81,36 +80,28 @@ Deno.test("progress: off a terminal a wait for the budget is said once per wait,
 });
 
 Deno.test("stats: the finish of 60 pending requests uses the latency the last run measured", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/s.db`, { create: true });
-  try {
-    migrate(db);
-    const insert = db.prepare("INSERT INTO activities (id, name) VALUES (?, 'a')");
-    for (let i = 1; i <= 60; i++) insert.run(i);
-    const state = { ...emptyState(), ms_per_request: 800 };
-    const now = Date.now();
-    const stats = collectStats(db, state, now);
-    strictEqual(stats.eta.requests_needed, 60);
-    ok(Date.parse(stats.eta.finish_at!) >= now + 47_000, stats.eta.finish_at!);
-    ok(!formatStats(stats, now).includes("in 0s"), formatStats(stats, now));
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("s.db");
+  const { db } = world;
+  migrate(db);
+  const insert = db.prepare("INSERT INTO activities (id, name) VALUES (?, 'a')");
+  for (let i = 1; i <= 60; i++) insert.run(i);
+  const state = { ...emptyState(), ms_per_request: 800 };
+  const now = Date.now();
+  const stats = collectStats(db, state, now);
+  strictEqual(stats.eta.requests_needed, 60);
+  ok(Date.parse(stats.eta.finish_at!) >= now + 47_000, stats.eta.finish_at!);
+  ok(!formatStats(stats, now).includes("in 0s"), formatStats(stats, now));
 });
 
 Deno.test("stats: with nothing pending the estimate says so, not 'finishes now, in 0s'", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/s.db`, { create: true });
-  try {
-    migrate(db);
-    db.prepare("INSERT INTO activities (id, name, segment_efforts_processed, efforts_status) VALUES (1, 'a', 1, 'ok')")
-      .run();
-    const now = Date.parse("2026-03-01T12:00:00Z");
-    const text = formatStats(collectStats(db, emptyState(), now), now);
-    ok(/\n {2}requests needed +0\n/.test(text), text);
-    ok(/\n {2}finishes +nothing pending\n/.test(text), text);
-    ok(!text.includes("in 0s"), text);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("s.db");
+  const { db } = world;
+  migrate(db);
+  db.prepare("INSERT INTO activities (id, name, segment_efforts_processed, efforts_status) VALUES (1, 'a', 1, 'ok')")
+    .run();
+  const now = Date.parse("2026-03-01T12:00:00Z");
+  const text = formatStats(collectStats(db, emptyState(), now), now);
+  ok(/\n {2}requests needed +0\n/.test(text), text);
+  ok(/\n {2}finishes +nothing pending\n/.test(text), text);
+  ok(!text.includes("in 0s"), text);
 });

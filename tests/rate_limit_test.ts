@@ -12,7 +12,7 @@ import {
 } from "../lib/strava/rate_limit.ts";
 import { MemoryRateState } from "../lib/store/rate_state.ts";
 import { loadBudgetStatus as loadWithShared } from "../lib/strava/shared_budget.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDatabase, tempDir } from "./helpers.ts";
 
 /** The budget stats shows from a database alone (no shared file in this folder). */
 const loadBudgetStatus = (db: Database, now: number, buffer?: number) =>
@@ -394,15 +394,11 @@ Deno.test("persisting joins a transaction the caller has open", async () => {
 });
 
 Deno.test("loadBudgetStatus works on a database without the table and reports defaults", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/bare.db`, { create: true });
-  try {
-    const s = loadBudgetStatus(db, T0, 0.5);
-    deepStrictEqual([s.read.allowed15, s.read.remainingDay, s.overall.allowedDay], [50, 500, 1000]);
-    deepStrictEqual([s.windowResetsAt, s.dayResetsAt], [windowStart(T0) + WINDOW_MS, dayStart(T0) + DAY_MS]);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("bare.db");
+  const { db } = world;
+  const s = loadBudgetStatus(db, T0, 0.5);
+  deepStrictEqual([s.read.allowed15, s.read.remainingDay, s.overall.allowedDay], [50, 500, 1000]);
+  deepStrictEqual([s.windowResetsAt, s.dayResetsAt], [windowStart(T0) + WINDOW_MS, dayStart(T0) + DAY_MS]);
 });
 
 Deno.test("unreadable header values are ignored, not trusted", () => {

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { columnsOf, openDatabase, prepareExact } from "../lib/store/db.ts";
 import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/store/schema.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDatabase, tempDir } from "./helpers.ts";
 import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
 
 function dump(path: string): string {
@@ -33,22 +33,18 @@ Deno.test("migrate creates every table and column, and a second run changes noth
 });
 
 Deno.test("the pending-work queries use indexes", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/s.db`, { create: true });
-  try {
-    migrate(db);
-    const plan = (sql: string) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("; ");
-    ok(
-      plan(
-        "SELECT id FROM activities WHERE segment_efforts_processed = 0 ORDER BY start_date DESC LIMIT 50",
-      ).includes("idx_activities_pending"),
-    );
-    ok(plan("SELECT id FROM segments WHERE details_status IS NULL").includes("idx_segments_details_status"));
-    ok(plan("SELECT id FROM segment_efforts WHERE activity_id = 1").includes("idx_segment_efforts_activity"));
-    ok(plan("SELECT count(*) FROM segment_efforts WHERE segment_id = 1").includes("idx_segment_efforts_segment"));
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("s.db");
+  const { db } = world;
+  migrate(db);
+  const plan = (sql: string) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("; ");
+  ok(
+    plan(
+      "SELECT id FROM activities WHERE segment_efforts_processed = 0 ORDER BY start_date DESC LIMIT 50",
+    ).includes("idx_activities_pending"),
+  );
+  ok(plan("SELECT id FROM segments WHERE details_status IS NULL").includes("idx_segments_details_status"));
+  ok(plan("SELECT id FROM segment_efforts WHERE activity_id = 1").includes("idx_segment_efforts_activity"));
+  ok(plan("SELECT count(*) FROM segment_efforts WHERE segment_id = 1").includes("idx_segment_efforts_segment"));
 });
 
 // The Python toolkit's layout (tests/seed_schema.ts), with a user's rows, columns and tables.
@@ -103,34 +99,26 @@ Deno.test("a Python-toolkit database is adopted without losing a row, a column o
 });
 
 Deno.test("an activities table from another tool without the processed flag is adopted", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/other.db`, { create: true });
-  try {
-    db.exec(`CREATE TABLE activities (id INTEGER PRIMARY KEY, title TEXT, start_date TEXT);
-             CREATE TABLE segment_efforts (id INTEGER PRIMARY KEY, activity_id INTEGER, segment_id INTEGER);
-             INSERT INTO activities VALUES (10, 'has efforts', '2020-01-01T00:00:00Z'), (11, 'none', '2020-01-02T00:00:00Z');
-             INSERT INTO segment_efforts VALUES (5, 10, 77);`);
-    migrate(db);
-    deepStrictEqual(
-      db.prepare("SELECT id, title, segment_efforts_processed p, efforts_status s FROM activities ORDER BY id").all()
-        .map((r) => ({ ...r })),
-      [{ id: 10, title: "has efforts", p: 1, s: "ok" }, { id: 11, title: "none", p: 0, s: null }],
-    );
-    deepStrictEqual(db.prepare("SELECT id, details_status FROM segments").all().map((r) => ({ ...r })), [
-      { id: 77, details_status: null },
-    ]);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("other.db");
+  const { db } = world;
+  db.exec(`CREATE TABLE activities (id INTEGER PRIMARY KEY, title TEXT, start_date TEXT);
+           CREATE TABLE segment_efforts (id INTEGER PRIMARY KEY, activity_id INTEGER, segment_id INTEGER);
+           INSERT INTO activities VALUES (10, 'has efforts', '2020-01-01T00:00:00Z'), (11, 'none', '2020-01-02T00:00:00Z');
+           INSERT INTO segment_efforts VALUES (5, 10, 77);`);
+  migrate(db);
+  deepStrictEqual(
+    db.prepare("SELECT id, title, segment_efforts_processed p, efforts_status s FROM activities ORDER BY id").all()
+      .map((r) => ({ ...r })),
+    [{ id: 10, title: "has efforts", p: 1, s: "ok" }, { id: 11, title: "none", p: 0, s: null }],
+  );
+  deepStrictEqual(db.prepare("SELECT id, details_status FROM segments").all().map((r) => ({ ...r })), [
+    { id: 77, details_status: null },
+  ]);
 });
 
 Deno.test("a database from a newer version of the tool is refused", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/new.db`, { create: true });
-  try {
-    db.exec(`PRAGMA user_version = ${LATEST_VERSION + 1}`);
-    throws(() => migrate(db), /written by a newer strava-backfill/);
-  } finally {
-    db.close();
-  }
+  await using world = await tempDatabase("new.db");
+  const { db } = world;
+  db.exec(`PRAGMA user_version = ${LATEST_VERSION + 1}`);
+  throws(() => migrate(db), /written by a newer strava-backfill/);
 });

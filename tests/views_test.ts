@@ -6,7 +6,7 @@ import type { Database } from "../lib/store/db.ts";
 import { countPendingActivities, pendingActivities } from "../lib/store/backfill_store.ts";
 import { collectStats } from "../lib/backfill/stats.ts";
 import { emptyState } from "../lib/backfill/state_file.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDatabase, tempDir } from "./helpers.ts";
 
 /** Activity 1 and 2 live, 3 deleted; segment 10 ridden on all three, 20 on 1 and 3, 30 only on 3. */
 function seed(db: Database): void {
@@ -95,17 +95,13 @@ Deno.test("the views' per-segment questions seek an index instead of scanning th
 });
 
 Deno.test("the views migration keeps a user's own table named like a view", async () => {
-  await using dir = await tempDir();
-  const db = openDatabase(`${dir.path}/u.db`, { create: true });
-  try {
-    db.exec("CREATE TABLE most_ridden (x INTEGER); INSERT INTO most_ridden VALUES (7)");
-    migrate(db);
-    deepStrictEqual(db.prepare("SELECT x FROM most_ridden").all().map((r) => ({ ...r })), [{ x: 7 }]);
-    for (const name of Object.keys(VIEWS).filter((n) => n !== "most_ridden")) {
-      ok(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?").get(name), name);
-    }
-  } finally {
-    db.close();
+  await using world = await tempDatabase("u.db");
+  const { db } = world;
+  db.exec("CREATE TABLE most_ridden (x INTEGER); INSERT INTO most_ridden VALUES (7)");
+  migrate(db);
+  deepStrictEqual(db.prepare("SELECT x FROM most_ridden").all().map((r) => ({ ...r })), [{ x: 7 }]);
+  for (const name of Object.keys(VIEWS).filter((n) => n !== "most_ridden")) {
+    ok(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?").get(name), name);
   }
 });
 
