@@ -94,12 +94,20 @@ Exit codes: 0 done or stopped at the rate budget, 1 run-time failure (also: anot
 holds the database), 2 bad usage, 3 authentication (run setup_auth.ts).`,
 });
 
+/** Flags only continuous mode uses. */
+const CONTINUOUS_ONLY = ["interval", "max-runs", "refresh-every", "refresh-reserve"] as const;
+
 /** Entry point; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const { values, given } = parseFlags(args, FLAGS);
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
   if (values.json && mode !== "stats") throw new UsageError("--json applies only to --mode stats (see --help)");
+  // Ignoring these silently would let `--mode one-time --max-runs 3` run until everything is done.
+  const unused = CONTINUOUS_ONLY.find((name) => given.has(name));
+  if (unused && mode !== "continuous") {
+    throw new UsageError(`--${unused} applies only to --mode continuous (see --help)`);
+  }
   if (values["retry-failed"] && mode === "stats") {
     throw new UsageError("--retry-failed needs --mode one-time or continuous: stats only reads (see --help)");
   }

@@ -93,6 +93,12 @@ const BAD_FLAGS: [ScriptName, string[], string][] = [
   ["manage_backfill", ["--mode", "one-time", "--json"], "--json applies only to --mode stats (see --help)"],
   [
     "manage_backfill",
+    ["--mode", "one-time", "--max-runs", "3"],
+    "--max-runs applies only to --mode continuous (see --help)",
+  ],
+  ["manage_backfill", ["--interval", "60"], "--interval applies only to --mode continuous (see --help)"],
+  [
+    "manage_backfill",
     ["--retry-failed"],
     "--retry-failed needs --mode one-time or continuous: stats only reads (see --help)",
   ],
