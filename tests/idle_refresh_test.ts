@@ -108,3 +108,34 @@ Deno.test("one-time never refreshes: with nothing pending it lists new activitie
   strictEqual(sent.length, 1);
   ok(!isRefreshListing(sent[0]) && sent[0].query.includes("after="), sent[0].query);
 });
+
+Deno.test("continuous: a restarted process does not refresh again before --refresh-every (state file)", async () => {
+  await using world = await engineWorld({
+    seed: 9,
+    activities: 12,
+    segments: 8,
+    accessTokenTtlSeconds: 30 * 86_400,
+  }, "r.db");
+  const { dir, clock, sim, ctx } = world;
+  const run = (maxRuns: number) =>
+    runContinuous(ctx, {
+      activities: 50,
+      segments: 50,
+      intervalSeconds: 3600,
+      maxRuns,
+      statePath: `${dir.path}/state.json`,
+      refresh: refreshOptions(),
+    });
+  const refreshes = () => sim.requests.filter(isRefreshListing).length;
+  await run(3); // backfills everything, then refreshes once with idle budget
+  strictEqual(refreshes(), 1);
+  // Restarted (systemd, or --max-runs from cron) every hour for most of a day: no second refresh.
+  for (let hour = 0; hour < 20; hour++) {
+    clock.advance(HOUR);
+    await run(1);
+  }
+  strictEqual(refreshes(), 1);
+  clock.advance(5 * HOUR);
+  await run(1);
+  strictEqual(refreshes(), 2, "due again after 24 hours");
+});

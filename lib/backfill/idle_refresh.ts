@@ -35,6 +35,19 @@ export class IdleRefresh {
 
   constructor(private readonly options: IdleRefreshOptions) {}
 
+  /** When the last pass started (epoch ms), or null before the first. */
+  get lastStart(): number | null {
+    return Number.isFinite(this.#lastStart) ? this.#lastStart : null;
+  }
+
+  /**
+   * Takes over the start of a pass an earlier process recorded, so a restart does not refresh
+   * before `--refresh-every` has passed. A time after `now` (the clock was set back) is ignored.
+   */
+  remember(startedAt: number | null, now: number): void {
+    if (startedAt !== null && startedAt <= now && startedAt > this.#lastStart) this.#lastStart = startedAt;
+  }
+
   /** The reads of the day the refresh leaves unspent. */
   reserve(ctx: EngineContext): number {
     const { read, overall } = ctx.limiter.status();

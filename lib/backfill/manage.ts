@@ -215,7 +215,9 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
           lastSync = ctx.now();
         }
         last = await batch(ctx, state, options, "both", run);
+        if (idle && state.last_refresh) idle.remember(Date.parse(state.last_refresh), ctx.now());
         const refreshed = idle && !ended(last) ? await idle.afterBatch(ctx, last) : null;
+        if (idle?.lastStart != null) state.last_refresh = isoSeconds(idle.lastStart);
         if (refreshed) {
           addTotals(state, refreshed.run);
           options.onRefresh?.(refreshed);

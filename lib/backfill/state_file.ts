@@ -22,6 +22,11 @@ export interface BackfillState {
   last_error: string | null;
   /** Mean time per request (ms) measured by the last run, for stats' ETA; null until a run sent one. */
   ms_per_request: number | null;
+  /**
+   * When continuous mode last started a refresh pass (ISO), so that a restarted process (systemd,
+   * `--max-runs` from cron) waits out `--refresh-every` instead of refreshing at once.
+   */
+  last_refresh: string | null;
   totals: { activities_fetched: number; efforts_stored: number; segments_fetched: number; activities_listed: number };
 }
 
@@ -35,6 +40,7 @@ export function emptyState(): BackfillState {
     last_outcome: null,
     last_error: null,
     ms_per_request: null,
+    last_refresh: null,
     totals: { activities_fetched: 0, efforts_stored: 0, segments_fetched: 0, activities_listed: 0 },
   };
 }
