@@ -1,4 +1,5 @@
-import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+import { StravaUnreachableError } from "../lib/backfill/failure_policy.ts";
 import { type Database, openDatabase, prepareExact } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { type EngineContext, runBackfill } from "../lib/backfill/engine.ts";
@@ -384,4 +385,17 @@ Deno.test("refresh: with a token that cannot see private activities, they are no
   const again = await h.refresh();
   strictEqual(again.refresh.deleted, 1);
   ok(rows(db, "SELECT deleted_at FROM activities WHERE id = ?", secret.id)[0].deleted_at !== null);
+});
+
+Deno.test("refresh: Strava down once the listing is done ends the pass as an outage and charges no attempt", async () => {
+  await using h = await backfilled(30);
+  const cropped = h.sim.truth.activities.find((a) => !a.deleted && !a.private && a.effortIds.length >= 2)!;
+  cropActivity(h.sim, cropped.id, 0.5);
+  // The listing answers; every fetch of an activity after it (the re-fetch and the check request) gets 503s.
+  h.sim.addFault({ path: /\/activities\/\d+$/, kind: "503", times: 1000 });
+  await rejects(() => h.refresh(), StravaUnreachableError);
+  const row = h.db.prepare("SELECT efforts_attempts, segment_efforts_processed FROM activities WHERE id = ?")
+    .get(cropped.id) as { efforts_attempts: number; segment_efforts_processed: number };
+  strictEqual(Number(row.efforts_attempts ?? 0), 0, "an outage burns no attempt");
+  strictEqual(Number(row.segment_efforts_processed), 0, "the cropped activity is still pending");
 });

@@ -129,7 +129,7 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     const requeued = await listAll(pass);
     await refetch(pass, requeued.slice(0, limits.activities));
     await refreshSegments(pass);
-    run.policy.ended();
+    await run.policy.ended();
   } catch (err) {
     if (err instanceof ReserveReached) {
       counts.stoppedAtReserve = true;
