@@ -6,6 +6,8 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { runScript, simEnv, spawnScript, tempDir } from "./helpers.ts";
+import { acquireRunLock } from "../lib/store/run_lock.ts";
+import { openDatabase } from "../lib/store/db.ts";
 
 async function until(what: string, test: () => boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -46,4 +48,12 @@ Deno.test("run lock: two symlinks to a database on another disk share one lock; 
     0,
     "nothing written beside the real file outside the folder but SQLite's own files",
   );
+});
+
+Deno.test("run lock: the lock file is created 0600, like every file the tool writes beside the tokens", async () => {
+  await using dir = await tempDir();
+  const dbPath = `${dir.path}/m.db`;
+  openDatabase(dbPath, { create: true }).close();
+  using lock = acquireRunLock(dbPath);
+  strictEqual((Deno.statSync(lock.path).mode ?? 0) & 0o777, 0o600);
 });
