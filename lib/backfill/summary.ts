@@ -69,7 +69,7 @@ export function formatEnding(r: ManageResult, now: number): string {
     case "interrupted":
       return `stopped on signal; state saved; ${pending}; run again to continue`;
     case "stopped at rate budget": {
-      const when = r.stoppedUntil === null ? "" : ` (it reopens at ${formatLocalAndUtc(r.stoppedUntil, now)})`;
+      const when = r.stoppedUntil === null ? "" : `, which reopens at ${formatLocalAndUtc(r.stoppedUntil, now)}`;
       return `stopped at the rate budget${when}; ${pending}; run again when it reopens`;
     }
     case "done":
