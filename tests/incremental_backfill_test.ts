@@ -41,7 +41,8 @@ Deno.test("incremental_backfill: --no-wait stops at the budget (exit 0, when it 
   // windows the requests fell in, on the simulator's clock, which is the one Strava's headers report.
   // floor(12 * 0.9) = 10 reads per window, one of them the list page; the last window is spent.
   const perWindow = readsPerWindow(sim);
-  ok([...perWindow.values()].every((n) => n <= 10), JSON.stringify([...perWindow]));
+  const seen = sim.requests.map((q) => `${new Date(q.at).toISOString()} ${q.status} ${q.fault ?? ""} ${q.path}`);
+  ok([...perWindow.values()].every((n) => n <= 10), `${JSON.stringify([...perWindow])}\n${seen.join("\n")}`);
   const spent = Math.max(...perWindow.keys());
   strictEqual(perWindow.get(spent), 10);
   strictEqual(sim.requests.filter((q) => q.status === 429).length, 0);
