@@ -6,7 +6,13 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { openDatabase } from "../lib/store/db.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
-import { CONTINUOUS_ALIVE, DEAD_RUN_OUTCOME, withLiveOutcome } from "../lib/backfill/stats.ts";
+import {
+  CONTINUOUS_ALIVE,
+  DEAD_RUN_OUTCOME,
+  KILLED_OUTCOME,
+  outcomeText,
+  withLiveOutcome,
+} from "../lib/backfill/stats.ts";
 import { emptyState, readState } from "../lib/backfill/state_file.ts";
 import { acquireRunLock } from "../lib/store/run_lock.ts";
 import { formatEnding } from "../lib/backfill/summary.ts";
@@ -68,7 +74,7 @@ Deno.test("ending: stats says running while a backfill holds the lock, and kille
   child.kill("SIGKILL");
   await child.output();
   strictEqual((await readState(`${dir.path}/backfill_state.json`)).state.last_outcome, "running");
-  strictEqual(await stats(), DEAD_RUN_OUTCOME);
+  strictEqual(await stats(), KILLED_OUTCOME, "--json gives a short code a script can match");
   const table = await runScript("manage_backfill", ["--mode", "stats"], opts);
   ok(table.stdout.includes(`outcome                ${DEAD_RUN_OUTCOME}`), table.stdout);
 });
@@ -78,12 +84,15 @@ Deno.test("ending: stats says a continuous run asleep between cycles is running,
   const dbPath = `${dir.path}/c.db`;
   openDatabase(dbPath, { create: true }).close();
   const cycleDone = { ...emptyState(), runs: 4, last_mode: "continuous", last_outcome: "done" };
-  strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, "done");
+  strictEqual(outcomeText(withLiveOutcome(cycleDone, dbPath)), "done");
   {
     using _lock = acquireRunLock(dbPath);
-    strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, `done (last cycle); ${CONTINUOUS_ALIVE}`);
+    const live = withLiveOutcome(cycleDone, dbPath);
+    strictEqual(live.last_outcome, "done", "--json keeps the last cycle's outcome code");
+    strictEqual(live.between_cycles, true);
+    strictEqual(outcomeText(live), `done (last cycle); ${CONTINUOUS_ALIVE}`);
     const oneTime = { ...cycleDone, last_mode: "one-time" };
-    strictEqual(withLiveOutcome(oneTime, dbPath).last_outcome, "done");
+    strictEqual(outcomeText(withLiveOutcome(oneTime, dbPath)), "done");
   }
-  strictEqual(withLiveOutcome(cycleDone, dbPath).last_outcome, "done");
+  strictEqual(outcomeText(withLiveOutcome(cycleDone, dbPath)), "done");
 });

@@ -44,7 +44,7 @@ export interface Stats {
     blocked_until: string | null;
   };
   eta: { requests_needed: Count; days_at_daily_limit: number | null; finish_at: string | null };
-  last_run: BackfillState;
+  last_run: LiveState;
   /** With --sport-type/--after/--before: what is pending among the activities selected. */
   filter?: { selects: string; pending_activities: number; pending_segments: number };
 }
@@ -59,33 +59,49 @@ function count(db: Database, sql: string): Count {
   }
 }
 
-/** What stats shows for a run the state file says is `running` but whose process is gone (kill -9, power loss). */
-export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
+/** The outcome `--json` gives a run the state file says is `running` but whose process is gone (kill -9, power loss). */
+export const KILLED_OUTCOME = "killed";
 
-/**
- * The state as stats should show it: `running` only while a backfill holds the database's lock;
- * otherwise the process died mid-run and the state file could not say so. A continuous run
- * asleep between cycles is said to be running.
- */
-export function withLiveOutcome(state: BackfillState, dbPath: string): BackfillState {
-  if (state.last_outcome === "running") {
-    return runLockHeld(dbPath) ? state : { ...state, last_outcome: DEAD_RUN_OUTCOME };
-  }
-  // Continuous mode records each cycle as a run; between cycles its process is alive and asleep,
-  // holding the lock. "done" alone would read as if the service had stopped.
-  if (state.last_mode === "continuous" && state.last_outcome !== null && runLockHeld(dbPath)) {
-    return { ...state, last_outcome: `${state.last_outcome} (last cycle); ${CONTINUOUS_ALIVE}` };
-  }
-  return state;
-}
+/** How the table shows a killed run. */
+export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
 
 /** Said after the last cycle's outcome while a continuous run sleeps between cycles. */
 export const CONTINUOUS_ALIVE = "continuous mode is running, between cycles";
 
+/** The state file as stats reports it: the outcome stays a short code (for `--json` readers), plus liveness. */
+export type LiveState = BackfillState & {
+  /** A continuous run is alive, asleep between cycles (its outcome is the last cycle's). */
+  between_cycles?: boolean;
+};
+
+/**
+ * The state as stats should show it: `running` only while a backfill holds the database's lock;
+ * otherwise the process died mid-run and the state file could not say so (`killed`). A continuous
+ * run asleep between cycles is said to be running.
+ */
+export function withLiveOutcome(state: BackfillState, dbPath: string): LiveState {
+  if (state.last_outcome === "running") {
+    return runLockHeld(dbPath) ? state : { ...state, last_outcome: KILLED_OUTCOME };
+  }
+  // Continuous mode records each cycle as a run; between cycles its process is alive and asleep,
+  // holding the lock. "done" alone would read as if the service had stopped.
+  if (state.last_mode === "continuous" && state.last_outcome !== null && runLockHeld(dbPath)) {
+    return { ...state, between_cycles: true };
+  }
+  return state;
+}
+
+/** The outcome line of the table: the code in words, and liveness. */
+export function outcomeText(r: LiveState): string {
+  if (r.last_outcome === KILLED_OUTCOME) return DEAD_RUN_OUTCOME;
+  if (r.between_cycles) return `${r.last_outcome} (last cycle); ${CONTINUOUS_ALIVE}`;
+  return r.last_outcome ?? "-";
+}
+
 /** Gathers the statistics; `note` is the schema note of `openForReading`. */
 export function collectStats(
   db: Database,
-  state: BackfillState,
+  state: LiveState,
   now: number,
   buffer = DEFAULT_BUFFER,
   filter?: QueueFilter,
@@ -283,13 +299,13 @@ function etaLines(stats: Stats, now: number): string[] {
 }
 
 /** The Last run section. */
-function lastRunLines(r: BackfillState): string[] {
+function lastRunLines(r: LiveState): string[] {
   return [
     "Last run",
     row("runs", r.runs),
     row("started", r.last_start ?? "never"),
     row("ended", r.last_end ?? "-"),
-    row("outcome", r.last_outcome ?? "-"),
+    row("outcome", outcomeText(r)),
     ...(r.last_error ? [row("last error", r.last_error)] : []),
   ];
 }
