@@ -153,13 +153,3 @@ export function staleSegments(db: Database, before: string | null, limit: number
   ).all(before, before, limit) as { id: bigint }[];
   return rows.map((r) => r.id);
 }
-
-/** Number of detailed segments fetched before `before` (null: all). */
-export function countStaleSegments(db: Database, before: string | null): number {
-  return Number(
-    (db.prepare(
-      `SELECT count(*) n FROM segments
-       WHERE details_status = 'ok' AND (? IS NULL OR details_fetched_at IS NULL OR details_fetched_at < ?)`,
-    ).get(before, before) as { n: number }).n,
-  );
-}
