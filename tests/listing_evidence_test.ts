@@ -7,12 +7,15 @@
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { runBackfill } from "../lib/backfill/engine.ts";
-import { runRefresh } from "../lib/backfill/refresh.ts";
+import { runOneTime } from "../lib/backfill/manage.ts";
+import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
+import { formatRunSummary } from "../lib/backfill/summary.ts";
+import { parseJson, stringifyJson } from "../lib/json.ts";
 import type { Database } from "../lib/store/db.ts";
 import type { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { deleteActivity, startTogether } from "../lib/testing/sim_world.ts";
 import { harness, seedFromArchive } from "./backfill_harness.ts";
-import { engineWorld, runScript, scriptWorld, simContext, withDatabase } from "./helpers.ts";
+import { engineWorld, runScript, scriptWorld, simContext, tempDir, withDatabase } from "./helpers.ts";
 import { generateArchive } from "../lib/testing/sim_archive.ts";
 import { apiRequests, assertMatchesTruth } from "./truth.ts";
 
@@ -244,4 +247,96 @@ Deno.test("manage_backfill --mode one-time: an imported 60-activity export, firs
     strictEqual(requests.length - requests.filter(isList).length, needed);
   });
   strictEqual(r.stdout.trim().split("\n").at(-1), "done: nothing pending");
+});
+
+// --- A listing that would remove too much; a listing that is no evidence -------------------
+
+/** A list page with every third activity left out (the oldest kept, so the end looks confirmed). */
+const dropThirds = (text: string) => {
+  const list = parseJson(text) as unknown[];
+  return stringifyJson(list.filter((_, i) => i % 3 !== 1 || i === list.length - 1));
+};
+
+Deno.test("listing: a refresh page that silently leaves out a third is listed again; nothing marked deleted", async () => {
+  await using h = await backfilled(60);
+  h.newRequests();
+  h.sim.addFault({ path: LIST, kind: "rewrite", rewrite: dropThirds });
+  const result = await h.refresh();
+  strictEqual(wronglyGone(h.db, h.sim).deleted, 0, figures(h.db, h.sim));
+  strictEqual(result.refresh.deleted, 0);
+  strictEqual(result.refresh.listingComplete, true, "the second listing is the evidence");
+  strictEqual(h.newRequests().length, 2, "two listings of one page");
+});
+
+Deno.test("listing: many genuine deletions are confirmed by a second listing and marked deleted", async () => {
+  await using h = await backfilled(60);
+  const live = h.sim.truth.activities.filter((a) => !a.deleted);
+  const gone = live.slice(5, 15);
+  for (const a of gone) deleteActivity(h.sim, a.id);
+  h.newRequests();
+  const result = await h.refresh();
+  strictEqual(result.refresh.deleted, gone.length);
+  strictEqual(wronglyGone(h.db, h.sim).deleted, 0);
+  strictEqual(h.newRequests().length, 2, "the listing and the second one");
+});
+
+Deno.test("listing: a refresh whose list keeps coming back empty concludes nothing and says so", async () => {
+  await using h = await backfilled(60);
+  h.newRequests();
+  h.sim.addFault({ path: LIST, kind: "empty", times: 2 });
+  const result = await h.refresh();
+  strictEqual(result.refresh.deleted, 0);
+  strictEqual(result.refresh.listingComplete, false);
+  strictEqual(wronglyGone(h.db, h.sim).deleted, 0);
+  strictEqual(h.newRequests().length, 2, "the empty page and one re-ask");
+  const lines = formatRefreshSummary(result);
+  ok(lines.some((l) => /nothing concluded from absence/.test(l)), lines.join("\n"));
+  // A second listing that fails to confirm the first concludes nothing either.
+  h.sim.addFault({ path: LIST, kind: "rewrite", rewrite: dropThirds });
+  h.sim.addFault({ path: LIST, kind: "empty", times: 2 });
+  const again = await h.refresh();
+  strictEqual(again.refresh.deleted, 0);
+  ok(/second listing/.test(again.run.listed.absence ?? ""), again.run.listed.absence);
+  strictEqual(h.newRequests().length, 3);
+  // The next listing that answers is evidence again: nothing was lost.
+  const next = await h.refresh();
+  strictEqual(next.refresh.listingComplete, true);
+  strictEqual(next.refresh.deleted, 0);
+});
+
+Deno.test("listing: a survey whose list keeps coming back empty settles nothing; the activities are fetched one by one", async () => {
+  await using h = await harness({ activities: 60, wait: true, limits: BIG });
+  seedFromArchive(h.db, h.sim.truth.activities);
+  h.sim.addFault({ path: LIST, kind: "empty", times: 5 });
+  await using dir = await tempDir();
+  const lines: string[] = [];
+  const result = await runOneTime(h.ctx, {
+    activities: 50,
+    segments: 50,
+    statePath: `${dir.path}/state.json`,
+    onBatch: (s, mode) => lines.push(...formatRunSummary(s, mode, 0)),
+  });
+  strictEqual(result.outcome, "done");
+  strictEqual(wronglyGone(h.db, h.sim).notFound, 0);
+  // Nothing learnt from the list either: GPS-less ones are fetched too (stored with no efforts).
+  strictEqual(efforts(h.db), expectedEfforts(h.sim));
+  ok(lines.some((l) => /^listing: .*nothing concluded from absence/.test(l)), lines.join("\n"));
+});
+
+// --- Counting ----------------------------------------------------------------------------
+
+Deno.test("listing: a page holding one activity twice counts it once", async () => {
+  await using h = await harness({ activities: 40, wait: true, limits: BIG });
+  h.sim.addFault({
+    path: LIST,
+    kind: "rewrite",
+    rewrite: (text) => {
+      const list = parseJson(text) as unknown[];
+      return stringifyJson([list[0], ...list]);
+    },
+  });
+  const summary = await h.run({ mode: "activities" });
+  const live = h.sim.truth.activities.filter((a) => !a.deleted).length;
+  strictEqual(summary.listed.seen, live);
+  ok(formatRunSummary(summary, "activities", 0)[0].includes(`new from ${live} listed`));
 });
