@@ -242,9 +242,12 @@ Deno.test("manage_backfill --mode one-time: an imported 60-activity export, firs
     const needed = assertMatchesTruth(db, sim);
     const requests = apiRequests(sim);
     ok(requests.length <= 1 + needed + 3, `${requests.length} requests, lower bound ${1 + needed}`);
-    // Only list pages beyond the lower bound: the empty page's re-ask, and here one more that
-    // confirms the end (the export's oldest activity was deleted on Strava since).
+    // Only list pages beyond the lower bound.
     strictEqual(requests.length - requests.filter(isList).length, needed);
+    // This seed's export holds 6 of 60 activities deleted on Strava since (over 5%): a second
+    // listing confirms them. So: the empty page, its re-ask, the second listing.
+    strictEqual(sim.truth.activities.filter((a) => a.deleted).length, 6);
+    strictEqual(requests.filter(isList).length, 3, requests.filter(isList).join("\n"));
   });
   strictEqual(r.stdout.trim().split("\n").at(-1), "done: nothing pending");
 });

@@ -136,8 +136,8 @@ interface HistoryEnd {
 
 /**
  * Lists the whole history newest first by `before=` into `seen`, storing every page. At a short
- * page, `olderRemovable(start)` says how many stored activities that absence would remove
- * started before `start` (the oldest listed; null: nothing listed, any start): none, and the end
+ * page, `olderRemovable(start)` says how many stored activities that absence from `seen` would
+ * remove started before `start` (the oldest listed; null: nothing listed, any start): none, and the end
  * is confirmed; some, and the listing is asked again from where it ended (one request): nothing
  * new then confirms the end; new activities mean the short page was a glitch, and the listing
  * goes on (its next end is judged the same way). At most MAX_REASKS re-asks, then the listing
@@ -213,12 +213,11 @@ export type Evidence = { listed: Set<bigint>; absence: null } | { listed: null; 
  * concluded, `absence` says why and the run's summary carries it.
  */
 export async function listWithEvidence(l: Lister, removable: Removable): Promise<Evidence> {
-  const older = (start: number | null) => removable.count(null, start);
   const first = new Set<bigint>();
-  const end = await listHistory(l, first, older);
+  const end = await listHistory(l, first, (start) => removable.count(first, start));
   let verdict: Evidence;
   if (!end.complete) verdict = { listed: null, absence: end.why! };
-  else verdict = await judge(l, removable, first, older);
+  else verdict = await judge(l, removable, first);
   if (verdict.absence !== null) {
     const text = `${verdict.absence}: nothing concluded from absence in this run; the activities not listed stay as ` +
       "they were and the next listing looks at them again";
@@ -230,12 +229,7 @@ export async function listWithEvidence(l: Lister, removable: Removable): Promise
 }
 
 /** A complete first listing: evidence as it stands, or asked again in full when it would remove too much. */
-async function judge(
-  l: Lister,
-  removable: Removable,
-  first: Set<bigint>,
-  older: (start: number | null) => number,
-): Promise<Evidence> {
+async function judge(l: Lister, removable: Removable, first: Set<bigint>): Promise<Evidence> {
   const removing = removable.count(first, null);
   if (removing === 0) return { listed: first, absence: null };
   if (first.size === 0) return { listed: null, absence: "the listing holds no activity at all" };
@@ -249,7 +243,7 @@ async function judge(
     },
   );
   const second = new Set<bigint>();
-  const end = await listHistory(l, second, older);
+  const end = await listHistory(l, second, (start) => removable.count(second, start));
   if (!end.complete) return { listed: null, absence: `the second listing did not confirm the first: ${end.why}` };
   if (second.size === 0) return { listed: null, absence: "the second listing holds no activity at all" };
   // Gone only when absent from both: an activity either listing saw is on Strava.
