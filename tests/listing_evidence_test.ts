@@ -326,6 +326,17 @@ Deno.test("listing: a survey whose list keeps coming back empty settles nothing;
   ok(lines.some((l) => /^listing: .*nothing concluded from absence/.test(l)), lines.join("\n"));
 });
 
+Deno.test("listing: a Strava that answers every page with the same activities ends the listing; nothing concluded", async () => {
+  await using h = await backfilled(230);
+  h.newRequests();
+  let first: string | undefined;
+  h.sim.addFault({ path: LIST, kind: "rewrite", rewrite: (text) => first ??= text, times: 100 });
+  const result = await h.refresh();
+  strictEqual(result.refresh.deleted, 0);
+  ok(/only activities it had listed already/.test(result.run.listed.absence ?? ""), result.run.listed.absence);
+  strictEqual(h.newRequests().length, 2);
+});
+
 // --- Counting ----------------------------------------------------------------------------
 
 Deno.test("listing: a page holding one activity twice counts it once", async () => {

@@ -116,8 +116,9 @@ export async function listNewer(l: Lister, after: number): Promise<Set<bigint>> 
   const seen = new Set<bigint>();
   const cursor = { after, page: 1 };
   for (;;) {
-    const { list } = await page(l, cursor, seen);
-    if (list.length < PER_PAGE) return seen;
+    const { list, fresh } = await page(l, cursor, seen);
+    // A full page of known ids is Strava repeating itself (see listHistory): the next listing goes on.
+    if (list.length < PER_PAGE || fresh === 0) return seen;
     const starts = list.map(startOf).filter((s): s is number => s !== null);
     // One second back: `after` is exclusive and the next activity may share the newest start second.
     const next = starts.length > 0 ? Math.max(...starts) - 1 : cursor.after;
@@ -166,6 +167,11 @@ async function listHistory(
     };
     const wasReask = reasking;
     reasking = false;
+    if (list.length === PER_PAGE && fresh === 0) {
+      // Every cursor step moves past what was listed, so a full page of known ids is Strava
+      // repeating itself: asking on could go on forever.
+      return { complete: false, why: "Strava answered a list page with only activities it had listed already" };
+    }
     if (list.length === PER_PAGE) {
       advance();
       continue;
