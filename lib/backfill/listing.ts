@@ -17,7 +17,9 @@
  * Absence is concluded (docs/backfill.md, "A listing is evidence, not truth") only from a
  * listing that is complete (every page a valid answer, its end confirmed) and consistent:
  * - its end is confirmed when no stored activity that absence would remove is older than the
- *   oldest listed start, or when one re-ask from where it ended brings nothing new;
+ *   oldest listed start, or when a re-ask from where it ended brings nothing new (at most
+ *   MAX_REASKS per listing); a full page of ids listed already (Strava repeating itself) ends it
+ *   incomplete, so no answer can keep it going forever;
  * - a listing that would remove more than SUSPECT_SHARE of the stored live activities (and more
  *   than SUSPECT_MIN) is listed again in full; only activities absent from both count as gone;
  * - a listing that lists nothing at all is never evidence.
@@ -214,8 +216,8 @@ export type Evidence = { listed: Set<bigint>; absence: null } | { listed: null; 
 
 /**
  * Lists the whole history (see the module comment) and judges whether absence from it is
- * evidence. Requests: the list pages, plus one when the end must be confirmed, plus a second full
- * listing only when the first would remove more than a small share. When nothing may be
+ * evidence. Requests: the list pages, plus one or two when the end must be confirmed, plus a
+ * second full listing only when the first would remove more than a small share. When nothing may be
  * concluded, `absence` says why and the run's summary carries it.
  */
 export async function listWithEvidence(l: Lister, removable: Removable): Promise<Evidence> {
@@ -241,13 +243,8 @@ async function judge(l: Lister, removable: Removable, first: Set<bigint>): Promi
   if (first.size === 0) return { listed: null, absence: "the listing holds no activity at all" };
   const live = removable.live();
   if (removing <= SUSPECT_MIN || removing <= SUSPECT_SHARE * live) return { listed: first, absence: null };
-  log.info(
-    "the listing would take {removing} of {live} stored activities for gone: listing everything again to confirm",
-    {
-      removing,
-      live,
-    },
-  );
+  const why = "the listing would take {removing} of {live} stored activities for gone: listing everything again";
+  log.info(why, { removing, live });
   const second = new Set<bigint>();
   const end = await listHistory(l, second, (start) => removable.count(second, start));
   if (!end.complete) return { listed: null, absence: `the second listing did not confirm the first: ${end.why}` };
