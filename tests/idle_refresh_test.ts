@@ -7,8 +7,9 @@ import { deleteActivity } from "../lib/testing/sim_world.ts";
 import { engineWorld } from "./helpers.ts";
 
 const HOUR = 3_600_000;
+// The refresh lists the whole history by `before=` (no `after`); new activities are listed by `after=`.
 const isRefreshListing = (r: { path: string; query: string }) =>
-  r.path === "/api/v3/athlete/activities" && r.query.includes("after=0&");
+  r.path === "/api/v3/athlete/activities" && !r.query.includes("after=");
 const isFetch = (r: { path: string }) => /^\/api\/v3\/(activities|segments)\//.test(r.path);
 
 function refreshOptions(overrides: Partial<IdleRefreshOptions> = {}): IdleRefreshOptions {

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { get, WINDOW } from "./sim_helpers.ts";
+import { get, parseExact, WINDOW } from "./sim_helpers.ts";
 
 Deno.test("sim: faults 500, 503, malformed and 429 hit only matching requests, `times` times", async () => {
   const clock = new VirtualClock(Date.UTC(2026, 4, 1, 10, 0, 0));
@@ -111,4 +111,27 @@ Deno.test("sim: close abandons pending slow answers promptly", async () => {
   ok(performance.now() - started < 5000);
   await sim.close();
   await rejects(sim.fetch(`${sim.apiUrl}/athlete`), TypeError);
+});
+
+Deno.test("sim: listing faults: an empty page, a page cut in half, a race after the answer, skip", async () => {
+  await using sim = await StravaSimulator.start({ activities: 30 });
+  const token = sim.issueTokens().access_token;
+  const list = async () =>
+    parseExact((await get(sim, "/athlete/activities?per_page=10", token)).text) as { id: bigint }[];
+  const live = sim.truth.activities.filter((a) => !a.deleted);
+  sim.addFault({ path: /\/athlete\/activities$/, kind: "empty", skip: 1 });
+  strictEqual((await list()).length, 10, "skipped: the first matching request is untouched");
+  deepStrictEqual(await list(), [], "then 200 []");
+  sim.addFault({ path: /\/athlete\/activities$/, kind: "truncate" });
+  strictEqual((await list()).length, 5);
+  const victim = live.at(-1)!;
+  let raced = 0;
+  sim.addFault({ path: /\/athlete\/activities$/, kind: "race", race: () => raced++ });
+  sim.addFault({ path: /\/athlete\/activities$/, kind: "race", race: () => sim.deleteActivity(victim.id) });
+  strictEqual((await list()).length, 10);
+  strictEqual(raced, 1);
+  strictEqual((await list())[0].id, victim.id, "deleted after this answer was served");
+  ok((await list())[0].id !== victim.id, "gone from the next one");
+  strictEqual(sim.pendingFaults(), 0);
+  deepStrictEqual(sim.requests.map((r) => r.fault), [undefined, "empty", "truncate", "race", "race", undefined]);
 });

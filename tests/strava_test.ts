@@ -125,6 +125,8 @@ Deno.test("getSegment, getAthlete and listActivities send the right requests", a
   ok(list.every((a) => typeof a.id === "bigint"));
   strictEqual(calls[2].url.pathname, "/api/v3/athlete/activities");
   deepStrictEqual(Object.fromEntries(calls[2].url.searchParams), { after: "1543622400", page: "2", per_page: "200" });
+  await client.listActivities({ before: 1543622401, page: 1 });
+  deepStrictEqual(Object.fromEntries(calls[3].url.searchParams), { before: "1543622401", page: "1", per_page: "200" });
   // The limiter learned the server's figures from every response.
   deepStrictEqual([limiter.status().read.usage15, limiter.status().read.usageDay], [4, 22]);
   checkInvariants(calls);
@@ -333,6 +335,7 @@ Deno.test("bad arguments are refused before any request", async () => {
   await rejects(client.getActivity(0n), TypeError);
   await rejects(client.getActivity(5 as unknown as bigint), TypeError);
   await rejects(client.listActivities({ page: 0 }), TypeError);
+  await rejects(client.listActivities({ before: -1, page: 1 }), TypeError);
   await rejects(client.listActivities({ page: 1, perPage: 201 }), TypeError);
   strictEqual(calls.length, 0);
 });

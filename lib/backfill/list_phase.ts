@@ -1,46 +1,38 @@
 /**
  * Listing the athlete's activities: new ones since the newest stored start (mode `activities`),
- * or the whole history once, to survey imported activities (part of the efforts phase).
+ * or the whole history once, to survey imported activities (part of the efforts phase). How
+ * pages are read and when absence is evidence: lib/backfill/listing.ts.
  */
 import {
   countActivities,
+  countLiveActivities,
+  countSettleableUnlisted,
   countUnknownGps,
   newestStartEpoch,
   settleUnlisted,
   upsertListedActivities,
 } from "../store/backfill_store.ts";
-import { idOf } from "../store/records.ts";
 import { logger } from "../log.ts";
+import { type Lister, listNewer, listWithEvidence, PER_PAGE } from "./listing.ts";
 import type { RunScope } from "./run_scope.ts";
 
 const log = logger("backfill");
 
-/** Activities per list page (Strava's maximum). */
-export const PER_PAGE = 200;
+export { PER_PAGE } from "./listing.ts";
 
 /** The full-list survey runs when unknown activities are at least this many times its pages. */
 export const SURVEY_FACTOR = 20;
 
-/** Lists the athlete's activities after `after` (epoch s), storing every page; returns the ids seen. */
-async function listFrom(run: RunScope, after: number | undefined, phase: string): Promise<Set<bigint>> {
-  const seen = new Set<bigint>();
-  const listed = run.summary.listed;
-  for (let page = 1;; page++) {
-    run.gate.report(phase, page - 1, page, 1);
-    const list = await run.gate.call(
-      `activity list page ${page}`,
-      () => run.ctx.client.listActivities({ after, page, perPage: PER_PAGE }),
-    );
-    listed.pages++;
-    listed.seen += list.length;
-    listed.added += upsertListedActivities(run.ctx.db, list, run.stamp());
-    for (const activity of list) {
-      const id = idOf(activity.id);
-      if (id !== null) seen.add(id);
-    }
-    log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: run.gate.usage() });
-    if (list.length < PER_PAGE) return seen;
-  }
+/** A lister that stores each page as listed activities (new ones pending, known ones' API fields refreshed). */
+function lister(run: RunScope, phase: string): Lister {
+  return {
+    run,
+    phase,
+    send: (what, request) => run.gate.call(what, request),
+    store: (list) => {
+      run.summary.listed.added += upsertListedActivities(run.ctx.db, list, run.stamp());
+    },
+  };
 }
 
 /**
@@ -52,7 +44,7 @@ export async function listNewActivities(run: RunScope): Promise<void> {
   if (await surveyImportedActivities(run)) return;
   const newest = newestStartEpoch(run.ctx.db);
   // One second earlier: `after` is exclusive, and two activities may share a start second.
-  await listFrom(run, newest === null ? undefined : newest - 1, "listing");
+  await listNewer(lister(run, "listing"), newest === null ? 0 : Math.max(0, newest - 1));
 }
 
 /** The pages a survey would cost, if one is due and the budget allows it now; else null. */
@@ -75,8 +67,9 @@ function surveyPages(run: RunScope): { pages: number; unknown: number } | null {
  * Imported activities say nothing of GPS, and an old export still holds activities deleted
  * since. One pass over the whole list (a read per 200 activities) tells both: activities
  * without a track are then skipped, and ones missing from the list settled, without a request
- * each. Worth it once the unknown ones are SURVEY_FACTOR times the pages it costs. Returns
- * whether it ran.
+ * each, but only when the listing is evidence of their absence (listing.ts); otherwise they stay
+ * pending and are fetched one by one. Worth it once the unknown ones are SURVEY_FACTOR times the
+ * pages it costs. Returns whether it ran.
  */
 export async function surveyImportedActivities(run: RunScope): Promise<boolean> {
   const due = surveyPages(run);
@@ -85,8 +78,13 @@ export async function surveyImportedActivities(run: RunScope): Promise<boolean> 
     "listing all activities once ({pages} reads) to learn which of {unknown} imported ones can have efforts",
     due,
   );
-  const seen = await listFrom(run, 0, "survey");
-  const settled = settleUnlisted(run.ctx.db, seen, run.stamp());
+  const { db } = run.ctx;
+  const evidence = await listWithEvidence(lister(run, "survey"), {
+    count: (listed, before) => countSettleableUnlisted(db, listed, before),
+    live: () => countLiveActivities(db),
+  });
+  if (evidence.listed === null) return true;
+  const settled = settleUnlisted(db, evidence.listed, run.stamp());
   run.summary.efforts.not_found += settled;
   if (settled > 0) {
     log.info(

@@ -2,29 +2,36 @@
  * The refresh pass (`incremental_backfill --mode refresh`): makes the database follow what
  * changed on Strava since the backfill, at the lowest request cost.
  *
- * 1. The whole activity list, once (a read per 200 activities, oldest first so that an upload
- *    during the pass shifts no page): new activities become pending; changed summary fields
- *    are written without a request; processed activities whose distance, times or start
- *    changed go back in the queue (lib/store/refresh_store.ts); a listed activity marked
- *    deleted is cleared. Only a complete listing marks the unlisted ones `deleted_at`.
+ * 1. The whole activity list, once (a read per 200 activities, paged by time so that an upload
+ *    or a deletion during the pass shifts nothing: lib/backfill/listing.ts): new activities
+ *    become pending; changed summary fields are written without a request; processed activities
+ *    whose distance, times or start changed go back in the queue (lib/store/refresh_store.ts); a
+ *    listed activity marked deleted is cleared. Only a listing that is evidence of absence
+ *    (complete and consistent; asked again when not) marks the unlisted ones `deleted_at`.
  * 2. The re-queued activities are fetched again (up to `--activities`), each replacing its
  *    efforts in one transaction; the rest stay pending for the next backfill.
  * 3. Detailed segments fetched more than `refreshAfterDays` ago (0: all), least recently
  *    fetched first, up to `--segments`, are fetched again; a 404/403 settles them as in the
  *    backfill. A transient failure leaves the stored details as they are.
  *
- * Requests: list pages + re-queued activities fetched + segments refreshed. Nothing else.
+ * Requests: list pages (+1 to confirm an early end, or a second listing when the first would
+ * mark many deleted) + re-queued activities fetched + segments refreshed. Nothing else.
  */
 import { logger } from "../log.ts";
 import { saveActivityEfforts } from "../store/backfill_store.ts";
 import { saveSegmentDetails } from "../store/backfill_store.ts";
-import { idOf } from "../store/records.ts";
-import { applyListedPage, countUnlistedPrivate, markUnlistedDeleted, staleSegments } from "../store/refresh_store.ts";
+import {
+  applyListedPage,
+  countUnlistedLive,
+  countUnlistedPrivate,
+  markUnlistedDeleted,
+  staleSegments,
+} from "../store/refresh_store.ts";
 import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
 import { pagesText } from "./summary.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
-import { PER_PAGE } from "./list_phase.ts";
+import { listWithEvidence } from "./listing.ts";
 import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
 import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
 
@@ -63,7 +70,7 @@ export function readsLeftToday(ctx: EngineContext): number {
 
 /** What a refresh pass changed. */
 export interface RefreshCounts {
-  /** Whether the whole list was read (only then are unlisted activities marked deleted). */
+  /** Whether the listing was evidence of absence (only then are unlisted activities marked deleted). */
   listingComplete: boolean;
   added: number;
   updated: number;
@@ -148,26 +155,18 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
   return { run: run.summary, refresh: counts };
 }
 
-/** Step 1: the whole list; returns the activities put back in the queue. */
+/**
+ * Step 1: the whole list, by time (lib/backfill/listing.ts); returns the activities put back in
+ * the queue. Unlisted activities are marked deleted only when the listing is evidence of their
+ * absence; otherwise none is, and the summary says so.
+ */
 async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
-  const { db, client } = run.ctx;
-  const seen = new Set<bigint>();
+  const { db } = run.ctx;
   const requeued: bigint[] = [];
   let sawPrivate = false;
-  for (let page = 1;; page++) {
-    run.gate.report("refresh: listing", page - 1, page, 1);
-    const list = await send(
-      `activity list page ${page}`,
-      () => client.listActivities({ after: 0, page, perPage: PER_PAGE }),
-    );
-    run.summary.listed.pages++;
-    run.summary.listed.seen += list.length;
+  const store = (list: Record<string, unknown>[]) => {
     run.policy.succeeded();
-    for (const activity of list) {
-      const id = idOf(activity.id);
-      if (id !== null) seen.add(id);
-      if (activity.private === true) sawPrivate = true;
-    }
+    for (const activity of list) if (activity.private === true) sawPrivate = true;
     const changes = applyListedPage(db, list, run.stamp());
     run.summary.listed.added += changes.added;
     counts.added += changes.added;
@@ -176,12 +175,16 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
     counts.revived += changes.revived;
     counts.requeued += changes.requeued.length;
     requeued.push(...changes.requeued);
-    log.info("activity list page {page}: {n} activities; {usage}", { page, n: list.length, usage: run.gate.usage() });
-    if (list.length < PER_PAGE) break;
-  }
-  counts.listingComplete = true;
+  };
   // A listing without a single private activity may come from a token that cannot see them
   // (no activity:read_all): then stored private ones missing from it are not taken for deleted.
+  const evidence = await listWithEvidence({ run, phase: "refresh: listing", send, store }, {
+    count: (listed, before) => countUnlistedLive(db, listed, before, { keepPrivate: !sawPrivate }),
+    live: () => countUnlistedLive(db, null, null),
+  });
+  if (evidence.listed === null) return requeued;
+  const seen = evidence.listed;
+  counts.listingComplete = true;
   const unseenPrivate = sawPrivate ? 0 : countUnlistedPrivate(db, seen);
   counts.deleted = markUnlistedDeleted(db, seen, run.stamp(), { keepPrivate: !sawPrivate });
   if (unseenPrivate > 0) {
@@ -277,6 +280,7 @@ export function formatRefreshSummary(s: RefreshSummary): string[] {
     `${s.run.segments.forbidden} forbidden, ${r.segmentErrors} to retry`,
   ];
   if (r.stoppedAtReserve) lines.push("refresh: stopped at the day's reserve of reads; the next pass goes on");
-  if (!r.listingComplete) lines.push("refresh: the listing did not finish, so no activity was marked deleted");
+  if (s.run.listed.absence) lines.push(`refresh: ${s.run.listed.absence}`);
+  else if (!r.listingComplete) lines.push("refresh: the listing did not finish, so no activity was marked deleted");
   return lines;
 }

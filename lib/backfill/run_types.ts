@@ -15,7 +15,9 @@ export type Mode = "both" | "efforts" | "segments" | "activities";
 export interface ApiClient {
   getActivity(id: bigint): Promise<Record<string, unknown>>;
   getSegment(id: bigint): Promise<Record<string, unknown>>;
-  listActivities(params: { after?: number; page: number; perPage?: number }): Promise<Record<string, unknown>[]>;
+  listActivities(
+    params: { after?: number; before?: number; page: number; perPage?: number },
+  ): Promise<Record<string, unknown>[]>;
 }
 
 /** Everything the engine works with, injected. */
@@ -74,7 +76,12 @@ export interface RunSummary {
   skipped: number;
   efforts: PhaseSummary & { efforts_stored: number };
   segments: PhaseSummary;
-  listed: { pages: number; added: number; seen: number };
+  /**
+   * List pages read, activities new to the database, distinct activities listed; `absence`: set
+   * when a listing could not serve as evidence that the activities missing from it are gone (why),
+   * so nothing was settled or marked deleted from absence in this run.
+   */
+  listed: { pages: number; added: number; seen: number; absence?: string };
   /** Set when the run stopped at the rate budget with work left (`--no-wait`). */
   stoppedUntil: number | null;
   stoppedReason: string | null;

@@ -36,6 +36,9 @@ export function formatRunSummary(
         `${g.failed} failed, ${g.retry_later} to retry`,
     );
   }
+  // A listing that was no evidence of absence: the user learns that nothing was settled from it
+  // (a refresh says it in its own summary, formatRefreshSummary).
+  if (s.listed.absence && mode !== "refresh") lines.push(`listing: ${s.listed.absence}`);
   lines.push(`pending: ${s.pendingActivities} activities, ${s.pendingSegments} segments`);
   if (!stopLine) return lines;
   if (s.stoppedUntil !== null) {

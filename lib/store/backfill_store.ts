@@ -92,18 +92,50 @@ export function countUnknownGps(db: Database): number {
   );
 }
 
+/** Activities a survey settles when a listing is evidence that they are gone: imported ones not yet known to Strava's list. */
+const SETTLE_IF_UNLISTED = `${PENDING_ACTIVITIES} AND has_gps IS NULL`;
+
 /**
- * After a complete listing of the athlete's activities: pending ones of unknown GPS that were
- * not listed are deleted, or private and invisible to this token; a fetch would answer 404.
+ * After a listing of the athlete's activities that is evidence of absence (lib/backfill/listing.ts):
+ * pending ones of unknown GPS that were not listed are deleted, or private and invisible to this
+ * token; a fetch would answer 404.
  */
 export function settleUnlisted(db: Database, listed: ReadonlySet<bigint>, now: string): number {
   return Number(
     db.prepare(
       `UPDATE activities SET efforts_status = 'not_found', segment_efforts_processed = 1, updated_at = ?,
          efforts_error = 'not in the athlete''s activity list (deleted, or private without activity:read_all)'
-       WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL AND id NOT IN (SELECT value FROM json_each(?))`,
+       WHERE ${SETTLE_IF_UNLISTED} AND id NOT IN (SELECT value FROM json_each(?))`,
     ).run(now, `[${[...listed].join(",")}]`).changes,
   );
+}
+
+/**
+ * What settleUnlisted would settle: of the activities it applies to, those not in `listed`
+ * (null: any) that started before `before` (epoch s; null: any time).
+ */
+export function countSettleableUnlisted(
+  db: Database,
+  listed: ReadonlySet<bigint> | null,
+  before: number | null,
+): number {
+  return Number(
+    (db.prepare(
+      `SELECT count(*) n FROM activities WHERE ${SETTLE_IF_UNLISTED}
+         AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
+         AND (? IS NULL OR unixepoch(start_date) < ?)`,
+    ).get(...listedParams(listed), before, before) as { n: number }).n,
+  );
+}
+
+/** Activities not marked deleted. */
+export function countLiveActivities(db: Database): number {
+  return Number((db.prepare("SELECT count(*) n FROM activities WHERE deleted_at IS NULL").get() as { n: number }).n);
+}
+
+/** The two parameters of `(? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))` for a set of ids or null. */
+export function listedParams(listed: ReadonlySet<bigint> | null): [number | null, string] {
+  return listed === null ? [null, "[]"] : [1, `[${[...listed].join(",")}]`];
 }
 
 /**

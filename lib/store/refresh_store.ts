@@ -12,6 +12,7 @@ import type { SQLInputValue } from "node:sqlite";
 import { type Database, prepareExact, transaction } from "./db.ts";
 import { ACTIVITY_API_COLUMNS, activityValues, idOf } from "./records.ts";
 import { stringifyJson } from "../json.ts";
+import { listedParams } from "./backfill_store.ts";
 
 type Json = Record<string, unknown>;
 
@@ -110,7 +111,29 @@ export function applyListedPage(db: Database, activities: Json[], now: string): 
 }
 
 /**
- * After a complete listing: every stored activity that was not listed gets `deleted_at`
+ * What markUnlistedDeleted would mark: stored activities not marked deleted, not in `listed`
+ * (null: any) and started before `before` (epoch s; null: any time); with `keepPrivate`, public
+ * ones only.
+ */
+export function countUnlistedLive(
+  db: Database,
+  listed: ReadonlySet<bigint> | null,
+  before: number | null,
+  { keepPrivate = false }: { keepPrivate?: boolean } = {},
+): number {
+  return Number(
+    (db.prepare(
+      `SELECT count(*) n FROM activities WHERE deleted_at IS NULL
+         AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
+         AND (? IS NULL OR unixepoch(start_date) < ?)
+         AND (? = 0 OR COALESCE(private, 0) = 0)`,
+    ).get(...listedParams(listed), before, before, keepPrivate ? 1 : 0) as { n: number }).n,
+  );
+}
+
+/**
+ * After a listing that is evidence of absence (lib/backfill/listing.ts): every stored activity
+ * that was not listed gets `deleted_at`
  * (its row and efforts stay). Returns how many were newly marked. With `keepPrivate`, private
  * ("Only Me") activities are left unmarked: a token without activity:read_all does not see
  * them, so their absence proves nothing.

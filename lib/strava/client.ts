@@ -222,16 +222,20 @@ export class StravaClient {
   }
 
   /**
-   * GET /athlete/activities — one page of the athlete's activities (SummaryActivity), oldest
-   * first when `after` (epoch seconds) is given. A page shorter than `perPage` is the last.
+   * GET /athlete/activities — one page of the athlete's activities (SummaryActivity) that
+   * started after `after` and before `before` (epoch seconds, both exclusive): oldest first when
+   * only `after` is given, newest first otherwise (as Strava answers). What a short page means is
+   * the caller's to judge (lib/backfill/listing.ts).
    */
   async listActivities(
-    params: { after?: number; page: number; perPage?: number },
+    params: { after?: number; before?: number; page: number; perPage?: number },
   ): Promise<Record<string, unknown>[]> {
     const query: Record<string, string> = {};
-    if (params.after !== undefined) {
-      if (!Number.isSafeInteger(params.after) || params.after < 0) throw new TypeError("after must be epoch seconds");
-      query.after = String(params.after);
+    for (const name of ["after", "before"] as const) {
+      const value = params[name];
+      if (value === undefined) continue;
+      if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`${name} must be epoch seconds`);
+      query[name] = String(value);
     }
     if (!Number.isSafeInteger(params.page) || params.page < 1) throw new TypeError("page must be a positive integer");
     const perPage = params.perPage ?? 200;

@@ -6,7 +6,18 @@
 import { parseJson, stringifyJson } from "../json.ts";
 
 /** Kinds of injected faults. */
-export type FaultKind = "500" | "503" | "slow" | "drop" | "malformed" | "429" | "huge" | "rewrite";
+export type FaultKind =
+  | "500"
+  | "503"
+  | "slow"
+  | "drop"
+  | "malformed"
+  | "429"
+  | "huge"
+  | "rewrite"
+  | "empty"
+  | "truncate"
+  | "race";
 
 /** A queued fault: the next `times` requests whose path matches get it. */
 export interface Fault {
@@ -21,13 +32,21 @@ export interface Fault {
    * "huge": the real answer grown to at least `bytes` (an activity by more segment efforts with
    * fresh ids, anything else by a long `description`), like an all-day ride's body;
    * "rewrite": the real answer with its body text passed through `rewrite` (a record the tool
-   * cannot store: an id above 2^63, a null id, a field missing).
+   * cannot store: an id above 2^63, a null id, a field missing);
+   * "empty": the real status with the body `[]` (a list page that came back empty for once);
+   * "truncate": the real answer with only the first half of its list (a page cut short);
+   * "race": the real answer, then `race()` runs before the next request is served (the world
+   * changes between two list pages: an activity deleted or uploaded after page 1 was served).
    */
   kind: FaultKind;
   /** For "rewrite": the body text Strava should have sent instead. */
   rewrite?: (body: string) => string;
+  /** For "race": what changes on Strava right after this answer. */
+  race?: () => void;
   /** default 1 */
   times?: number;
+  /** The first `skip` matching requests pass untouched (default 0): a fault in the middle of a listing. */
+  skip?: number;
   delayMs?: number;
   /** "huge": the least body size in bytes (default 10 MiB). */
   bytes?: number;
@@ -58,6 +77,13 @@ export function growBody(text: string, bytes: number): string {
   return stringifyJson(body);
 }
 
+/** `text` (a JSON array) cut to its first half (rounded down); any other body as it is. */
+export function halveList(text: string): string {
+  const list = parseJson(text);
+  if (!Array.isArray(list)) return text;
+  return stringifyJson(list.slice(0, Math.floor(list.length / 2)));
+}
+
 /** The error a dropped connection's body stream fails with (the server's onError expects it). */
 export class SimulatedDrop extends Error {
   override name = "SimulatedDrop";
@@ -72,6 +98,8 @@ export class FaultQueue {
     delayMs: number;
     bytes: number;
     rewrite?: (body: string) => string;
+    race?: () => void;
+    skip: number;
   }[] = [];
   #pendingDelays = 0;
 
@@ -80,6 +108,9 @@ export class FaultQueue {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new RangeError("fault times must be a positive integer");
     if (fault.kind === "rewrite" && !fault.rewrite) throw new TypeError("a rewrite fault needs its rewrite function");
+    if (fault.kind === "race" && !fault.race) throw new TypeError("a race fault needs its race function");
+    const skip = fault.skip ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new RangeError("fault skip must be a non-negative integer");
     this.#faults.push({
       path: fault.path,
       kind: fault.kind,
@@ -87,6 +118,8 @@ export class FaultQueue {
       delayMs: fault.delayMs ?? 60_000,
       bytes: fault.bytes ?? DEFAULT_HUGE_BYTES,
       rewrite: fault.rewrite,
+      race: fault.race,
+      skip,
     });
   }
 
@@ -101,12 +134,22 @@ export class FaultQueue {
   }
 
   /** The fault the request to `path` gets (consuming one of its `times`), or null. */
-  take(path: string): { kind: FaultKind; delayMs: number; bytes: number; rewrite?: (body: string) => string } | null {
+  take(path: string): {
+    kind: FaultKind;
+    delayMs: number;
+    bytes: number;
+    rewrite?: (body: string) => string;
+    race?: () => void;
+  } | null {
     for (const f of this.#faults) {
       if (f.remaining <= 0) continue;
       if (f.path) {
         f.path.lastIndex = 0;
         if (!f.path.test(path)) continue;
+      }
+      if (f.skip > 0) {
+        f.skip--;
+        continue;
       }
       f.remaining--;
       return f;

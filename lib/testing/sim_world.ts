@@ -7,6 +7,7 @@
  * the truth's records describe the new world for comparison.
  */
 import type { Json, SimActivity, StravaSimulator } from "./strava_sim.ts";
+import { isoSeconds } from "./sim_geo.ts";
 
 function activityOf(sim: StravaSimulator, id: bigint): SimActivity {
   const activity = sim.truth.activities.find((a) => a.id === id);
@@ -152,4 +153,26 @@ export function removeSegment(sim: StravaSimulator, id: bigint): void {
   if (!sim.truth.segments.delete(id)) throw new RangeError(`no segment ${id} with details`);
   sim.truth.privateSegments.delete(id);
   sim.truth.notFoundSegments.add(id);
+}
+
+/**
+ * `count` activities from index `from` of the truth (oldest first) now start in the same second
+ * as the first of them, as a watch and a phone uploading one ride can: a listing page boundary
+ * may fall between activities of one start second. Efforts keep their times; the truth stays
+ * ordered by start. Returns the activities.
+ */
+export function startTogether(sim: StravaSimulator, from: number, count: number): SimActivity[] {
+  const together = sim.truth.activities.slice(from, from + count);
+  if (together.length !== count || count < 2) throw new RangeError("startTogether needs count >= 2 activities");
+  const second = together[0].startEpoch;
+  for (const activity of together) {
+    const shift = second - activity.startEpoch;
+    const local = Date.parse(String(activity.summary.start_date_local)) / 1000 + shift;
+    activity.startEpoch = second;
+    activity.startDate = isoSeconds(second);
+    for (const record of [activity.summary, activity.detail]) {
+      Object.assign(record, { start_date: activity.startDate, start_date_local: isoSeconds(local) });
+    }
+  }
+  return together;
 }

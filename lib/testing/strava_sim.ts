@@ -12,7 +12,7 @@
  */
 import { type ApiWorld, routeApi } from "./sim_api.ts";
 import { ENVOY_503, RATE_LIMITED, RESOURCE_NOT_FOUND, SERVER_ERROR } from "./sim_errors.ts";
-import { type Fault, FaultQueue, growBody, SimulatedDrop } from "./sim_faults.ts";
+import { type Fault, FaultQueue, growBody, halveList, SimulatedDrop } from "./sim_faults.ts";
 import { SimGenerator } from "./sim_generator.ts";
 import { type RequestLogEntry, scrubQuery, type SimAnswer, toJsonText } from "./sim_http.ts";
 import { type Consent, type OAuthApp, routeOAuth, tokenBody, type TokenResponse } from "./sim_oauth.ts";
@@ -385,6 +385,20 @@ export class StravaSimulator {
         const real = await this.#route(req, url, entry);
         if (real.status !== 200) return real;
         return new Response(growBody(await real.text(), f.bytes), { status: 200, headers: real.headers });
+      }
+      case "empty": {
+        const real = await this.#route(req, url, entry);
+        await real.body?.cancel();
+        return new Response("[]", { status: real.status, headers: real.headers });
+      }
+      case "truncate": {
+        const real = await this.#route(req, url, entry);
+        return new Response(halveList(await real.text()), { status: real.status, headers: real.headers });
+      }
+      case "race": {
+        const real = await this.#route(req, url, entry);
+        f.race!();
+        return real;
       }
       case "malformed": {
         const real = await this.#route(req, url, entry);
