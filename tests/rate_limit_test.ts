@@ -2,7 +2,13 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { openDatabase, transaction } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { SharedRateState } from "../lib/store/rate_state.ts";
-import { type Acquire, loadBudgetStatus, type Permit, RateLimiter } from "../lib/strava/rate_limit.ts";
+import {
+  type Acquire,
+  loadBudgetStatus,
+  openSharedBudget,
+  type Permit,
+  RateLimiter,
+} from "../lib/strava/rate_limit.ts";
 import { DAY_MS, dayStart, WINDOW_MS, windowStart } from "../lib/strava/rate_window.ts";
 import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
 import { tempDir } from "./helpers.ts";
@@ -390,6 +396,15 @@ Deno.test("persisting inside a transaction the caller has open on its database g
       db.close();
     }
   });
+});
+
+Deno.test("a budget file that cannot be opened is left as it was, and the run goes on with a budget of its own", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/strava_budget.db`;
+  await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
+  strictEqual(openSharedBudget("client:1", path), undefined);
+  strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
+  strictEqual(loadBudgetStatus(T0, 0.9, path).read.usage15, 0, "stats: Strava's defaults");
 });
 
 Deno.test("loadBudgetStatus without a budget file reports defaults", () => {
