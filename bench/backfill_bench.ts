@@ -17,7 +17,9 @@
 import { parseArgs } from "node:util";
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { DAY_MS, RateLimiter } from "../lib/strava/rate_limit.ts";
+import { RateLimiter } from "../lib/strava/rate_limit.ts";
+import { DAY_MS } from "../lib/strava/rate_window.ts";
+import { SharedRateState } from "../lib/store/rate_state.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider } from "../lib/strava/tokens.ts";
 import type { EngineContext, RunSummary } from "../lib/backfill/engine.ts";
@@ -53,7 +55,8 @@ async function scenario(start: "api" | "archive") {
   const db = openDatabase(`${dir}/bench.db`, { create: true });
   migrate(db);
   if (start === "archive") await importArchive(db, sim);
-  const ctx = engineContext(db, sim, clock, dir);
+  using budget = new SharedRateState("client:12345", `${dir}/strava_budget.db`);
+  const ctx = engineContext(db, sim, clock, dir, budget);
 
   const wall = performance.now();
   const startedAt = clock.now();
@@ -81,8 +84,14 @@ async function importArchive(db: Database, sim: StravaSimulator): Promise<void> 
 }
 
 /** The real limiter, client and token refresh on the simulator and the virtual clock. */
-function engineContext(db: Database, sim: StravaSimulator, clock: VirtualClock, dir: string): EngineContext {
-  const limiter = new RateLimiter({ db, now: clock.now, buffer: BUFFER });
+function engineContext(
+  db: Database,
+  sim: StravaSimulator,
+  clock: VirtualClock,
+  dir: string,
+  budget: SharedRateState,
+): EngineContext {
+  const limiter = new RateLimiter({ state: budget, now: clock.now, buffer: BUFFER });
   const client = new StravaClient({
     apiUrl: sim.apiUrl,
     // Days pass: access tokens expire every six hours and are refreshed (and rotated) as in real use.

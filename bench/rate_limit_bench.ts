@@ -2,8 +2,8 @@
  * Rate-limit benchmark: a long backfill against a fake Strava that counts usage exactly like
  * Strava (per-application 15-min windows at :00/:15/:30/:45 UTC and UTC days, reads and all
  * requests) and answers 429 past a limit, on a virtual clock. Only the limiter is real
- * (lib/strava/rate_limit.ts, persisting to an in-memory SQLite database migrated like the real one;
- * several processes in one folder share an in-memory stand-in of the folder's budget store).
+ * (lib/strava/rate_limit.ts, persisting to an in-memory stand-in of the folder's budget store, which
+ * several processes in one folder share and a new process starts from).
  *
  * For each scenario it reports requests sent, 429s, simulated days to completion, and the lower
  * bound ceil(requests needed / floor(daily limit × buffer)) days (less what another program
@@ -13,11 +13,10 @@
  *
  * Usage: deno task bench:limits [--activities N] [--segments N] [--buffer F] [--json]
  */
-import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { DAY_MS, dayStart, type Permit, RateLimiter, windowStart } from "../lib/strava/rate_limit.ts";
-import { migrate } from "../lib/store/schema.ts";
-import { MemoryRateState } from "../lib/store/rate_state.ts";
+import { type Permit, RateLimiter } from "../lib/strava/rate_limit.ts";
+import { DAY_MS, dayStart, windowStart } from "../lib/strava/rate_window.ts";
+import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
 import { mulberry32 } from "../lib/testing/sim_random.ts";
 
 /** Strava's counting, per application, on the server's own clock. */
@@ -115,17 +114,11 @@ const SLACK_MS = 1000;
 function run(scenario: Scenario, needed: number, buffer: number, start: number): Result {
   const random = mulberry32(42);
   const server = new FakeStrava(scenario.limits ?? {}, scenario.skewMs ?? 0);
-  const db = new DatabaseSync(":memory:");
-  migrate(db);
   let t = start;
   const now = () => t;
-  const shared = scenario.processes ? new MemoryRateState() : undefined;
-  const others = Array.from({ length: (scenario.processes ?? 1) - 1 }, () => {
-    const own = new DatabaseSync(":memory:");
-    migrate(own);
-    return { db: own, limiter: new RateLimiter({ now, buffer, db: own, state: shared }) };
-  });
-  let limiter = new RateLimiter({ now, buffer, db, state: shared });
+  const state = new MemoryRateState();
+  const others = Array.from({ length: (scenario.processes ?? 1) - 1 }, () => new RateLimiter({ now, buffer, state }));
+  let limiter = new RateLimiter({ now, buffer, state });
   let done = 0;
   let sent = 0;
   let sinceRestart = 0;
@@ -144,14 +137,14 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
       server.spendElsewhere(t, scenario.burst.reads);
     }
     if (scenario.restartEvery && sinceRestart >= scenario.restartEvery) {
-      limiter = new RateLimiter({ now, buffer, db });
+      limiter = new RateLimiter({ now, buffer, state });
       sinceRestart = 0;
     }
     // Acquire up to `concurrency` slots at once (one per process with several processes); they
     // are answered together, in shuffled order.
     const batch: Permit[] = [];
     let until = Infinity;
-    const sources = [limiter, ...others.map((o) => o.limiter)];
+    const sources = [limiter, ...others];
     const width = scenario.processes ?? scenario.concurrency ?? 1;
     while (batch.length < Math.min(width, needed - done)) {
       const source = sources[batch.length % sources.length];
@@ -176,8 +169,6 @@ function run(scenario: Scenario, needed: number, buffer: number, start: number):
     sent += batch.length;
     sinceRestart += batch.length;
   }
-  db.close();
-  for (const o of others) o.db.close();
   // What is left to this run of each day's allowance once the other program has had its share.
   const dailyAllowed = Math.floor((scenario.limits?.readDay ?? 1000) * buffer) - (scenario.burst?.reads ?? 0);
   return {
@@ -218,7 +209,7 @@ if (import.meta.main) {
   const scenarios: Scenario[] = [
     { name: "sequential, default limits" },
     { name: "4 requests in flight", concurrency: 4 },
-    { name: "new process every 50 requests (db)", restartEvery: 50 },
+    { name: "new process every 50 requests (store)", restartEvery: 50 },
     { name: "2 processes in one folder (shared store)", processes: 2 },
     { name: "4 processes in one folder (shared store)", processes: 4 },
     { name: "Strava's clock 5 s behind ours", skewMs: -5000 },

@@ -10,13 +10,13 @@ import { ResponseTooLargeError } from "../lib/strava/client.ts";
 import { parseJson, rawJson } from "../lib/json.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import { engineWorld, simClient } from "./helpers.ts";
+import { engineWorld, folderBudget, simClient } from "./helpers.ts";
 
 const CAP = 200_000;
 
-/** A client whose body cap is CAP, with a limiter persisting to `db`. */
+/** A client whose body cap is CAP, with a limiter persisting to the budget store of `db`'s folder. */
 function cappedClient(sim: StravaSimulator, clock: VirtualClock, db: ReturnType<typeof openDatabase>) {
-  return simClient(sim, clock, { limiter: { db }, client: { maxBodyBytes: CAP } });
+  return simClient(sim, clock, { limiter: { state: folderBudget(db) }, client: { maxBodyBytes: CAP } });
 }
 
 Deno.test("body cap: a body over the cap is refused after one request, with a reason naming the cap", async () => {

@@ -1,5 +1,5 @@
 /** Test fixture: a rate budget as the limiter reports it, for the ETA and progress tests that need no limiter. */
-import type { BudgetStatus, FamilyBudget } from "../lib/strava/rate_limit.ts";
+import type { BudgetStatus, FamilyBudget } from "../lib/strava/rate_window.ts";
 
 /** 12:05 UTC, inside the 12:00 window. */
 export const T0 = Date.UTC(2026, 4, 1, 12, 5, 0);

@@ -8,6 +8,7 @@ import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
+import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
 import type { EngineContext } from "../lib/backfill/engine.ts";
 import { RateLimiter, type RateLimiterOptions } from "../lib/strava/rate_limit.ts";
 import { staticTokenProvider, StravaClient, type StravaClientOptions } from "../lib/strava/client.ts";
@@ -195,9 +196,18 @@ export function simClient(
   return { limiter, client };
 }
 
+const budgets = new WeakMap<Database, MemoryRateState>();
+
+/** The folder's budget store of a test database, in memory: runs on one database share it, as in one folder. */
+export function folderBudget(db: Database): MemoryRateState {
+  let state = budgets.get(db);
+  if (!state) budgets.set(db, state = new MemoryRateState());
+  return state;
+}
+
 /**
- * The engine's context for in-process runs: the real limiter (persisting to `db`) and client,
- * talking to `sim` through its in-process fetch, everything on `clock`.
+ * The engine's context for in-process runs: the real limiter (persisting to the budget store of
+ * `db`'s folder, in memory) and client, talking to `sim` through its in-process fetch, everything on `clock`.
  */
 export function simContext(
   db: Database,
@@ -205,7 +215,7 @@ export function simContext(
   clock: VirtualClock,
   { wait = true, scope = "read,activity:read_all" }: { wait?: boolean; scope?: string } = {},
 ): EngineContext {
-  const { limiter, client } = simClient(sim, clock, { scope, limiter: { db } });
+  const { limiter, client } = simClient(sim, clock, { scope, limiter: { state: folderBudget(db) } });
   return { db, client, limiter, now: clock.now, sleep: clock.sleep, wait };
 }
 

@@ -1,11 +1,12 @@
 /**
- * lib/strava/rate_limit.ts and strava_clock.ts: limits and clocks that cannot strand the tool.
+ * lib/strava/rate_limit.ts and rate_window.ts (Strava's clock): limits and clocks that cannot strand the tool.
  * A saved limit too small for the buffer, and a machine clock hours away from Strava's, on a
  * virtual clock and through the simulator.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { MemoryRateState } from "../lib/store/rate_state.ts";
-import { type Acquire, DAY_MS, type Permit, RateLimiter, WINDOW_MS } from "../lib/strava/rate_limit.ts";
+import { type Acquire, type Permit, RateLimiter } from "../lib/strava/rate_limit.ts";
+import { DAY_MS, WINDOW_MS } from "../lib/strava/rate_window.ts";
+import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
 import { RateLimitedError } from "../lib/strava/client.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

@@ -1,22 +1,17 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { type Database, openDatabase, transaction } from "../lib/store/db.ts";
+import { openDatabase, transaction } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
+import { SharedRateState } from "../lib/store/rate_state.ts";
 import {
   type Acquire,
-  DAY_MS,
-  dayStart,
+  loadBudgetStatus,
+  openSharedBudget,
   type Permit,
   RateLimiter,
-  WINDOW_MS,
-  windowStart,
 } from "../lib/strava/rate_limit.ts";
-import { MemoryRateState } from "../lib/store/rate_state.ts";
-import { loadBudgetStatus as loadWithShared } from "../lib/strava/shared_budget.ts";
-import { tempDatabase, tempDir } from "./helpers.ts";
-
-/** The budget stats shows from a database alone (no shared file in this folder). */
-const loadBudgetStatus = (db: Database, now: number, buffer?: number) =>
-  loadWithShared(db, now, buffer, "/nonexistent/strava_budget.db");
+import { DAY_MS, dayStart, WINDOW_MS, windowStart } from "../lib/strava/rate_window.ts";
+import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
+import { tempDir } from "./helpers.ts";
 
 /** 2026-05-01 12:05:00 UTC: inside the 12:00–12:15 window. */
 const T0 = Date.UTC(2026, 4, 1, 12, 5, 0);
@@ -52,19 +47,25 @@ function spend(limiter: RateLimiter, n: number): void {
   for (let i = 0; i < n; i++) permit(limiter.tryAcquire()).complete({ status: 200, headers: new Headers() });
 }
 
-async function withDb(fn: (open: () => Database) => void | Promise<void>): Promise<void> {
+/**
+ * `fn` with `open`, which opens the folder's budget store as one more process would, and
+ * `stats`, the budget stats reads from it.
+ */
+async function withStore(
+  fn: (open: () => SharedRateState, stats: (now: number) => ReturnType<typeof loadBudgetStatus>, dir: string) => void,
+): Promise<void> {
   await using dir = await tempDir();
-  const opened: Database[] = [];
+  const path = `${dir.path}/strava_budget.db`;
+  const opened: SharedRateState[] = [];
   const open = () => {
-    const db = openDatabase(`${dir.path}/segments.db`, { create: true });
-    migrate(db);
-    opened.push(db);
-    return db;
+    const store = new SharedRateState("client:1", path);
+    opened.push(store);
+    return store;
   };
   try {
-    await fn(open);
+    fn(open, (now) => loadBudgetStatus(now, undefined, path), dir.path);
   } finally {
-    for (const db of opened) db.close();
+    for (const store of opened) store[Symbol.dispose]();
   }
 }
 
@@ -247,10 +248,9 @@ Deno.test("a 429 from a Strava clock 2 s behind ours blocks until Strava's windo
 });
 
 Deno.test("a 429 on the first request of a run blocks the window, in this process and the next", async () => {
-  await withDb((open) => {
+  await withStore((open) => {
     const c = clock();
-    const db = open();
-    const limiter = new RateLimiter({ now: c.now, db });
+    const limiter = new RateLimiter({ now: c.now, state: open() });
     const p = permit(limiter.tryAcquire());
     p.complete({ status: 429, headers: headers([101, 350], [101, 350]) });
     deepStrictEqual(limiter.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "rate_limited" });
@@ -258,7 +258,7 @@ Deno.test("a 429 on the first request of a run blocks the window, in this proces
 
     // A new process right after: no request at all.
     c.t += MIN;
-    const next = new RateLimiter({ now: c.now, db: open() });
+    const next = new RateLimiter({ now: c.now, state: open() });
     deepStrictEqual(next.tryAcquire(), { ok: false, until: Date.UTC(2026, 4, 1, 12, 15), reason: "rate_limited" });
     c.t = Date.UTC(2026, 4, 1, 12, 15);
     ok(next.tryAcquire().ok);
@@ -266,23 +266,23 @@ Deno.test("a 429 on the first request of a run blocks the window, in this proces
 });
 
 Deno.test("a 429 with the daily usage at its limit blocks until midnight UTC", async () => {
-  await withDb((open) => {
+  await withStore((open) => {
     const c = clock();
-    const limiter = new RateLimiter({ now: c.now, db: open() });
+    const limiter = new RateLimiter({ now: c.now, state: open() });
     permit(limiter.tryAcquire()).complete({ status: 429, headers: headers([40, 1000], [40, 1000]) });
     const refused = limiter.tryAcquire();
     deepStrictEqual(refused, { ok: false, until: Date.UTC(2026, 4, 2), reason: "rate_limited" });
     c.t = Date.UTC(2026, 4, 1, 23, 59);
-    strictEqual(new RateLimiter({ now: c.now, db: open() }).tryAcquire().ok, false);
+    strictEqual(new RateLimiter({ now: c.now, state: open() }).tryAcquire().ok, false);
     c.t = Date.UTC(2026, 4, 2);
-    ok(new RateLimiter({ now: c.now, db: open() }).tryAcquire().ok);
+    ok(new RateLimiter({ now: c.now, state: open() }).tryAcquire().ok);
   });
 });
 
-Deno.test("state persists across two limiter instances on one database", async () => {
-  await withDb((open) => {
+Deno.test("state persists across two limiter instances on one budget store", async () => {
+  await withStore((open, stats) => {
     const c = clock();
-    const first = new RateLimiter({ now: c.now, db: open() });
+    const first = new RateLimiter({ now: c.now, state: open() });
     permit(first.tryAcquire()).complete({
       status: 200,
       headers: headers([40, 500], [45, 600], { read: [150, 1500], overall: [300, 3000] }),
@@ -290,7 +290,7 @@ Deno.test("state persists across two limiter instances on one database", async (
     permit(first.tryAcquire()).fail();
 
     c.t += 5 * MIN; // same window
-    let s = new RateLimiter({ now: c.now, db: open() }).status();
+    let s = new RateLimiter({ now: c.now, state: open() }).status();
     deepStrictEqual(
       [s.read.usage15, s.read.usageDay, s.read.limit15, s.read.limitDay, s.overall.usage15, s.overall.limit15],
       [41, 501, 150, 1500, 46, 300],
@@ -298,25 +298,25 @@ Deno.test("state persists across two limiter instances on one database", async (
     strictEqual(s.read.inFlight, 0);
 
     c.t = Date.UTC(2026, 4, 1, 12, 15); // next window: its usage is 0, the day's stays, limits stay
-    s = new RateLimiter({ now: c.now, db: open() }).status();
+    s = new RateLimiter({ now: c.now, state: open() }).status();
     deepStrictEqual([s.read.usage15, s.read.usageDay, s.read.limit15], [0, 501, 150]);
 
     c.t = Date.UTC(2026, 4, 2, 0, 1); // next day: both 0
-    s = loadBudgetStatus(open(), c.t);
+    s = stats(c.t);
     deepStrictEqual([s.read.usage15, s.read.usageDay, s.read.allowedDay, s.blockedUntil], [0, 0, 1350, null]);
   });
 });
 
 Deno.test("two processes at once: the larger usage of the same window wins when persisting", async () => {
-  await withDb((open) => {
+  await withStore((open, stats) => {
     const c = clock();
-    const a = new RateLimiter({ now: c.now, db: open() });
-    const b = new RateLimiter({ now: c.now, db: open() });
+    const a = new RateLimiter({ now: c.now, state: open() });
+    const b = new RateLimiter({ now: c.now, state: open() });
     permit(a.tryAcquire()).complete({ status: 200, headers: headers([50, 700]) });
     c.t += 1000;
     permit(b.tryAcquire()).complete({ status: 200, headers: headers([30, 650]) });
     deepStrictEqual([b.status().read.usage15, b.status().read.usageDay], [50, 700]);
-    const persisted = loadBudgetStatus(open(), c.t);
+    const persisted = stats(c.t);
     deepStrictEqual([persisted.read.usage15, persisted.read.usageDay], [50, 700]);
     // Figures another process wrote in an earlier window count as 0 now.
     c.t = Date.UTC(2026, 4, 1, 12, 20);
@@ -382,21 +382,33 @@ Deno.test("shared store: a reservation left by a killed process expires and coun
   ok(alive.tryAcquire().ok);
 });
 
-Deno.test("persisting joins a transaction the caller has open", async () => {
-  await withDb((open) => {
+Deno.test("persisting inside a transaction the caller has open on its database goes to the budget store", async () => {
+  await withStore((open, stats, dir) => {
     const c = clock();
-    const db = open();
-    const limiter = new RateLimiter({ now: c.now, db });
-    const p = permit(limiter.tryAcquire());
-    transaction(db, () => p.complete({ status: 200, headers: headers([7, 8]) }));
-    strictEqual(loadBudgetStatus(open(), c.t).read.usage15, 7);
+    const db = openDatabase(`${dir}/segments.db`, { create: true });
+    try {
+      migrate(db);
+      const limiter = new RateLimiter({ now: c.now, state: open() });
+      const p = permit(limiter.tryAcquire());
+      transaction(db, () => p.complete({ status: 200, headers: headers([7, 8]) }));
+      strictEqual(stats(c.t).read.usage15, 7);
+    } finally {
+      db.close();
+    }
   });
 });
 
-Deno.test("loadBudgetStatus works on a database without the table and reports defaults", async () => {
-  await using world = await tempDatabase("bare.db");
-  const { db } = world;
-  const s = loadBudgetStatus(db, T0, 0.5);
+Deno.test("a budget file that cannot be opened is left as it was, and the run goes on with a budget of its own", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/strava_budget.db`;
+  await Deno.writeTextFile(path, "not a database, 40 characters long....\n");
+  strictEqual(openSharedBudget("client:1", path), undefined);
+  strictEqual(await Deno.readTextFile(path), "not a database, 40 characters long....\n");
+  strictEqual(loadBudgetStatus(T0, 0.9, path).read.usage15, 0, "stats: Strava's defaults");
+});
+
+Deno.test("loadBudgetStatus without a budget file reports defaults", () => {
+  const s = loadBudgetStatus(T0, 0.5, "/nonexistent/strava_budget.db");
   deepStrictEqual([s.read.allowed15, s.read.remainingDay, s.overall.allowedDay], [50, 500, 1000]);
   deepStrictEqual([s.windowResetsAt, s.dayResetsAt], [windowStart(T0) + WINDOW_MS, dayStart(T0) + DAY_MS]);
 });

@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AuthError } from "../lib/errors.ts";
-import { RateLimiter, WINDOW_MS, windowStart } from "../lib/strava/rate_limit.ts";
+import { RateLimiter } from "../lib/strava/rate_limit.ts";
+import { WINDOW_MS, windowStart } from "../lib/strava/rate_window.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import {
   ForbiddenError,

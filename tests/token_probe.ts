@@ -24,7 +24,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     db = openMigrated(values.db);
     const tokens = createTokenProvider({ config, db, tokensPath: values.tokens });
-    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter: new RateLimiter({ db }) });
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter: new RateLimiter() });
     const athlete = await client.getAthlete();
     const refreshes = tokens instanceof RefreshingTokenProvider ? tokens.refreshCount : 0;
     console.log(`athlete ${athlete.id} refreshes ${refreshes}`);

@@ -267,7 +267,7 @@ Deno.test("tokens+sim: expiry and rotation over several runs by a virtual clock;
         now: clock.now,
         sleep: clock.sleep,
       });
-      const limiter = new RateLimiter({ db, now: clock.now });
+      const limiter = new RateLimiter({ now: clock.now });
       const client = new StravaClient({ apiUrl: sim.apiUrl, tokens, limiter, fetch: sim.fetch, now: clock.now });
       const athlete = await client.getAthlete();
       strictEqual(athlete.id, sim.truth.athleteId);

@@ -4,7 +4,7 @@
  * request takes (`msPerRequest`, measured). A run of 60 requests with budget to spare still takes
  * 60 x the latency; a backfill of thousands is bound by the windows and days.
  */
-import type { BudgetStatus } from "../strava/rate_limit.ts";
+import type { BudgetStatus } from "../strava/rate_window.ts";
 
 const WINDOW_MS = 15 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -10,8 +10,7 @@ import { acquireRunLock } from "../store/run_lock.ts";
 import { assertToolDatabase, openMigrated } from "../store/open.ts";
 import { requeueFailed } from "../store/backfill_store.ts";
 import { setupLogging } from "../log.ts";
-import { RateLimiter } from "../strava/rate_limit.ts";
-import { openSharedBudget, rateAppKey } from "../strava/shared_budget.ts";
+import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import type { EngineContext } from "./engine.ts";
@@ -145,7 +144,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   try {
     // Strava's budget is per application: runs on other databases in this folder share it.
     sharedBudget = openSharedBudget(rateAppKey(config.clientId));
-    const limiter = new RateLimiter({ db, state: sharedBudget, buffer: options.rateBuffer });
+    const limiter = new RateLimiter({ state: sharedBudget, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
     const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });

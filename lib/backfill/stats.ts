@@ -1,6 +1,6 @@
 /**
  * `manage_backfill --mode stats`: counts straight from the database, the rate budget from
- * the persisted limiter state (no request is made), the last run from the state file, and
+ * the folder's budget store (strava_budget.db, read only; no request is made), the last run from the state file, and
  * an ETA at the current daily limit and buffer. It only reads (the database is opened read-only
  * by lib/store/open.ts `openForReading`), so it may meet a schema older or newer than this tool:
  * a figure the schema cannot give is null ("unknown"), never an error.
@@ -10,8 +10,7 @@ import { LATEST_VERSION, schemaVersion } from "../store/schema.ts";
 import { hasDeletedAt } from "../store/views.ts";
 import { countPendingActivities, countPendingSegments, PENDING_ACTIVITIES } from "../store/backfill_store.ts";
 import { describeFilter, isFiltered, type QueueFilter } from "../store/queue_filter.ts";
-import { DEFAULT_BUFFER } from "../strava/rate_limit.ts";
-import { loadBudgetStatus } from "../strava/shared_budget.ts";
+import { DEFAULT_BUFFER, loadBudgetStatus } from "../strava/rate_limit.ts";
 import { estimateFinish } from "./eta.ts";
 import type { BackfillState } from "./state_file.ts";
 import { runLockHeld } from "../store/run_lock.ts";
@@ -108,7 +107,7 @@ export function collectStats(
   note: string | null = null,
 ): Stats {
   const records = countRecords(db);
-  const budget = loadBudgetStatus(db, now, buffer);
+  const budget = loadBudgetStatus(now, buffer);
   const { activities, segments } = records;
   const needed = activities.pending === null || segments.pending === null
     ? null

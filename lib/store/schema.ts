@@ -114,8 +114,9 @@ export const TABLES: Readonly<Record<string, Columns>> = {
     ["scope", "TEXT"],
     ["updated_at", "TEXT"],
   ],
-  // One row per limit family ('read', 'overall'): the last figures the server sent and
-  // when, so every process shares one budget. Times are Unix milliseconds.
+  // Until schema 6, a copy of the rate budget (one row per limit family); since then empty: the
+  // budget lives in the folder's strava_budget.db (lib/store/rate_state.ts). The table stays
+  // because it marks this tool's databases (lib/store/open.ts) and migration 1 has shipped.
   rate_limit_state: [
     ["name", "TEXT PRIMARY KEY"],
     ["limit_15min", "INTEGER"],
@@ -245,6 +246,15 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (db) => {
       ensureTable(db, "activities");
       ensureTable(db, "segments");
+    },
+  },
+  {
+    version: 6,
+    description: "the rate budget lives only in the folder's strava_budget.db: the database's copy is emptied",
+    // The rows were a copy of the folder's budget store, kept for stats; stats reads the store now.
+    // The empty table stays: it marks this tool's databases (lib/store/open.ts).
+    up: (db) => {
+      if (tableExists(db, "rate_limit_state")) db.exec("DELETE FROM rate_limit_state");
     },
   },
 ];

@@ -7,54 +7,42 @@
  *   after every response, including errors and 429s;
  * - never lets usage plus requests in flight pass floor(limit × buffer) of any window;
  * - treats a 429 as "this window (or day) is spent" and refuses until it reopens;
- * - persists what it knows after every response (lib/store/rate_state.ts, table
- *   `rate_limit_state`), so the next process (or one running beside it) starts from the same budget.
+ * - reserves each request in, and persists what it knows after every response to, the folder's
+ *   budget store (lib/store/rate_state.ts, `strava_budget.db`), so the next process (or one
+ *   running beside it) starts from the same budget. It is the only persistent state.
  *
  * Usage figures belong to the window they were observed in; when the window or day rolls over
  * they count as 0. Windows are UTC, aligned to the epoch (which is itself aligned to :00 UTC).
  */
 import { getLogger } from "@logtape/logtape";
-import type { Database } from "../store/db.ts";
 import {
   type RateReservation,
   type RateStateRow,
   type RateStateStore,
   type RateStateView,
-  SqliteRateState,
+  readSharedRateRows,
+  SHARED_RATE_STATE_PATH,
+  SharedRateState,
 } from "../store/rate_state.ts";
 import {
   type BudgetStatus,
   type Clock,
+  countExpired,
   DAY_MS,
   dayStart,
   FAMILIES,
+  familiesOf,
   type FamilyBudget,
   type FamilyName,
-  HEADERS,
-  parsePair,
-  serverTime,
-  WINDOW_MS,
-  windowStart,
-} from "./rate_window.ts";
-import { StravaClock } from "./strava_clock.ts";
-import {
-  countExpired,
-  familiesOf,
   familyRow,
   type FamilyState,
   freshFamily,
+  HEADERS,
   mergeRow,
+  parsePair,
+  serverTime,
+  StravaClock,
   syncUsage,
-} from "./rate_family.ts";
-
-export {
-  type BudgetStatus,
-  type Clock,
-  DAY_MS,
-  dayStart,
-  DEFAULT_LIMITS,
-  type FamilyBudget,
-  type FamilyName,
   WINDOW_MS,
   windowStart,
 } from "./rate_window.ts";
@@ -87,15 +75,13 @@ export interface RateLimiterOptions {
   /** Share of each limit to spend, in (0, 1] (default 0.9, `--rate-buffer`). */
   buffer?: number;
   /**
-   * Table rate_limit_state of this database (lib/store/schema.ts): where the state lives when no
-   * `state` is given; with one, a copy kept for `stats` (and read when `state` is still empty).
-   */
-  db?: Database;
-  /**
-   * Where the state lives, e.g. the folder's shared store (lib/store/shared_rate_state.ts), whose
-   * reservations make the budget exact across processes, or `MemoryRateState` in tests.
+   * Where the state lives: the folder's budget store (lib/store/rate_state.ts), whose
+   * reservations make the budget exact across processes, or `MemoryRateState` in tests. None:
+   * the budget lives in this instance alone.
    */
   state?: RateStateStore;
+  /** Stored rows to start from without a store (stats' read of the budget file); ignored with `state`. */
+  rows?: RateStateRow[];
   /** How long a reservation outlives a holder that never reports (killed); default RESERVATION_TTL_MS. */
   reservationTtlMs?: number;
 }
@@ -115,8 +101,6 @@ export class RateLimiter {
   readonly #now: Clock;
   readonly #buffer: number;
   readonly #state: RateStateStore | undefined;
-  /** The database copy of the state when `state` is another store. */
-  readonly #mirror: SqliteRateState | undefined;
   readonly #ttl: number;
   /** Requests of other processes in flight, per family, as last seen in the shared store. */
   readonly #others: Record<FamilyName, number> = { read: 0, overall: 0 };
@@ -132,10 +116,8 @@ export class RateLimiter {
    * instant is on Strava's clock; what leaves the limiter (reopening times, status) is on ours.
    */
   readonly #strava: StravaClock;
-  /** What this instance last wrote, to tell its own rows from another process's. */
-  readonly #written: Partial<Record<FamilyName, RateStateRow>> = {};
 
-  /** Loads persisted state from `state` (or `db`) if given. */
+  /** Loads the persisted state from `state` (or `rows`) if given. */
   constructor(options: RateLimiterOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#strava = new StravaClock(this.#now);
@@ -143,13 +125,8 @@ export class RateLimiter {
     if (!(buffer > 0 && buffer <= 1)) throw new RangeError(`rate buffer must be in (0, 1], got ${buffer}`);
     this.#buffer = buffer;
     this.#ttl = options.reservationTtlMs ?? RESERVATION_TTL_MS;
-    const dbState = options.db ? new SqliteRateState(options.db) : undefined;
-    this.#state = options.state ?? dbState;
-    if (options.state) this.#mirror = dbState;
-    if (this.#state) {
-      const rows = this.#state.load();
-      this.#load(rows.length > 0 || !this.#mirror ? rows : this.#mirror.load());
-    }
+    this.#state = options.state;
+    this.#load(this.#state?.load() ?? options.rows ?? []);
   }
 
   /** Now on Strava's clock, as far as its headers told. */
@@ -162,7 +139,7 @@ export class RateLimiter {
     const now = this.#clock();
     this.#roll(now);
     const state = this.#state;
-    if (!state?.sharesReservations) return this.#local(this.#acquire(kind, now, null));
+    if (!state) return this.#local(this.#acquire(kind, now, null));
     // Decide and reserve in one transaction of the shared store, seeing every process's usage
     // and requests in flight: no other process can take the same last slot.
     let result: Acquire | undefined;
@@ -374,7 +351,6 @@ export class RateLimiter {
         f.observedAt = row.observed_at;
       }
       if (row.blocked_until !== null) this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, row.blocked_until);
-      this.#written[name] = row;
     }
     this.#roll(now);
   }
@@ -387,14 +363,11 @@ export class RateLimiter {
   #persist(now: number, reservation: string | null): void {
     const state = this.#state;
     if (!state) return;
-    let rows: RateStateRow[] = [];
     state.update(now, (view) => {
       this.#absorb(view, now);
-      rows = this.#rows(now);
-      return { rows, release: reservation ?? undefined };
+      return { rows: this.#rows(now), release: reservation ?? undefined };
     });
     if (reservation !== null) this.#mine.delete(reservation);
-    this.#mirror?.update(now, () => ({ rows }));
   }
 
   /**
@@ -403,11 +376,10 @@ export class RateLimiter {
    * them) and the requests other processes have in flight.
    */
   #absorb(view: RateStateView, now: number): void {
-    const shared = this.#state?.sharesReservations ?? false;
     this.#shift(this.#strava.adopt(view.rows));
     for (const row of view.rows) {
       const name = row.name as FamilyName;
-      if (FAMILIES.includes(name)) mergeRow(this.#families[name], row, shared ? undefined : this.#written[name], now);
+      if (FAMILIES.includes(name)) mergeRow(this.#families[name], row, now);
       if (row.blocked_until !== null && row.blocked_until > now) {
         this.#blockedUntil = Math.max(this.#blockedUntil ?? 0, row.blocked_until);
       }
@@ -434,8 +406,43 @@ export class RateLimiter {
   /** The rows to store for the current state. */
   #rows(now: number): RateStateRow[] {
     const blocked = this.#blockedUntil !== null && this.#blockedUntil > now ? this.#blockedUntil : null;
-    return FAMILIES.map((name) =>
-      this.#written[name] = familyRow(name, this.#families[name], blocked, now, this.#strava.offset)
-    );
+    return FAMILIES.map((name) => familyRow(name, this.#families[name], blocked, now, this.#strava.offset));
   }
+}
+
+/**
+ * The key of the Strava application in the folder's shared budget: its client id, or, when only
+ * an access token is given (no client id), one key for all such runs: sharing too much is safe.
+ */
+export function rateAppKey(clientId: string | undefined): string {
+  return clientId ? `client:${clientId}` : "access-token-only";
+}
+
+/**
+ * Opens the folder's budget store for `app`, as a backfill session starts. When it cannot be
+ * opened (an unwritable folder, a damaged file) the run goes on with its own budget alone, from
+ * Strava's headers: never a reason to stop. Says so in the log.
+ */
+export function openSharedBudget(app: string, path: string = SHARED_RATE_STATE_PATH): SharedRateState | undefined {
+  try {
+    return new SharedRateState(app, path);
+  } catch (err) {
+    log.warn(
+      "Cannot use the shared rate budget {path} ({error}); processes in this folder share only Strava's headers",
+      { path, error: (err as Error).message },
+    );
+    return undefined;
+  }
+}
+
+/**
+ * The budget as the folder's budget store holds it, without a store open for writing (for
+ * stats): every run in the folder counts there. Only reads; no file: Strava's defaults, unspent.
+ */
+export function loadBudgetStatus(
+  now: number,
+  buffer: number = DEFAULT_BUFFER,
+  path: string = SHARED_RATE_STATE_PATH,
+): BudgetStatus {
+  return new RateLimiter({ rows: readSharedRateRows(path), now: () => now, buffer }).status();
 }
