@@ -171,7 +171,18 @@ function describeFailure(error: unknown, timedOut: boolean, timeoutMs: number): 
   if (timedOut || (error instanceof DOMException && error.name === "TimeoutError")) {
     return `no response within ${timeoutMs / 1000} s`;
   }
-  return `network error: ${error instanceof Error ? error.message : String(error)}`;
+  return `network error: ${networkCause(error)}`;
+}
+
+/**
+ * What failed, from fetch's error and its cause ("fetch failed: … tcp connect error: Connection
+ * refused"), without the URL Deno repeats in the cause: the request is already named.
+ */
+function networkCause(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  const detail = cause.replace(/^error sending request for url \([^)]*\):\s*/, "").split("\n")[0].slice(0, 200);
+  return detail && !message.includes(detail) ? `${message}: ${detail}` : message;
 }
 
 /** The Strava API client. */
