@@ -45,6 +45,11 @@ Deno.test("deno.json tasks run each script with exactly its permissions, and non
   for (const script of ["incremental_backfill", "manage_backfill", "setup_auth"]) ok(seen.has(script), script);
 });
 
+Deno.test("docs/permissions.md names each binary's exact flags", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/permissions.md`);
+  for (const script of SCRIPTS) ok(doc.includes(`\`${PERMISSIONS[script].join(" ")}\``), script);
+});
+
 Deno.test("compile: one binary per script, with exactly the permissions the tests run it under", async () => {
   const { compileArgs } = await import("../tools/compile.ts");
   for (const script of SCRIPTS) {
