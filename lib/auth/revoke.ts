@@ -51,50 +51,50 @@ export async function revokeAuthorization(
   const envPath = o.envPath ?? DEFAULT_ENV_PATH;
   const config = loadConfig({ envPath: o.envPath, envPathExplicit: o.envPath !== undefined, getEnv: deps.getEnv });
   const db = openExistingDatabase(o.dbPath);
-  const release = await lockStores(db, o.tokensPath);
   try {
-    const held = heldTokens(db, o.tokensPath, config.refreshToken, config.accessToken);
-    if (held.tokens.length > 0) {
-      if (!config.clientId || !config.clientSecret) {
-        throw new AuthError(
-          "STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to revoke the authorization; set them in the " +
-            `environment or in ${envPath} (they are on ${STRAVA_API_SETTINGS_URL}); nothing was changed`,
-        );
-      }
-      checkOAuthUrl(config.oauthUrl);
+    const held = () => heldTokens(db, o.tokensPath, config.refreshToken, config.accessToken);
+    // Nothing held: nothing to lock, revoke or remove (and no lock file is made).
+    const first = held();
+    if (first.tokens.length === 0 && !first.fileHasPair) return out(summary([], []));
+    if (!config.clientId || !config.clientSecret) {
+      throw new AuthError(
+        "STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to revoke the authorization; set them in the " +
+          `environment or in ${envPath} (they are on ${STRAVA_API_SETTINGS_URL}); nothing was changed`,
+      );
     }
-    const outcomes: RevokeOutcome[] = [];
-    for (const { token, hint } of held.tokens) {
-      try {
-        outcomes.push(
-          await revokeToken(
-            {
-              oauthUrl: config.oauthUrl,
-              clientId: config.clientId!,
-              clientSecret: config.clientSecret!,
-              fetch: deps.fetch,
-            },
-            token,
-            hint,
-          ),
-        );
-      } catch (err) {
-        if (err instanceof Error) err.message = `${err.message}; the local tokens were kept`;
-        throw err;
+    checkOAuthUrl(config.oauthUrl);
+    const client = { oauthUrl: config.oauthUrl, clientId: config.clientId, clientSecret: config.clientSecret };
+    const release = await lockStores(db, o.tokensPath);
+    const handled = new Set<string>();
+    try {
+      const { tokens, fileHasPair } = held(); // again under the locks: a refresh may have just rotated the pair
+      const outcomes: RevokeOutcome[] = [];
+      for (const { token, hint } of tokens) {
+        try {
+          outcomes.push(await revokeToken({ ...client, fetch: deps.fetch }, token, hint));
+        } catch (err) {
+          if (err instanceof Error) err.message = `${err.message}; the local tokens were kept`;
+          throw err;
+        }
+        handled.add(token);
       }
+      out(summary(outcomes, removeLocalTokens(db, o.dbPath, o.tokensPath, fileHasPair)));
+    } finally {
+      release();
     }
-    const removed = removeLocalTokens(db, o.dbPath, o.tokensPath, held.fileHasPair);
-    out(summary(outcomes, removed));
     const fileVars = readEnvFile(envPath, o.envPath !== undefined);
+    const getEnv = deps.getEnv ?? ((name: string) => Deno.env.get(name));
     for (const name of TOKEN_VARIABLES) {
-      if (fileVars[name]?.trim()) {
-        out(`Delete ${name} from ${envPath} yourself: it holds a revoked token (setup_auth never edits ${envPath}).`);
-      } else if ((deps.getEnv ?? Deno.env.get)(name)?.trim()) {
-        out(`Unset ${name} in your environment: it holds a revoked token.`);
-      }
+      const value = fileVars[name]?.trim() || getEnv(name)?.trim();
+      if (!value) continue;
+      const why = handled.has(value) ? "it holds a revoked token" : "the tool is disconnected";
+      out(
+        fileVars[name]?.trim()
+          ? `Delete ${name} from ${envPath} yourself: ${why} (setup_auth never edits ${envPath}).`
+          : `Unset ${name} in your environment: ${why}.`,
+      );
     }
   } finally {
-    release();
     db?.close();
   }
 }
