@@ -7,8 +7,22 @@
 import { parseEnvFile } from "./env_file.ts";
 import { UsageError } from "./errors.ts";
 
-/** Default API base (docs/contract.md). */
+/**
+ * Default API base (docs/contract.md). Strava's new base (NEW_API_URL) is not the default yet:
+ * it answers only from 4 January 2027, and the old one has no published end (README, "Strava's
+ * new API host").
+ */
 export const DEFAULT_API_URL = "https://www.strava.com/api/v3";
+/** Strava's new API base (from 4 January 2027): its own host, and no /api/v3 path. */
+export const NEW_API_URL = "https://api-v3.strava.com";
+/** Strava's OAuth host (authorize, token, revoke), which stays where it is. */
+export const STRAVA_OAUTH_HOST = "www.strava.com";
+/**
+ * Every host Strava serves its API from: the old one, the new one, and the spelling some of
+ * Strava's announcements use. The scripts' --allow-net (lib/permissions.ts) grants these, and
+ * the client sends the access token only to these (or to the origin STRAVA_API_URL names).
+ */
+export const STRAVA_API_HOSTS: readonly string[] = ["www.strava.com", "api-v3.strava.com", "www.api-v3.strava.com"];
 /** Default OAuth base (docs/contract.md). */
 export const DEFAULT_OAUTH_URL = "https://www.strava.com/oauth";
 /** Default `--env` path. */
@@ -49,7 +63,15 @@ export interface LoadConfigOptions {
   readTextFile?: (path: string) => string;
 }
 
-function readEnvFile(path: string, explicit: boolean, read: (p: string) => string): Record<string, string> {
+/**
+ * The variables of the env file at `path` ({} when it is missing and was not named explicitly).
+ * Read only: the tool never writes the env file.
+ */
+export function readEnvFile(
+  path: string,
+  explicit: boolean,
+  read: (p: string) => string = Deno.readTextFileSync,
+): Record<string, string> {
   let text: string;
   try {
     text = read(path);
@@ -81,6 +103,25 @@ export function checkServiceUrl(name: ConfigName, value: string): string {
   return value.replace(/\/+$/, "");
 }
 
+/**
+ * Checks the path of an API base on one of Strava's hosts: the old host serves the API under
+ * /api/v3, the new ones at the root. A wrong path would answer every record with 404, which the
+ * backfill would take for deleted records, so it is refused before any request.
+ */
+export function checkApiBase(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  if (!STRAVA_API_HOSTS.includes(url.hostname)) return apiUrl;
+  const path = url.pathname.replace(/\/+$/, "");
+  const want = url.hostname === "www.strava.com" ? "/api/v3" : "";
+  if (path === want) return apiUrl;
+  const fix = want === "" ? `https://${url.hostname}` : `https://www.strava.com/api/v3`;
+  throw new UsageError(
+    `STRAVA_API_URL '${apiUrl}' has the wrong path for ${url.hostname}: the API is at ${fix}${
+      want === "" ? " (no /api/v3 on the new host)" : ""
+    }; set STRAVA_API_URL=${fix}`,
+  );
+}
+
 /** Loads the configuration; blank values count as unset. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const getEnv = options.getEnv ?? ((name: string) => Deno.env.get(name));
@@ -98,7 +139,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     clientId: get("STRAVA_CLIENT_ID"),
     clientSecret: get("STRAVA_CLIENT_SECRET"),
     refreshToken: get("STRAVA_REFRESH_TOKEN"),
-    apiUrl: checkServiceUrl("STRAVA_API_URL", get("STRAVA_API_URL") ?? DEFAULT_API_URL),
+    apiUrl: checkApiBase(checkServiceUrl("STRAVA_API_URL", get("STRAVA_API_URL") ?? DEFAULT_API_URL)),
     oauthUrl: checkServiceUrl("STRAVA_OAUTH_URL", get("STRAVA_OAUTH_URL") ?? DEFAULT_OAUTH_URL),
   };
 }

@@ -1,11 +1,18 @@
 /**
  * The Deno permissions each script runs with: the single source for `deno.json` tasks
- * (checked by tests/permissions_test.ts), `deno task compile`, and the tests, which run every
+ * (tests/permissions_test.ts holds them to this one list), `deno task compile`, and the tests, which run every
  * script as a subprocess under exactly these flags (plus the simulator's loopback address).
+ *
+ * Network: the backfill scripts may reach every host Strava serves its API from (the old and
+ * the new, STRAVA_API_HOSTS in lib/config.ts), so a user who sets STRAVA_API_URL to the new base,
+ * or a binary built today once Strava moves, is not refused by Deno. setup_auth only talks to
+ * Strava's OAuth host (authorize, token, revoke), which is not moving, and to its own loopback
+ * callback server.
  *
  * Paths are relative to the working directory: the tool's files (data/, .env, tokens.json,
  * backfill.log, backfill_state.json) live in the folder it is run from.
  */
+import { STRAVA_API_HOSTS, STRAVA_OAUTH_HOST } from "./config.ts";
 
 /** The five scripts. */
 export type ScriptName =
@@ -15,8 +22,10 @@ export type ScriptName =
   | "manage_backfill"
   | "setup_auth";
 
-/** Strava's API and OAuth host (the defaults of STRAVA_API_URL and STRAVA_OAUTH_URL). */
-export const STRAVA_HOST = "www.strava.com";
+/** The hosts a backfill script may reach: Strava's API hosts, the OAuth host among them. */
+export const BACKFILL_HOSTS: readonly string[] = [...new Set([...STRAVA_API_HOSTS, STRAVA_OAUTH_HOST])];
+/** The hosts setup_auth may reach: Strava's OAuth host and its callback server on loopback. */
+export const SETUP_AUTH_HOSTS: readonly string[] = [STRAVA_OAUTH_HOST, "127.0.0.1", "localhost"];
 
 const FILES = ["--allow-read=.", "--allow-write=."];
 const STRAVA_ENV = "--allow-env=STRAVA_*";
@@ -26,10 +35,10 @@ export const PERMISSIONS: Readonly<Record<ScriptName, readonly string[]>> = {
   update_schema: FILES,
   // The export archive may be anywhere (usually ~/Downloads), so reading is not scoped; writing is.
   import_archive: ["--allow-read", "--allow-write=."],
-  incremental_backfill: [...FILES, `--allow-net=${STRAVA_HOST}`, STRAVA_ENV],
-  manage_backfill: [...FILES, `--allow-net=${STRAVA_HOST}`, STRAVA_ENV],
+  incremental_backfill: [...FILES, `--allow-net=${BACKFILL_HOSTS.join(",")}`, STRAVA_ENV],
+  manage_backfill: [...FILES, `--allow-net=${BACKFILL_HOSTS.join(",")}`, STRAVA_ENV],
   // The callback server listens on loopback; opening the browser needs its launcher.
-  setup_auth: [...FILES, `--allow-net=${STRAVA_HOST},127.0.0.1,localhost`, STRAVA_ENV, "--allow-run=xdg-open,open"],
+  setup_auth: [...FILES, `--allow-net=${SETUP_AUTH_HOSTS.join(",")}`, STRAVA_ENV, "--allow-run=xdg-open,open"],
 };
 
 /** The flags for `script`, with extra hosts (tests add the simulator's 127.0.0.1:PORT). */

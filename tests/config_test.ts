@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { DEFAULT_API_URL, loadConfig } from "../lib/config.ts";
+import { DEFAULT_API_URL, loadConfig, NEW_API_URL } from "../lib/config.ts";
 import type { ScriptName } from "../lib/permissions.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { createDatabase, runScript, simEnv, tempDir } from "./helpers.ts";
@@ -52,6 +52,27 @@ Deno.test("config: STRAVA_API_URL and STRAVA_OAUTH_URL must be URLs, https off l
       message: `${name} must use https (plain http is allowed only on 127.0.0.1/localhost), got '${value}'`,
     });
   }
+});
+
+Deno.test("config: STRAVA_API_URL takes the new base (no /api/v3); a Strava host with the wrong path is refused", () => {
+  const load = (value: string) => loadConfig({ getEnv: (n) => ({ STRAVA_API_URL: value })[n], readTextFile: missing });
+  strictEqual(load("https://api-v3.strava.com").apiUrl, NEW_API_URL);
+  strictEqual(load("https://api-v3.strava.com/").apiUrl, "https://api-v3.strava.com");
+  strictEqual(load("https://www.api-v3.strava.com").apiUrl, "https://www.api-v3.strava.com");
+  strictEqual(load("https://www.strava.com/api/v3/").apiUrl, DEFAULT_API_URL);
+  strictEqual(loadConfig({ getEnv: () => undefined, readTextFile: missing }).oauthUrl, "https://www.strava.com/oauth");
+  // The new base moves only the API: OAuth stays on www.strava.com unless STRAVA_OAUTH_URL says otherwise.
+  strictEqual(load(NEW_API_URL).oauthUrl, "https://www.strava.com/oauth");
+  throws(() => load("https://api-v3.strava.com/api/v3"), {
+    name: "UsageError",
+    message: "STRAVA_API_URL 'https://api-v3.strava.com/api/v3' has the wrong path for api-v3.strava.com: the API is " +
+      "at https://api-v3.strava.com (no /api/v3 on the new host); set STRAVA_API_URL=https://api-v3.strava.com",
+  });
+  throws(() => load("https://www.strava.com"), {
+    name: "UsageError",
+    message: "STRAVA_API_URL 'https://www.strava.com' has the wrong path for www.strava.com: the API is at " +
+      "https://www.strava.com/api/v3; set STRAVA_API_URL=https://www.strava.com/api/v3",
+  });
 });
 
 Deno.test("config: a malformed env file is refused naming the file and line", () => {

@@ -8,8 +8,10 @@ import {
   GrantRejectedError,
   normalizeScope,
   refreshTokens,
+  revokeToken,
   validateCallback,
 } from "../lib/strava/oauth.ts";
+import { basicCredentials } from "../lib/testing/sim_http.ts";
 import { CLIENT, ERRORS, FIXTURES, json, OAUTH } from "./token_helpers.ts";
 
 Deno.test("oauth: authorize URL has Strava's parameters and comma-separated scopes", () => {
@@ -126,5 +128,46 @@ Deno.test("oauth: a token endpoint that never answers times out as a RuntimeErro
   await rejects(
     refreshTokens({ ...CLIENT, fetch: hang, timeoutMs: 20 }, "r"),
     (e) => e instanceof RuntimeError && /no answer within/.test(e.message),
+  );
+});
+
+Deno.test("oauth: revoke sends Basic client credentials and the token in the form; only an answer naming the token is 'already invalid'", async () => {
+  const sent: Request[] = [];
+  const answer = (r: Response | Error) => (input: RequestInfo | URL, init?: RequestInit) => {
+    sent.push(new Request(input, init));
+    return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+  };
+  const revoke = (r: Response | Error) =>
+    revokeToken({ ...CLIENT, fetch: answer(r) }, "refresh-tok-xyz", "refresh_token");
+  strictEqual(await revoke(new Response(null, { status: 200 })), "revoked");
+  const request = sent[0];
+  strictEqual(request.method, "POST");
+  strictEqual(request.url, `${OAUTH}/revoke`);
+  // RFC 6749 2.3.1: id and secret form-urlencoded, then Basic (Strava's are digits and hex, unchanged by it).
+  ok(request.headers.get("authorization")?.startsWith("Basic "));
+  deepStrictEqual(basicCredentials(request), { id: CLIENT.clientId, secret: CLIENT.clientSecret });
+  const form = new URLSearchParams(await request.text());
+  deepStrictEqual([...form.keys()].sort(), ["token", "token_type_hint"]);
+  strictEqual(form.get("token"), "refresh-tok-xyz");
+  strictEqual(form.get("token_type_hint"), "refresh_token");
+  strictEqual(new URL(request.url).search, "", "no token in the query");
+
+  const tokenInvalid = { message: "Bad Request", errors: [{ resource: "Token", field: "token", code: "invalid" }] };
+  strictEqual(await revoke(json(400, tokenInvalid)), "already_invalid");
+  strictEqual(await revoke(json(400, { error: "invalid_token" })), "already_invalid");
+  const noSecrets = (err: unknown) =>
+    !`${(err as Error).message}`.includes("tok-xyz") && !`${(err as Error).message}`.includes(CLIENT.clientSecret);
+  // A 401 that does not name the token (the recorded "Authorization Error", or naming the client) is the client's.
+  for (const body of [ERRORS["401_authorization_error"].body, { message: "x", errors: [{ field: "client_id" }] }]) {
+    await rejects(
+      revoke(json(401, body)),
+      (e) => e instanceof GrantRejectedError && e.rejected === "client" && noSecrets(e),
+    );
+  }
+  await rejects(revoke(json(400, { message: "Bad Request", errors: [] })), (e) => e instanceof RuntimeError);
+  await rejects(revoke(json(503, { message: "down" })), (e) => e instanceof RuntimeError && noSecrets(e));
+  await rejects(
+    revoke(new TypeError("connection refused")),
+    (e) => e instanceof RuntimeError && /could not reach Strava's revoke endpoint/.test(e.message) && noSecrets(e),
   );
 });

@@ -20,30 +20,6 @@ for (const script of SCRIPTS) {
   });
 }
 
-Deno.test("deno.json tasks run each script with exactly its permissions, and none grants all", async () => {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const tasks = Object.entries(config.tasks as Record<string, string | { command: string }>)
-    .map(([name, t]) => [name, typeof t === "string" ? t : t.command] as const);
-  for (const [name, command] of tasks) {
-    ok(!/(^|\s)(-A|--allow-all)(\s|$)/.test(command), `task ${name} grants all permissions`);
-    const match = command.match(/deno run (.*?)\s*scripts\/(\w+)\.ts/);
-    if (!match) continue;
-    const flags = match[1].split(/\s+/).filter((f) => f.startsWith("--allow"));
-    strictEqual(flags.join(" "), PERMISSIONS[match[2] as ScriptName].join(" "), `task ${name}`);
-  }
-});
-
-Deno.test("compile: one binary per script, with exactly the permissions the tests run it under", async () => {
-  const { compileArgs } = await import("../tools/compile.ts");
-  for (const script of SCRIPTS) {
-    const args = compileArgs(script);
-    strictEqual(args[0], "compile");
-    deepStrictEqual(args.filter((a) => a.startsWith("--allow")), [...PERMISSIONS[script]]);
-    ok(args.includes(`${ROOT}dist/${script}`), args.join(" "));
-    strictEqual(args.at(-1), `${ROOT}scripts/${script}.ts`);
-  }
-});
-
 Deno.test("incremental_backfill: a log file outside the working folder is refused by Deno's permissions", async () => {
   await using dir = await tempDir();
   await using other = await tempDir();

@@ -109,3 +109,76 @@ Deno.test("sim: OAuth refresh rotates both tokens, the old refresh token dies, r
   const log = JSON.stringify(sim.requests);
   for (const secret of [c, "s3cret", refresh1, exchanged.body.access_token as string]) ok(!log.includes(secret));
 });
+
+/** POST /oauth/revoke with `form`, and Basic credentials when given. */
+async function revoke(sim: StravaSimulator, form: Record<string, string>, basic?: string, query = "") {
+  const headers: Record<string, string> = basic === undefined ? {} : { Authorization: `Basic ${btoa(basic)}` };
+  const res = await fetch(`${sim.oauthUrl}/revoke${query}`, {
+    method: "POST",
+    headers,
+    body: new URLSearchParams(form),
+  });
+  return { status: res.status, body: JSON.parse(await res.text()) as Json };
+}
+
+Deno.test("sim: oauth/revoke needs Basic client credentials, takes either token and revokes the pair", async () => {
+  const { sim, token, code } = await oauthSim();
+  await using _ = sim;
+  const pair = (await token({ code: await code(), grant_type: "authorization_code" })).body;
+  const refresh = pair.refresh_token as string;
+  const access = pair.access_token as string;
+  // Without Basic credentials, or with the secret in the form as oauth/token takes it: 401.
+  strictEqual((await revoke(sim, { token: refresh })).status, 401);
+  const posted = await revoke(sim, { token: refresh, client_id: "777", client_secret: "s3cret" });
+  strictEqual(posted.status, 401);
+  deepStrictEqual(posted.body, {
+    message: "Authorization Error",
+    errors: [{ resource: "Application", field: "client_id", code: "invalid" }],
+  });
+  strictEqual((await revoke(sim, { token: refresh }, "777:wrong")).status, 401);
+  strictEqual((await revoke(sim, {}, "777:s3cret")).status, 400);
+  strictEqual((await revoke(sim, { token: refresh, token_type_hint: "id_token" }, "777:s3cret")).status, 400);
+  strictEqual((await revoke(sim, {}, "777:s3cret", `?token=${refresh}`)).status, 400, "no token in the query");
+  strictEqual(sim.validRefreshTokens(), 1, "nothing was revoked by a refused request");
+
+  const done = await revoke(sim, { token: refresh, token_type_hint: "refresh_token" }, "777:s3cret");
+  strictEqual(done.status, 200);
+  deepStrictEqual(done.body, {});
+  strictEqual(sim.validRefreshTokens(), 0);
+  strictEqual((await get(sim, "/athlete", access)).status, 401, "revoking the refresh token revokes its access token");
+  const again = await revoke(sim, { token: refresh }, "777:s3cret");
+  strictEqual(again.status, 400);
+  deepStrictEqual(again.body, {
+    message: "Bad Request",
+    errors: [{ resource: "Token", field: "token", code: "invalid" }],
+  });
+
+  // An access token revokes its refresh token too.
+  const second = (await token({ code: await code(), grant_type: "authorization_code" })).body;
+  strictEqual((await revoke(sim, { token: second.access_token as string }, "777:s3cret")).status, 200);
+  const dead = await token({ grant_type: "refresh_token", refresh_token: second.refresh_token as string });
+  strictEqual(dead.status, 400);
+  const log = JSON.stringify(sim.requests);
+  for (const secret of ["s3cret", refresh, access]) ok(!log.includes(secret));
+});
+
+Deno.test("sim: an access token in the query or a form body is refused (401), even beside a valid header", async () => {
+  await using sim = await StravaSimulator.start({ seed: 3 });
+  const { access_token } = sim.issueTokens();
+  const inQuery = await get(sim, `/athlete?access_token=${access_token}`, access_token);
+  strictEqual(inQuery.status, 401);
+  deepStrictEqual(JSON.parse(inQuery.text).errors, [
+    { resource: "Application", field: "access_token", code: "not_in_header" },
+  ]);
+  const inBody = await fetch(`${sim.oauthUrl}/deauthorize`, {
+    method: "POST",
+    body: new URLSearchParams({ access_token }),
+  });
+  await inBody.body?.cancel();
+  strictEqual(inBody.status, 401);
+  const apiBody = await fetch(`${sim.apiUrl}/athlete`, { method: "POST", body: new URLSearchParams({ access_token }) });
+  await apiBody.body?.cancel();
+  strictEqual(apiBody.status, 401);
+  deepStrictEqual(sim.requests.map((r) => r.tokenOutsideHeader), ["query", "body", "body"]);
+  strictEqual((await get(sim, "/athlete", access_token)).status, 200, "the header alone is accepted");
+});

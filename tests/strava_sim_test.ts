@@ -221,9 +221,10 @@ Deno.test("sim: the request log records method, path, scrubbed query, status, ti
       method: "GET",
       path: "/api/v3/athlete",
       query: "access_token=[redacted]",
-      status: 200,
+      status: 401,
       at: clock.now(),
-      auth: "token#1",
+      auth: "none",
+      tokenOutsideHeader: "query",
     },
   ]);
 });

@@ -5,12 +5,14 @@
  * from a TokenProvider, has a timeout, and has its body read or cancelled. Failures come back
  * as errors typed by what the caller should do: settle the record (NotFound, Forbidden), stop or
  * wait (RateLimited), try again later (Transient, after bounded retries here), or re-authorize
- * (AuthError). Bodies are parsed losslessly, so ids above 2^53 stay exact (bigint).
+ * (AuthError). Bodies are parsed losslessly, so ids above 2^53 stay exact (bigint). Redirects
+ * are followed by hand, only to Strava's API hosts (api_redirect.ts).
  */
 import { getLogger } from "@logtape/logtape";
-import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
+import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors.ts";
 import { parseJson } from "../json.ts";
-import { errorBody, isRecord, missingPermission, readCapped } from "./response_body.ts";
+import { describeFailure, errorBody, isRecord, missingPermission, readCapped } from "./response_body.ts";
+import { followRedirect, MAX_REDIRECTS, movedLine } from "./api_redirect.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);
@@ -116,6 +118,8 @@ export interface StravaClientOptions {
   signal?: AbortSignal;
   /** Largest response body accepted (default MAX_BODY_BYTES). */
   maxBodyBytes?: number;
+  /** A line the user should see besides the log (default: stderr, `warning: ` first). */
+  warn?: (line: string) => void;
 }
 
 /** First backoff delay; doubled on each further retry, with jitter, up to MAX_BACKOFF_MS. */
@@ -165,18 +169,15 @@ type Outcome =
   | { kind: "failed"; error: unknown; timedOut: boolean };
 
 /** What one attempt's outcome means for `#request`: done, refresh the token, or try again. */
-type Verdict = { kind: "body"; body: unknown } | { kind: "refresh" } | { kind: "retry"; problem: string };
-
-function describeFailure(error: unknown, timedOut: boolean, timeoutMs: number): string {
-  if (timedOut || (error instanceof DOMException && error.name === "TimeoutError")) {
-    return `no response within ${timeoutMs / 1000} s`;
-  }
-  return `network error: ${error instanceof Error ? error.message : String(error)}`;
-}
+type Verdict =
+  | { kind: "body"; body: unknown }
+  | { kind: "refresh" }
+  | { kind: "retry"; problem: string }
+  | { kind: "redirect"; url: string; newBase?: string };
 
 /** The Strava API client. */
 export class StravaClient {
-  readonly #base: string;
+  #base: string;
   readonly #tokens: TokenProvider;
   readonly #limiter: RateLimiter;
   readonly #fetch: typeof fetch;
@@ -187,6 +188,7 @@ export class StravaClient {
   readonly #maxRetries: number;
   readonly #signal: AbortSignal | undefined;
   readonly #maxBodyBytes: number;
+  readonly #warn: (line: string) => void;
 
   /** A client for `options.apiUrl`. */
   constructor(options: StravaClientOptions) {
@@ -201,6 +203,7 @@ export class StravaClient {
     this.#random = options.random ?? Math.random;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#warn = options.warn ?? ((line) => console.error(`warning: ${line}`));
   }
 
   /** GET /activities/{id}?include_all_efforts=true — a DetailedActivity with every segment effort. */
@@ -266,11 +269,12 @@ export class StravaClient {
   /** One logical GET: limiter, token, retries; resolves the parsed 2xx body. */
   async #request(path: string, query: Record<string, string>): Promise<unknown> {
     const search = new URLSearchParams(query).toString();
-    const url = `${this.#base}${path}${search ? `?${search}` : ""}`;
+    let url = `${this.#base}${path}${search ? `?${search}` : ""}`;
     const label = `GET ${path}`;
     let token: string | undefined;
     let refreshed = false;
     let failures = 0;
+    let redirects = 0;
     for (;;) {
       // Asked again on every attempt: backoff and timeouts can outlast a token's life; the
       // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
@@ -283,8 +287,18 @@ export class StravaClient {
       throwIfInterrupted(this.#signal);
       const verdict: Verdict = outcome.kind === "failed"
         ? { kind: "retry", problem: describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs) }
-        : this.#judge(label, outcome, started);
+        : this.#judge(label, outcome, started, url);
       if (verdict.kind === "body") return verdict.body;
+      if (verdict.kind === "redirect") {
+        if (++redirects > MAX_REDIRECTS) {
+          throw new UsageError(
+            `${label}: more than ${MAX_REDIRECTS} redirects from ${this.#base}; check STRAVA_API_URL`,
+          );
+        }
+        if (verdict.newBase) this.#moveTo(verdict.newBase, outcome.kind === "response" ? outcome.status : 0);
+        url = verdict.url;
+        continue;
+      }
       if (verdict.kind === "refresh") {
         if (refreshed) {
           throw new AuthError(
@@ -300,6 +314,14 @@ export class StravaClient {
       await this.#retryLater(label, verdict.problem, ++failures, outcome);
       token = undefined;
     }
+  }
+
+  /** A permanent redirect moved the whole API: later requests go to `base` directly; said once. */
+  #moveTo(base: string, status: number): void {
+    const line = movedLine(this.#base, base, status);
+    log.warn("{line}", { line });
+    this.#warn(line);
+    this.#base = base;
   }
 
   /** A permit for one read, or RateLimitedError when the budget is spent (then nothing is sent). */
@@ -319,9 +341,11 @@ export class StravaClient {
    * What an answer means: the parsed body of a 2xx, a 401 to refresh the token for, or a problem
    * worth another attempt (5xx, 408, a body cut off); every other answer throws its typed error.
    */
-  #judge(label: string, outcome: Extract<Outcome, { kind: "response" }>, started: number): Verdict {
+  #judge(label: string, outcome: Extract<Outcome, { kind: "response" }>, started: number, url: string): Verdict {
     const { status, text } = outcome;
     log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
+    const redirect = followRedirect(label, this.#base, url, status, outcome.headers.get("location"));
+    if (redirect) return { kind: "redirect", ...redirect };
     if (outcome.tooLarge !== undefined) {
       const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
       throw new ResponseTooLargeError(
@@ -410,6 +434,8 @@ export class StravaClient {
     try {
       response = await this.#fetch(url, {
         headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
+        // Followed by hand: fetch would drop the token on a move to another of Strava's hosts.
+        redirect: "manual",
         signal,
       });
     } catch (error) {

@@ -1,10 +1,11 @@
 /**
  * Strava's OAuth 2.0 endpoints through oauth4webapi: the authorize URL, the authorization-code
- * exchange and the refresh-token grant.
+ * exchange, the refresh-token grant and the revocation of a grant (oauth/revoke).
  *
  * Strava is not OpenID Connect (no discovery document, no id_token), so the authorization server
- * is described by hand. It authenticates clients with client_secret_post, separates scopes with
- * commas, answers the code exchange with an extra `athlete` object and the refresh grant without one.
+ * is described by hand. Its token endpoint authenticates clients with client_secret_post, its
+ * revocation endpoint with HTTP Basic (client_secret_basic); it separates scopes with commas,
+ * answers the code exchange with an extra `athlete` object and the refresh grant without one.
  *
  * Every error thrown here is one of ours (AuthError, RuntimeError, UsageError) with a message that
  * never contains a token, a secret or an authorization code: oauth4webapi's own errors carry the
@@ -76,6 +77,22 @@ export function blamesClient(body: string): boolean {
   }
 }
 
+/**
+ * Whether a 400/401 body says the token is the problem: Strava's `errors[].field` "token" (or a
+ * Token resource), or an RFC 6749 error `invalid_token` / `invalid_grant`.
+ */
+export function blamesToken(body: string): boolean {
+  try {
+    const json = JSON.parse(body) as { error?: unknown; errors?: { resource?: string; field?: string }[] };
+    if (json.error === "invalid_token" || json.error === "invalid_grant") return true;
+    return (json.errors ?? []).some((e) =>
+      e !== null && typeof e === "object" && (e.field === "token" || /Token$/.test(String(e.resource ?? "")))
+    );
+  } catch {
+    return false;
+  }
+}
+
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** Whether `url` is plain http on this machine (the simulator): the only http oauth4webapi may use. */
@@ -104,6 +121,7 @@ export function stravaAuthorizationServer(oauthUrl: string): oauth.Authorization
     issuer: base,
     authorization_endpoint: `${base}/authorize`,
     token_endpoint: `${base}/token`,
+    revocation_endpoint: `${base}/revoke`,
   };
 }
 
@@ -338,4 +356,62 @@ export function refreshTokens(
     (as, client, response) => oauth.processRefreshTokenResponse(as, client, response),
     now,
   );
+}
+
+/** What oauth/revoke said: the grant is revoked now, or the token was already invalid. */
+export type RevokeOutcome = "revoked" | "already_invalid";
+
+/**
+ * Revokes a grant at oauth/revoke: the client id and secret by HTTP Basic, the token (a refresh
+ * token, or an access token when that is all there is) as the form field `token`. Revoking
+ * either token of a pair revokes the other. A 400/401 that blames the token (unknown, expired,
+ * revoked) is "already_invalid"; one that blames the client is GrantRejectedError("client").
+ */
+export async function revokeToken(
+  config: OAuthClientConfig,
+  token: string,
+  hint: "refresh_token" | "access_token",
+): Promise<RevokeOutcome> {
+  const as = stravaAuthorizationServer(config.oauthUrl);
+  const host = new URL(config.oauthUrl).host;
+  const controller = new AbortController();
+  const timeoutMs = config.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const signal = config.signal ? AbortSignal.any([controller.signal, config.signal]) : controller.signal;
+  let response: Response | undefined;
+  try {
+    try {
+      response = await oauth.revocationRequest(
+        as,
+        { client_id: config.clientId },
+        oauth.ClientSecretBasic(config.clientSecret),
+        token,
+        { ...requestOptions(config, signal), additionalParameters: { token_type_hint: hint } },
+      );
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      if (config.signal?.aborted) throw new InterruptedError();
+      const why = controller.signal.aborted ? `no answer within ${Math.round(timeoutMs / 1000)} s` : describe(err);
+      throw new RuntimeError(`could not reach Strava's revoke endpoint at ${host} (${why}); try again later`);
+    }
+    const status = response.status;
+    if (status >= 200 && status < 300) return "revoked";
+    if (status === 400 || status === 401) {
+      const body = await response.text().catch(() => "");
+      // Only an answer that names the token says it is dead; anything else keeps the local tokens.
+      if (!blamesClient(body) && blamesToken(body)) return "already_invalid";
+      if (status === 401 || blamesClient(body)) {
+        throw new GrantRejectedError(
+          `Strava rejected the application's credentials (HTTP ${status}): check STRAVA_CLIENT_ID and ` +
+            `STRAVA_CLIENT_SECRET against ${STRAVA_API_SETTINGS_URL}`,
+          status,
+          "client",
+        );
+      }
+    }
+    throw new RuntimeError(`Strava's revoke endpoint answered HTTP ${status}; try again later`);
+  } finally {
+    clearTimeout(timer);
+    if (response && !response.bodyUsed) await response.body?.cancel().catch(() => {});
+  }
 }

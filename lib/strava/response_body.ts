@@ -1,6 +1,7 @@
 /**
  * Reading Strava's response bodies: the whole body under a size cap (so memory stays bounded by
- * the cap), and an error body parsed leniently for its message and the permission it names.
+ * the cap), an error body parsed leniently for its message and the permission it names, and a
+ * failed request described in one line.
  */
 import { parseJson } from "../json.ts";
 
@@ -69,4 +70,23 @@ export async function readCapped(response: Response, maxBytes: number): Promise<
     }
   }
   return new TextDecoder().decode(bytes);
+}
+
+/** One line for a request that got no answer: a timeout, or the network error and its cause. */
+export function describeFailure(error: unknown, timedOut: boolean, timeoutMs: number): string {
+  if (timedOut || (error instanceof DOMException && error.name === "TimeoutError")) {
+    return `no response within ${timeoutMs / 1000} s`;
+  }
+  return `network error: ${networkCause(error)}`;
+}
+
+/**
+ * What failed, from fetch's error and its cause ("fetch failed: … tcp connect error: Connection
+ * refused"), without the URL Deno repeats in the cause: the request is already named.
+ */
+function networkCause(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  const detail = cause.replace(/^error sending request for url \([^)]*\):\s*/, "").split("\n")[0].slice(0, 200);
+  return detail && !message.includes(detail) ? `${message}: ${detail}` : message;
 }

@@ -14,6 +14,9 @@
  *   answer 403 Forbidden unless the token has scope `read_all` (the 403 body is not recorded).
  * - A missing Authorization header answers the recorded 401 (resource Application); an unknown,
  *   expired or revoked access token 401 {"resource":"Athlete","field":"access_token","code":"invalid"}.
+ *   An access token as a query or form parameter answers 401 (TOKEN_NOT_IN_HEADER) even with a
+ *   valid header beside it, as Strava will from 2027; the log entry says where it was.
+ * - The same routes answer under /api/v3 (www.strava.com) and at the root (api-v3.strava.com).
  */
 import {
   AUTH_MISSING,
@@ -23,8 +26,9 @@ import {
   RESOURCE_NOT_FOUND,
   SCOPE_MISSING,
   TOKEN_INVALID,
+  TOKEN_NOT_IN_HEADER,
 } from "./sim_errors.ts";
-import { bearerToken, type RequestLogEntry, type SimAnswer } from "./sim_http.ts";
+import { bearerToken, type RequestLogEntry, type SimAnswer, tokenOutsideHeader } from "./sim_http.ts";
 import type { SimTokens } from "./sim_tokens.ts";
 import {
   canReadActivities,
@@ -46,9 +50,27 @@ export interface ApiWorld {
   byId: Map<bigint, SimActivity>;
 }
 
-/** Answers a request under /api/v3/ (the rate limits were counted before). */
-export function routeApi(world: ApiWorld, req: Request, url: URL, entry: RequestLogEntry): SimAnswer {
-  const token = bearerToken(req) ?? url.searchParams.get("access_token");
+/** The API route of a path: under /api/v3 (the old host's layout) or at the root (the new host's); else null. */
+export function apiRoute(path: string): string | null {
+  if (path === "/api/v3" || path.startsWith("/api/v3/")) return path.slice("/api/v3".length);
+  return /^\/(athlete|activities|segments)(\/|$)/.test(path) ? path : null;
+}
+
+/** Answers the API request for `route` (apiRoute of its path; the rate limits were counted before). */
+export async function routeApi(
+  world: ApiWorld,
+  req: Request,
+  url: URL,
+  route: string,
+  entry: RequestLogEntry,
+): Promise<SimAnswer> {
+  const outside = await tokenOutsideHeader(req, url);
+  if (outside) {
+    entry.tokenOutsideHeader = outside;
+    entry.auth = "none";
+    return { status: 401, body: TOKEN_NOT_IN_HEADER };
+  }
+  const token = bearerToken(req);
   if (!token) {
     entry.auth = "none";
     return { status: 401, body: AUTH_MISSING };
@@ -58,7 +80,6 @@ export function routeApi(world: ApiWorld, req: Request, url: URL, entry: Request
   if (check.status !== "ok") return { status: 401, body: TOKEN_INVALID };
   const scope = check.scope;
 
-  const route = url.pathname.slice("/api/v3".length);
   if (req.method !== "GET" && req.method !== "HEAD") return { status: 404, body: RESOURCE_NOT_FOUND };
   if (route === "/athlete") {
     const detailed = scope.split(/[\s,]+/).includes("profile:read_all");

@@ -13,6 +13,13 @@ export function errorBody(message: string, resource: string, field: string, code
 export const AUTH_MISSING = errorBody("Authorization Error", "Application", "", "invalid");
 /** 401 for an unknown, expired or revoked access token. */
 export const TOKEN_INVALID = errorBody("Authorization Error", "Athlete", "access_token", "invalid");
+/**
+ * 401 for an access token sent as a query or form parameter: from 2027 Strava takes tokens only
+ * in the Authorization header (not recorded; the shape of the other 401s).
+ */
+export const TOKEN_NOT_IN_HEADER = errorBody("Authorization Error", "Application", "access_token", "not_in_header");
+/** 401 of oauth/revoke without valid client credentials in an `Authorization: Basic` header (not recorded). */
+export const CLIENT_UNAUTHORIZED = errorBody("Authorization Error", "Application", "client_id", "invalid");
 /** Recorded 401 for a token without activity:read (401_missing_scope). */
 export const SCOPE_MISSING = errorBody("Authorization Error", "AccessToken", "activity:read_permission", "missing");
 /** Recorded 429 body (429_rate_limit_exceeded). */

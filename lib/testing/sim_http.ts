@@ -10,7 +10,7 @@ export interface RequestLogEntry {
   method: string;
   /** e.g. "/api/v3/activities/123" */
   path: string;
-  /** raw query string without "?", secrets (client_secret, code, refresh_token, access_token) redacted */
+  /** raw query string without "?", secrets (client_secret, code, refresh_token, access_token, token) redacted */
   query: string;
   /** status sent; 0 when the connection was dropped or the client gave up first */
   status: number;
@@ -20,12 +20,14 @@ export interface RequestLogEntry {
   auth?: string;
   /** the injected fault, if any */
   fault?: FaultKind;
+  /** Set when an access token came as a query or form parameter (Strava refuses those). */
+  tokenOutsideHeader?: "query" | "body";
 }
 
 /** What a route answers: a JSON body, or a redirect to `location`. The simulator adds the headers. */
 export type SimAnswer = { status: number; body: unknown } | { status: 302; location: string };
 
-const SECRET_PARAMS = new Set(["client_secret", "code", "refresh_token", "access_token"]);
+const SECRET_PARAMS = new Set(["client_secret", "code", "refresh_token", "access_token", "token"]);
 
 const rawJSON = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON;
 
@@ -52,6 +54,38 @@ export function scrubQuery(search: string): string {
 /** The bearer token of an Authorization header, if any. */
 export function bearerToken(req: Request): string | undefined {
   return req.headers.get("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+}
+
+/** The credentials of an `Authorization: Basic` header (RFC 7617), if any. */
+export function basicCredentials(req: Request): { id: string; secret: string } | undefined {
+  const encoded = req.headers.get("authorization")?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i)?.[1];
+  if (!encoded) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder().decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
+  } catch {
+    return undefined;
+  }
+  const colon = text.indexOf(":");
+  if (colon < 0) return undefined;
+  // RFC 6749 2.3.1: the id and secret are form-urlencoded before they are joined.
+  const decode = (s: string) => decodeURIComponent(s.replaceAll("+", " "));
+  try {
+    return { id: decode(text.slice(0, colon)), secret: decode(text.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a request carries an access token other than in its Authorization header: a query
+ * parameter, or a form field of its body (read from a clone, so the route can still read it).
+ */
+export async function tokenOutsideHeader(req: Request, url: URL): Promise<"query" | "body" | undefined> {
+  if (url.searchParams.has("access_token")) return "query";
+  if (!req.body) return undefined;
+  const params = await formParams(req.clone(), new URL("http://body.invalid/"));
+  return params.has("access_token") ? "body" : undefined;
 }
 
 /** OAuth parameters from the query and a form-encoded, multipart or JSON body (Strava takes all). */

@@ -1,14 +1,35 @@
 /**
  * Strava's OAuth endpoints in the simulator: /oauth/authorize (consent, redirect with a code),
- * /oauth/token (code grant and refresh rotation) and /oauth/deauthorize.
+ * /oauth/token (code grant and refresh rotation), /oauth/revoke and /oauth/deauthorize.
  *
  * POST /oauth/token: wrong client_id answers the recorded 400; a wrong client_secret answers 400
  * with field "client_secret" (not recorded); a used or unknown code the recorded 400
  * RequestToken/code/invalid; a dead refresh token 400 RefreshToken/refresh_token/invalid. Every
  * refresh issues a new refresh token and the old one stops working at once.
+ *
+ * POST /oauth/revoke (Strava's interface of June 2026): the client id and secret in an
+ * `Authorization: Basic` header, else 401 (CLIENT_UNAUTHORIZED); form field `token`, an access
+ * or a refresh token, and an optional `token_type_hint`. Revoking either token of a pair revokes
+ * the other: 200 `{}`. An unknown, expired or already revoked token answers 400
+ * Token/token/invalid (Strava's answer to that is not recorded; RFC 7009 would say 200, and the
+ * tool reads both as "already invalid"). A token in the query string is refused with 400.
+ * POST /oauth/deauthorize (retired 1 June 2027) takes the access token in the header only.
  */
-import { badRequest, RESOURCE_NOT_FOUND, TOKEN_INVALID } from "./sim_errors.ts";
-import { bearerToken, formParams, type RequestLogEntry, type SimAnswer } from "./sim_http.ts";
+import {
+  badRequest,
+  CLIENT_UNAUTHORIZED,
+  RESOURCE_NOT_FOUND,
+  TOKEN_INVALID,
+  TOKEN_NOT_IN_HEADER,
+} from "./sim_errors.ts";
+import {
+  basicCredentials,
+  bearerToken,
+  formParams,
+  type RequestLogEntry,
+  type SimAnswer,
+  tokenOutsideHeader,
+} from "./sim_http.ts";
 import type { IssuedTokens, SimTokens } from "./sim_tokens.ts";
 import type { Json } from "./sim_truth.ts";
 
@@ -70,9 +91,14 @@ export async function routeOAuth(app: OAuthApp, req: Request, url: URL, entry: R
   const route = url.pathname.slice("/oauth".length);
   if (route === "/authorize" && req.method === "GET") return authorize(app, url);
   if (route === "/token" && req.method === "POST") return token(app, await formParams(req, url), entry);
+  if (route === "/revoke" && req.method === "POST") return revoke(app, req, url, entry);
   if (route === "/deauthorize" && req.method === "POST") {
-    const params = await formParams(req, url);
-    const token = bearerToken(req) ?? params.get("access_token");
+    const outside = await tokenOutsideHeader(req, url);
+    if (outside) {
+      entry.tokenOutsideHeader = outside;
+      return { status: 401, body: TOKEN_NOT_IN_HEADER };
+    }
+    const token = bearerToken(req);
     const check = token ? app.tokens.check(token) : null;
     entry.auth = check?.marker ?? "none";
     if (!token || check?.status !== "ok") return { status: 401, body: TOKEN_INVALID };
@@ -81,6 +107,32 @@ export async function routeOAuth(app: OAuthApp, req: Request, url: URL, entry: R
     return { status: 200, body: { access_token: token } };
   }
   return { status: 404, body: RESOURCE_NOT_FOUND };
+}
+
+async function revoke(app: OAuthApp, req: Request, url: URL, entry: RequestLogEntry): Promise<SimAnswer> {
+  const client = basicCredentials(req);
+  if (!client || client.id !== (app.clientId ?? "12345") || client.secret !== (app.clientSecret ?? "sim-secret")) {
+    entry.auth = client ? "basic?" : "none";
+    return { status: 401, body: CLIENT_UNAUTHORIZED };
+  }
+  entry.auth = "basic";
+  if (url.searchParams.has("token")) return { status: 400, body: badRequest("Token", "token") };
+  const params = await formParams(req, new URL("http://body.invalid/"));
+  const token = params.get("token");
+  if (!token) {
+    return {
+      status: 400,
+      body: { message: "Bad Request", errors: [{ resource: "Token", field: "token", code: "missing" }] },
+    };
+  }
+  const hint = params.get("token_type_hint");
+  if (hint !== null && hint !== "access_token" && hint !== "refresh_token") {
+    return { status: 400, body: badRequest("Token", "token_type_hint") };
+  }
+  const result = app.tokens.revoke(token);
+  if (result.status === "invalid") return { status: 400, body: badRequest("Token", "token") };
+  entry.auth = `basic:token#${result.seq}`;
+  return { status: 200, body: {} };
 }
 
 function authorize(app: OAuthApp, url: URL): SimAnswer {

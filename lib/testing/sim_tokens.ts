@@ -99,6 +99,21 @@ export class SimTokens {
     return scope;
   }
 
+  /**
+   * oauth/revoke: `token` (an access or a refresh token; the hint only says which to look up
+   * first, RFC 7009, and a token is never both) and the other token of its pair stop working.
+   * "invalid" when the token is unknown, expired or already revoked; then nothing changes.
+   */
+  revoke(token: string): { status: "revoked"; seq: number } | { status: "invalid" } {
+    const access = this.#access.get(token);
+    const refresh = this.#refresh.get(token);
+    const seq = access && this.check(token).status === "ok" ? access.seq : refresh?.valid ? refresh.seq : undefined;
+    if (seq === undefined) return { status: "invalid" };
+    for (const r of this.#access.values()) if (r.seq === seq) r.revoked = true;
+    for (const r of this.#refresh.values()) if (r.seq === seq) r.valid = false;
+    return { status: "revoked", seq };
+  }
+
   /** Invalidates every refresh token issued so far. */
   revokeRefreshTokens(): void {
     for (const rec of this.#refresh.values()) rec.valid = false;

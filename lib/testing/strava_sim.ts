@@ -5,12 +5,12 @@
  * `deno task demo` runs against it, so its behaviour follows the recorded responses in
  * tests/fixtures/strava wherever they say something, and documents its choice where not:
  *
- * - Rate limits count every /api/v3 request, including ones refused with 429 (Strava counts
+ * - Rate limits count every API request (under /api/v3, or at the root as on the new host), including ones refused with 429 (Strava counts
  *   them, so usage can pass the limit); /oauth requests are not counted but carry the headers.
  * - Endpoints and their answers: sim_api.ts (API), sim_oauth.ts (OAuth), sim_errors.ts (error
  *   bodies); the athlete's data: sim_generator.ts and sim_truth.ts; faults: sim_faults.ts.
  */
-import { type ApiWorld, routeApi } from "./sim_api.ts";
+import { apiRoute, type ApiWorld, routeApi } from "./sim_api.ts";
 import { ENVOY_503, RATE_LIMITED, RESOURCE_NOT_FOUND, SERVER_ERROR } from "./sim_errors.ts";
 import { type Fault, FaultQueue, growBody, halveList, SimulatedDrop } from "./sim_faults.ts";
 import { SimGenerator } from "./sim_generator.ts";
@@ -96,6 +96,7 @@ export class StravaSimulator {
   readonly #oauth: OAuthApp;
   readonly #closing = new AbortController();
   #consent: Consent = {};
+  #moved: { status: 301 | 308; to: string } | null = null;
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
   #origin = "http://sim.invalid";
   #closed: Promise<void> | null = null;
@@ -212,6 +213,15 @@ export class StravaSimulator {
     return this.#tokens.validRefreshTokens();
   }
 
+  /**
+   * The old API base moves: from now on every request under /api/v3 answers `status` with
+   * Location `to` + the rest of the path and the query (not counted against the rate limits).
+   * The simulator itself serves the API at its root too, so `to` = its origin is a working base.
+   */
+  moveApi(status: 301 | 308, to: string): void {
+    this.#moved = { status, to: to.replace(/\/+$/, "") };
+  }
+
   /** How the user answers the next authorizations (sticky until changed). */
   setConsent(consent: Consent): void {
     this.#consent = { ...consent };
@@ -314,9 +324,14 @@ export class StravaSimulator {
   }
 
   async #serve(req: Request, url: URL, entry: RequestLogEntry, transport: Transport): Promise<Response> {
-    const api = url.pathname === "/api/v3" || url.pathname.startsWith("/api/v3/");
+    const route = apiRoute(url.pathname);
     const read = req.method === "GET" || req.method === "HEAD";
-    if (api && this.#rate.count(read)) return this.#json(entry, 429, RATE_LIMITED);
+    if (this.#moved && route !== null && url.pathname.startsWith("/api/v3")) {
+      entry.status = this.#moved.status;
+      const location = `${this.#moved.to}${route}${url.search}`;
+      return new Response(null, { status: entry.status, headers: { Location: location, ...this.#headers() } });
+    }
+    if (route !== null && this.#rate.count(read)) return this.#json(entry, 429, RATE_LIMITED);
     const f = this.#faults.take(url.pathname);
     if (!f) return await this.#route(req, url, entry);
     entry.fault = f.kind;
@@ -429,8 +444,9 @@ export class StravaSimulator {
   async #route(req: Request, url: URL, entry: RequestLogEntry): Promise<Response> {
     const path = url.pathname;
     let answer: SimAnswer;
+    const route = apiRoute(path);
     if (path.startsWith("/oauth/")) answer = await routeOAuth(this.#oauth, req, url, entry);
-    else if (path.startsWith("/api/v3/")) answer = routeApi(this.#api, req, url, entry);
+    else if (route !== null) answer = await routeApi(this.#api, req, url, route, entry);
     else answer = { status: 404, body: RESOURCE_NOT_FOUND };
     if ("location" in answer) {
       entry.status = answer.status;
