@@ -2,7 +2,8 @@
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { type EngineContext, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
-import { type ManageResult, runOneTime } from "../lib/backfill/manage.ts";
+import { runOneTime } from "../lib/backfill/manage.ts";
+import type { ManageResult } from "../lib/backfill/run_types.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

@@ -20,6 +20,7 @@ import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { msPerRequest, requestTiming } from "./request_gate.ts";
+import type { ManageResult } from "./run_types.ts";
 
 const log = logger("manage");
 
@@ -47,20 +48,6 @@ export interface ManageOptions {
   onBatch?: (summary: RunSummary, mode: string) => void;
   /** Continuous: a cycle could not reach Strava; the loop tries again in `retryInSeconds`. */
   onOutage?: (message: string, retryInSeconds: number) => void;
-}
-
-/** How a run ended. */
-export interface ManageResult {
-  outcome: "done" | "stopped at rate budget" | "interrupted";
-  last: RunSummary | null;
-  stoppedUntil: number | null;
-  cycles: number;
-  /** Continuous: the run ended because `--max-runs` cycles were done. */
-  maxRunsReached: boolean;
-  /** What is still pending when the run ends (counted then, from the database). */
-  pending: { activities: number; segments: number };
-  /** A warning to show (e.g. corrupt state file replaced). */
-  warning: string | null;
 }
 
 function pendingNow(ctx: EngineContext, filter?: QueueFilter): ManageResult["pending"] {

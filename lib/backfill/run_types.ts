@@ -84,6 +84,20 @@ export interface RunSummary {
   pendingSegments: number;
 }
 
+/** How a manage_backfill run (lib/backfill/manage.ts) ended. */
+export interface ManageResult {
+  outcome: "done" | "stopped at rate budget" | "interrupted";
+  last: RunSummary | null;
+  stoppedUntil: number | null;
+  cycles: number;
+  /** Continuous: the run ended because `--max-runs` cycles were done. */
+  maxRunsReached: boolean;
+  /** What is still pending when the run ends (counted then, from the database). */
+  pending: { activities: number; segments: number };
+  /** A warning to show (e.g. corrupt state file replaced). */
+  warning: string | null;
+}
+
 /** A summary of a run that has done nothing yet. */
 export function emptySummary(): RunSummary {
   const phase = (): PhaseSummary => ({ fetched: 0, not_found: 0, forbidden: 0, failed: 0, retry_later: 0 });
