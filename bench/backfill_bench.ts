@@ -20,7 +20,7 @@ import { migrate } from "../lib/store/schema.ts";
 import { DAY_MS, RateLimiter } from "../lib/strava/rate_limit.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider } from "../lib/strava/tokens.ts";
-import type { EngineContext, RunSummary } from "../lib/backfill/engine.ts";
+import type { EngineContext, RunSummary } from "../lib/backfill/run_types.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
 import { importActivities } from "../lib/archive/import.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";

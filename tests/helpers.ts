@@ -8,7 +8,7 @@ import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
-import type { EngineContext } from "../lib/backfill/engine.ts";
+import type { EngineContext } from "../lib/backfill/run_types.ts";
 import { RateLimiter, type RateLimiterOptions } from "../lib/strava/rate_limit.ts";
 import { staticTokenProvider, StravaClient, type StravaClientOptions } from "../lib/strava/client.ts";
 

@@ -179,6 +179,28 @@ function loadedBy(edges: Iterable<[string, string]>, script: string): Set<string
   return seen;
 }
 
+/**
+ * Files allowed to re-export, each with the change that removes it; the test fails when one no
+ * longer does, so the list only shrinks.
+ */
+const REEXPORTS_PENDING: Record<string, string> = {
+  "lib/strava/rate_limit.ts": "the rate limiter as one module (issue 18, item 1) leaves nothing to re-export",
+};
+
+/**
+ * Each re-export in a module's source (`export { … } from`, `export * from`, `export { name }` of
+ * an imported name), as a line: a module exports only what it declares, so an import names the
+ * file that defines the symbol and a reader finds it in one step.
+ */
+export function reexports(path: string, source: string): string[] {
+  const found: string[] = [];
+  for (const m of source.matchAll(/^export\s+(?:type\s+)?(?:\{[^}]*\}|\*(?:\s+as\s+\w+)?)[^;]*;/gm)) {
+    const line = source.slice(0, m.index).split("\n").length;
+    found.push(`${path}:${line} re-exports (${m[0].replace(/\s+/g, " ").slice(0, 80)}): import from the defining file`);
+  }
+  return found;
+}
+
 async function listTs(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const entry of Deno.readDir(`${ROOT}${dir}`)) {
@@ -242,6 +264,40 @@ Deno.test("layering: each script loads only the parts of lib/ its job needs", as
   const schema = loadedBy(edges, "scripts/update_schema.ts");
   ok(schema.has("lib/store/schema.ts") && schema.has("lib/backfill/flags.ts"), [...schema].join(" "));
   ok(![...schema].some((p) => p.startsWith("lib/backfill/") && p !== "lib/backfill/flags.ts"), "no engine module");
+});
+
+Deno.test("layering: no barrel files: a module in lib/ or scripts/ exports only what it declares", async () => {
+  const found: string[] = [];
+  for (const path of [...await listTs("lib"), ...await listTs("scripts")].sort()) {
+    if (partOf(path) === "testing") continue;
+    const lines = reexports(path, await Deno.readTextFile(ROOT + path));
+    if (path in REEXPORTS_PENDING) {
+      ok(lines.length > 0, `${path} no longer re-exports: remove it from REEXPORTS_PENDING`);
+    } else {
+      found.push(...lines);
+    }
+  }
+  strictEqual(found.join("\n"), "");
+});
+
+Deno.test("layering: a re-export is named with its line; a declared export is not", () => {
+  const source = [
+    'import { a } from "./a.ts";',
+    "export const b = 1;",
+    'export { c, type D } from "./c.ts";',
+    'export * from "./e.ts";',
+    "export type {",
+    "  F,",
+    '} from "./f.ts";',
+    "export { a };",
+    "export function g(): void {}",
+  ].join("\n");
+  deepStrictEqual(reexports("lib/x.ts", source).map((l) => l.split(" ")[0]), [
+    "lib/x.ts:3",
+    "lib/x.ts:4",
+    "lib/x.ts:5",
+    "lib/x.ts:8",
+  ]);
 });
 
 Deno.test("layering: a cycle is named as the chain of imports, self-imports and type cycles included", () => {

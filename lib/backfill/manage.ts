@@ -4,14 +4,9 @@
  * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
  * Each run is recorded in the state file.
  */
-import {
-  type EngineContext,
-  type PhaseSummary,
-  runBackfill,
-  type RunSummary,
-  StravaUnreachableError,
-  type TriedRecords,
-} from "./engine.ts";
+import { runBackfill } from "./engine.ts";
+import { StravaUnreachableError } from "./failure_policy.ts";
+import type { EngineContext, ManageResult, PhaseSummary, RunSummary, TriedRecords } from "./run_types.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
 import type { RefreshSummary } from "./refresh.ts";
@@ -20,7 +15,6 @@ import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { msPerRequest, requestTiming } from "./request_gate.ts";
-import type { ManageResult } from "./run_types.ts";
 
 const log = logger("manage");
 

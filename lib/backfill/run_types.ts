@@ -1,7 +1,7 @@
 /**
  * The engine's vocabulary: what it is given (context, limits), what it reports (summaries), and
- * the typed signals that end a run early. Every phase module imports these; engine.ts re-exports
- * them for callers.
+ * the typed signals that end a run early. Every phase module, and every caller of the engine,
+ * imports these from here.
  */
 import type { Database } from "../store/db.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";

@@ -14,7 +14,7 @@ import { RateLimiter } from "../strava/rate_limit.ts";
 import { openSharedBudget, rateAppKey } from "../strava/shared_budget.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
-import type { EngineContext } from "./engine.ts";
+import type { EngineContext } from "./run_types.ts";
 import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
