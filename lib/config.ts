@@ -67,6 +67,13 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /**
  * Checks a service URL (STRAVA_API_URL, STRAVA_OAUTH_URL): a URL, https anywhere, plain http
  * only on loopback (the simulator). Returns it without trailing slashes.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual, throws } from "node:assert/strict";
+ * strictEqual(checkServiceUrl("STRAVA_API_URL", "http://127.0.0.1:8080/api/v3/"), "http://127.0.0.1:8080/api/v3");
+ * throws(() => checkServiceUrl("STRAVA_API_URL", "http://example.com/api/v3"), /must use https/);
+ * ```
  */
 export function checkServiceUrl(name: ConfigName, value: string): string {
   let url: URL;
@@ -81,7 +88,21 @@ export function checkServiceUrl(name: ConfigName, value: string): string {
   return value.replace(/\/+$/, "");
 }
 
-/** Loads the configuration; blank values count as unset. */
+/**
+ * Loads the configuration; blank values count as unset.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const config = loadConfig({
+ *   getEnv: (name) => name === "STRAVA_CLIENT_ID" ? "12345" : undefined,
+ *   readTextFile: () => "STRAVA_CLIENT_ID=999\nSTRAVA_CLIENT_SECRET=s3cret\n",
+ * });
+ * strictEqual(config.clientId, "12345"); // the environment wins over the file
+ * strictEqual(config.clientSecret, "s3cret");
+ * strictEqual(config.apiUrl, DEFAULT_API_URL);
+ * ```
+ */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const getEnv = options.getEnv ?? ((name: string) => Deno.env.get(name));
   const file = readEnvFile(
