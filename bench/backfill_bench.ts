@@ -22,7 +22,7 @@ import { DAY_MS } from "../lib/strava/rate_window.ts";
 import { SharedRateState } from "../lib/store/rate_state.ts";
 import { StravaClient } from "../lib/strava/client.ts";
 import { createTokenProvider } from "../lib/strava/tokens.ts";
-import type { EngineContext, RunSummary } from "../lib/backfill/engine.ts";
+import type { EngineContext, RunSummary } from "../lib/backfill/run_types.ts";
 import { runOneTime } from "../lib/backfill/manage.ts";
 import { importActivities } from "../lib/archive/import.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";

@@ -6,6 +6,16 @@ import { basename, dirname, join } from "node:path";
  * over `path`. `mode` applies from creation (and exactly, whatever the umask), so a secret is
  * never readable by others, not even for a moment. Synchronous on purpose: it is small, and
  * callers such as the token store must have the file on disk before they go on.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * writeFileAtomic(`${dir}/tokens.json`, '{"refresh_token":"…"}\n', { mode: 0o600 });
+ * strictEqual(Deno.readTextFileSync(`${dir}/tokens.json`), '{"refresh_token":"…"}\n');
+ * if (Deno.build.os !== "windows") strictEqual(Deno.statSync(`${dir}/tokens.json`).mode! & 0o777, 0o600);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export function writeFileAtomic(path: string, text: string, options: { mode?: number } = {}): void {
   const folder = dirname(path);

@@ -12,6 +12,15 @@ export type Print = (text: string) => void;
 /**
  * Handles `--help` and `--version`: prints the text asked for and returns true (the script then
  * exits 0 without doing anything else).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ * const printed: string[] = [];
+ * strictEqual(printedInfo({ help: true, version: false }, "Usage: update_schema.ts", (t) => printed.push(t)), true);
+ * strictEqual(printedInfo({ help: false, version: false }, "Usage: update_schema.ts", (t) => printed.push(t)), false);
+ * deepStrictEqual(printed, ["Usage: update_schema.ts"]);
+ * ```
  */
 export function printedInfo(
   values: { help: boolean; version: boolean },
@@ -32,6 +41,18 @@ export interface Console {
  * Runs a script's `main`, prints an error as one plain line (the stack only with `--verbose`),
  * writes that line to the log file when the script opened one, and returns the exit code
  * carried by the error. Scripts call `Deno.exit(await runMain(...))`.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual, strictEqual } from "node:assert/strict";
+ * import { UsageError } from "./errors.ts";
+ * const lines: string[] = [];
+ * const main = (_args: string[]) => {
+ *   throw new UsageError("--db needs a value (see --help)");
+ * };
+ * strictEqual(await runMain(main, ["--db"], { error: (line) => lines.push(line) }), 2);
+ * deepStrictEqual(lines, ["error: --db needs a value (see --help)"]);
+ * ```
  */
 export async function runMain(
   main: (args: string[]) => Promise<number | void> | number | void,
@@ -52,7 +73,16 @@ export async function runMain(
   }
 }
 
-/** One line describing an error, with a hint when Deno's permissions refused something. */
+/**
+ * One line describing an error, with a hint when Deno's permissions refused something.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(describeError(new Error("database is locked")), "database is locked");
+ * strictEqual(describeError("not an Error"), "not an Error");
+ * ```
+ */
 export function describeError(err: unknown): string {
   if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
     const what = err.message.split("\n")[0].replace(/, run again with.*$/, "");

@@ -66,6 +66,16 @@ export interface LoadConfigOptions {
 /**
  * The variables of the env file at `path` ({} when it is missing and was not named explicitly).
  * Read only: the tool never writes the env file.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(readEnvFile(".env", false, () => "STRAVA_CLIENT_ID=12345\n"), { STRAVA_CLIENT_ID: "12345" });
+ * const missing = () => {
+ *   throw new Deno.errors.NotFound();
+ * };
+ * deepStrictEqual(readEnvFile(".env", false, missing), {}); // not named by the user: no file is fine
+ * ```
  */
 export function readEnvFile(
   path: string,
@@ -89,6 +99,13 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /**
  * Checks a service URL (STRAVA_API_URL, STRAVA_OAUTH_URL): a URL, https anywhere, plain http
  * only on loopback (the simulator). Returns it without trailing slashes.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual, throws } from "node:assert/strict";
+ * strictEqual(checkServiceUrl("STRAVA_API_URL", "http://127.0.0.1:8080/api/v3/"), "http://127.0.0.1:8080/api/v3");
+ * throws(() => checkServiceUrl("STRAVA_API_URL", "http://example.com/api/v3"), /must use https/);
+ * ```
  */
 export function checkServiceUrl(name: ConfigName, value: string): string {
   let url: URL;
@@ -107,6 +124,14 @@ export function checkServiceUrl(name: ConfigName, value: string): string {
  * Checks the path of an API base on one of Strava's hosts: the old host serves the API under
  * /api/v3, the new ones at the root. A wrong path would answer every record with 404, which the
  * backfill would take for deleted records, so it is refused before any request.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual, throws } from "node:assert/strict";
+ * strictEqual(checkApiBase("https://api-v3.strava.com"), "https://api-v3.strava.com");
+ * strictEqual(checkApiBase("http://127.0.0.1:8080/api/v3"), "http://127.0.0.1:8080/api/v3"); // not Strava's: as it is
+ * throws(() => checkApiBase("https://api-v3.strava.com/api/v3"), /no \/api\/v3 on the new host/);
+ * ```
  */
 export function checkApiBase(apiUrl: string): string {
   const url = new URL(apiUrl);
@@ -122,7 +147,21 @@ export function checkApiBase(apiUrl: string): string {
   );
 }
 
-/** Loads the configuration; blank values count as unset. */
+/**
+ * Loads the configuration; blank values count as unset.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const config = loadConfig({
+ *   getEnv: (name) => name === "STRAVA_CLIENT_ID" ? "12345" : undefined,
+ *   readTextFile: () => "STRAVA_CLIENT_ID=999\nSTRAVA_CLIENT_SECRET=s3cret\n",
+ * });
+ * strictEqual(config.clientId, "12345"); // the environment wins over the file
+ * strictEqual(config.clientSecret, "s3cret");
+ * strictEqual(config.apiUrl, DEFAULT_API_URL);
+ * ```
+ */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const getEnv = options.getEnv ?? ((name: string) => Deno.env.get(name));
   const file = readEnvFile(

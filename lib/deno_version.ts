@@ -16,7 +16,16 @@ export const MIN_DENO = "2.7.1";
 /** The Deno to install, and how (Deno is on npm). */
 export const INSTALL_HINT = "npm install -g deno@2.9.6";
 
-/** Compares two `x.y.z` versions numerically (a pre-release suffix is ignored). */
+/**
+ * Compares two `x.y.z` versions numerically (a pre-release suffix is ignored).
+ *
+ * @example
+ * ```ts
+ * import { ok, strictEqual } from "node:assert/strict";
+ * ok(compareVersions("2.10.0", "2.9.6") > 0);
+ * strictEqual(compareVersions("2.7.1-rc.1", "2.7.1"), 0);
+ * ```
+ */
 export function compareVersions(a: string, b: string): number {
   const parts = (v: string) => v.split(/[-+]/)[0].split(".").map((n) => Number(n) || 0);
   const [pa, pb] = [parts(a), parts(b)];
@@ -26,7 +35,16 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The one line to print when `version` is older than MIN_DENO, or undefined when it will do. */
+/**
+ * The one line to print when `version` is older than MIN_DENO, or undefined when it will do.
+ *
+ * @example
+ * ```ts
+ * import { ok, strictEqual } from "node:assert/strict";
+ * strictEqual(denoTooOld(MIN_DENO), undefined);
+ * ok(denoTooOld("2.0.0")?.startsWith(`error: strava-backfill needs Deno ${MIN_DENO} or newer, this is Deno 2.0.0`));
+ * ```
+ */
 export function denoTooOld(version: string): string | undefined {
   if (compareVersions(version, MIN_DENO) >= 0) return undefined;
   return `error: strava-backfill needs Deno ${MIN_DENO} or newer, this is Deno ${version}; ` +

@@ -26,6 +26,14 @@ const lineAt = (text: string, index: number) => text.slice(0, index).split("\n")
 /**
  * Parses the text of an env file named `file` (for messages). Throws `ParseError` naming the
  * file and the 1-based line of the first problem.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual, throws } from "node:assert/strict";
+ * const text = 'export STRAVA_CLIENT_ID=12345 # the app\nSTRAVA_CLIENT_SECRET="s3cret"\n';
+ * deepStrictEqual(parseEnvFile(text, ".env"), { STRAVA_CLIENT_ID: "12345", STRAVA_CLIENT_SECRET: "s3cret" });
+ * throws(() => parseEnvFile("STRAVA_CLIENT_ID=1\nnot a setting\n", ".env"), /^ParseError: \.env line 2: /);
+ * ```
  */
 export function parseEnvFile(text: string, file: string): Record<string, string> {
   const fail = (line: number, reason: string): never => {

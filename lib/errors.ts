@@ -46,7 +46,17 @@ export class ParseError extends SyntaxError {
   }
 }
 
-/** The exit code of an error: its own `exitCode`, 2 for a refused permission, else 1. */
+/**
+ * The exit code of an error: its own `exitCode`, 2 for a refused permission, else 1.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(exitCodeOf(new UsageError("unknown option --dbb; did you mean --db?")), 2);
+ * strictEqual(exitCodeOf(new AuthError("No refresh token found. Please authenticate with Strava first.")), 3);
+ * strictEqual(exitCodeOf(new Error("disk I/O error")), 1);
+ * ```
+ */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { exitCode?: unknown } | null)?.exitCode;
   if (err instanceof Error && typeof code === "number" && Number.isInteger(code)) return code;

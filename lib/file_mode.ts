@@ -11,6 +11,16 @@ export const PRIVATE_MODE = 0o600;
  * Creates `path` empty with mode 0600 when it does not exist (an existing file keeps its
  * content and mode). Returns whether it created the file. The explicit chmod defeats an
  * unusual umask; on Windows modes do not apply.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * strictEqual(createPrivateFile(`${dir}/backfill.log`), true);
+ * strictEqual(createPrivateFile(`${dir}/backfill.log`), false); // there already: content and mode kept
+ * if (Deno.build.os !== "windows") strictEqual(Deno.statSync(`${dir}/backfill.log`).mode! & 0o777, PRIVATE_MODE);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export function createPrivateFile(path: string): boolean {
   let file: Deno.FsFile;
@@ -25,7 +35,19 @@ export function createPrivateFile(path: string): boolean {
   return true;
 }
 
-/** The permission bits of `path` when group or others may read it, else null (also on Windows). */
+/**
+ * The permission bits of `path` when group or others may read it, else null (also on Windows).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const info = (mode: number) => ({ mode }) as Deno.FileInfo;
+ * if (Deno.build.os !== "windows") {
+ *   strictEqual(sharedMode("tokens.json", info(0o100644)), 0o644);
+ *   strictEqual(sharedMode("tokens.json", info(0o100600)), null);
+ * }
+ * ```
+ */
 export function sharedMode(path: string, info?: Deno.FileInfo): number | null {
   if (Deno.build.os === "windows") return null;
   const mode = (info ?? Deno.statSync(path)).mode;
@@ -33,7 +55,16 @@ export function sharedMode(path: string, info?: Deno.FileInfo): number | null {
   return mode & 0o777;
 }
 
-/** The path, quoted for a shell when it needs it (in messages that show a command). */
+/**
+ * The path, quoted for a shell when it needs it (in messages that show a command).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(shellPath("data/segments.db"), "data/segments.db");
+ * strictEqual(shellPath("my rides/it's.db"), "'my rides/it'\\''s.db'");
+ * ```
+ */
 export function shellPath(path: string): string {
   return /^[\w./@%+=:,-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }
@@ -43,6 +74,19 @@ const warned = new Set<string>();
 /**
  * Warns once per file and process when `path`, which holds `what`, is readable by group or
  * others. `write` receives the one line (default: stderr).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * const lines: string[] = [];
+ * const options = { info: { mode: 0o100644 } as Deno.FileInfo, write: (line: string) => lines.push(line) };
+ * warnIfShared("example/tokens.json", "tokens", options);
+ * warnIfShared("example/tokens.json", "tokens", options); // once per file and process
+ * deepStrictEqual(lines, Deno.build.os === "windows" ? [] : [
+ *   "warning: example/tokens.json holds tokens and is readable by other users (mode 0644); " +
+ *   "make it private with: chmod 600 example/tokens.json",
+ * ]);
+ * ```
  */
 export function warnIfShared(
   path: string,

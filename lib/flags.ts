@@ -123,7 +123,16 @@ function distance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The known flag closest to `name`, if it is close enough to be a typo. */
+/**
+ * The known flag closest to `name`, if it is close enough to be a typo.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(nearestFlag("activites", ["activities", "segments"]), "activities");
+ * strictEqual(nearestFlag("colour", ["activities", "segments"]), undefined);
+ * ```
+ */
 export function nearestFlag(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -203,6 +212,19 @@ function convert(name: string, flag: Flag, raw: string | boolean | undefined): u
  * value, a stray positional or a value out of range is a `UsageError` of one line. A negative
  * number after a numeric flag (`--activities -1`) is read as its value, so it gets the same
  * range message as `--activities=-1` instead of the parser's "ambiguous" complaint.
+ *
+ * @example
+ * ```ts
+ * import { ok, strictEqual, throws } from "node:assert/strict";
+ * const table = {
+ *   activities: { kind: "integer", arg: "N", default: 50, min: 1, help: "activities per batch" },
+ * } as const satisfies FlagTable;
+ * const { values, given } = parseFlags(["--activities", "10"], table);
+ * strictEqual(values.activities, 10);
+ * ok(given.has("activities"));
+ * throws(() => parseFlags(["--activites=10"], table), /unknown option --activites; did you mean --activities\?/);
+ * throws(() => parseFlags(["--activities", "0"], table), /--activities must be a whole number ≥ 1, got 0/);
+ * ```
  */
 export function parseFlags<T extends FlagTable>(
   args: string[],
@@ -266,7 +288,21 @@ function withCommon(table: FlagTable): FlagTable {
 /** Widest line of the Options block of `--help`, so it reads in an ordinary terminal. */
 export const HELP_WIDTH = 100;
 
-/** The Options block of `--help`: one entry per flag of `table`, then the common flags. */
+/**
+ * The Options block of `--help`: one entry per flag of `table`, then the common flags.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * const table = { db: { kind: "file", arg: "PATH", default: "data/segments.db", help: "database file" } } as const;
+ * deepStrictEqual(optionsHelp(table).split("\n"), [
+ *   "  --db PATH      database file (default: data/segments.db)",
+ *   "  -v, --verbose  show stack traces on errors",
+ *   "  --version      print the version and exit",
+ *   "  -h, --help     show this help",
+ * ]);
+ * ```
+ */
 export function optionsHelp(table: FlagTable): string {
   const entries = Object.entries(withCommon(table)).map(([name, flag]) => {
     const left = `${flag.short ? `-${flag.short}, ` : ""}--${name}${flag.kind === "boolean" ? "" : ` ${flag.arg}`}`;
@@ -291,7 +327,16 @@ export function optionsHelp(table: FlagTable): string {
     .join("\n");
 }
 
-/** The whole `--help` text: usage line, description, Options block, then any closing notes. */
+/**
+ * The whole `--help` text: usage line, description, Options block, then any closing notes.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * const text = helpText({ usage: "update_schema.ts [options]", description: "Creates the database.", flags: {} });
+ * ok(text.startsWith("Usage: update_schema.ts [options]\n\nCreates the database.\n\nOptions:\n  -v, --verbose"));
+ * ```
+ */
 export function helpText(
   parts: { usage: string; description: string; flags: FlagTable; notes?: string },
 ): string {

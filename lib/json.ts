@@ -117,6 +117,19 @@ function parseWithSource(text: string): unknown {
  * Lossless JSON parse: integer values of keys "id" or ending "_id" become bigint; any other
  * integer outside the safe range becomes bigint; all other numbers are JS numbers. Throws
  * SyntaxError on invalid JSON. A repeated key keeps its last value, as JSON.parse does.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const activity = parseJson('{"id": 12345678901234567890, "athlete": {"id": 7}, "distance": 1234.5}') as {
+ *   id: bigint;
+ *   athlete: { id: bigint };
+ *   distance: number;
+ * };
+ * strictEqual(activity.id, 12345678901234567890n);
+ * strictEqual(activity.athlete.id, 7n); // every id is a bigint, large or not
+ * strictEqual(activity.distance, 1234.5);
+ * ```
  */
 export function parseJson(text: string, options: { keepSource?: boolean } = {}): unknown {
   const marked = markLongIntegers(text);
@@ -133,7 +146,17 @@ export function parseJson(text: string, options: { keepSource?: boolean } = {}):
  */
 export const SOURCE_TEXT: unique symbol = Symbol("strava-backfill source text");
 
-/** A record's JSON for a `raw_json` column: the text it was parsed from if kept, else stringified. */
+/**
+ * A record's JSON for a `raw_json` column: the text it was parsed from if kept, else stringified.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const text = '{"id": 1, "name": "Morning Ride"}';
+ * strictEqual(rawJson(parseJson(text, { keepSource: true }) as Record<string, unknown>), text);
+ * strictEqual(rawJson({ id: 1n, name: "Morning Ride" }), '{"id":1,"name":"Morning Ride"}');
+ * ```
+ */
 export function rawJson(record: Record<string, unknown>): string {
   const source = (record as { [SOURCE_TEXT]?: unknown })[SOURCE_TEXT];
   return typeof source === "string" ? source : stringifyJson(record);
@@ -148,6 +171,12 @@ function writeBigint(_key: string, value: unknown): unknown {
 /**
  * JSON.stringify that writes bigint as plain JSON numbers (exact).
  * Throws TypeError for a value JSON cannot represent at the top level (undefined, a function).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(stringifyJson({ id: 12345678901234567890n, distance: 1234.5 }), '{"id":12345678901234567890,"distance":1234.5}');
+ * ```
  */
 export function stringifyJson(value: unknown): string {
   const text = JSON.stringify(value, writeBigint);

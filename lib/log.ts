@@ -18,7 +18,15 @@ import { createPrivateFile, PRIVATE_MODE } from "./file_mode.ts";
 /** Default `--log-file`. */
 export const DEFAULT_LOG_PATH = "backfill.log";
 
-/** The logger of a module: `logger("backfill")`. */
+/**
+ * The logger of a module: `logger("backfill")`.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(logger("backfill").category, ["strava-backfill", "backfill"]);
+ * ```
+ */
 export function logger(...category: string[]): Logger {
   return getLogger(["strava-backfill", ...category]);
 }
@@ -37,6 +45,17 @@ export interface LoggingOptions {
  * Sends every strava-backfill log line to the log file. Returns a disposer that flushes and
  * closes it; `runMain` calls `closeLogging` after the script ends, once any error that ended
  * it is logged.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * const close = await setupLogging({ path: `${dir}/backfill.log` });
+ * logger("run").info("run started");
+ * await close();
+ * ok(Deno.readTextFileSync(`${dir}/backfill.log`).includes("[INF] strava-backfill.run: run started"));
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
   if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
@@ -72,12 +91,37 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
  * Writes the error that ends a run to the log, with its time and exit code. Silent for a script
  * that set up no logging. Messages are the one line the user sees on stderr, worded never to
  * carry a token or secret.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert/strict";
+ * logRunError("nothing is written", 1); // no logging set up: silent
+ * const dir = Deno.makeTempDirSync();
+ * await setupLogging({ path: `${dir}/backfill.log` });
+ * logRunError("--db data/segments.db is a directory; give the path of a file", 2);
+ * await closeLogging();
+ * ok(Deno.readTextFileSync(`${dir}/backfill.log`).includes("run ended: --db data/segments.db is a directory"));
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export function logRunError(message: string, exitCode: number): void {
   logger("run").error("run ended: {message} (exit {code})", { message, code: exitCode });
 }
 
-/** Flushes and closes the log file, if a script opened one. */
+/**
+ * Flushes and closes the log file, if a script opened one.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * await setupLogging({ path: `${dir}/backfill.log` });
+ * logger("run").info("the last line");
+ * await closeLogging(); // flushed and closed: the file can be read, moved or removed
+ * strictEqual(Deno.readTextFileSync(`${dir}/backfill.log`).trimEnd().split("\n").length, 1);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
 export async function closeLogging(): Promise<void> {
   await reset();
 }

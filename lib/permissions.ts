@@ -41,7 +41,20 @@ export const PERMISSIONS: Readonly<Record<ScriptName, readonly string[]>> = {
   setup_auth: [...FILES, `--allow-net=${SETUP_AUTH_HOSTS.join(",")}`, STRAVA_ENV, "--allow-run=xdg-open,open"],
 };
 
-/** The flags for `script`, with extra hosts (tests add the simulator's 127.0.0.1:PORT). */
+/**
+ * The flags for `script`, with extra hosts (tests add the simulator's 127.0.0.1:PORT).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(permissionFlags("update_schema"), ["--allow-read=.", "--allow-write=."]);
+ * deepStrictEqual(permissionFlags("update_schema", ["127.0.0.1:8080"]), [
+ *   "--allow-read=.",
+ *   "--allow-write=.",
+ *   "--allow-net=127.0.0.1:8080",
+ * ]);
+ * ```
+ */
 export function permissionFlags(script: ScriptName, extraHosts: string[] = []): string[] {
   return PERMISSIONS[script].map((flag) => {
     if (!flag.startsWith("--allow-net=") || extraHosts.length === 0) return flag;
@@ -59,6 +72,20 @@ export const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).p
 /**
  * `deno run` arguments that run `script` exactly as its binary would run (same permissions),
  * from any working folder. Used by the tests and the demo.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(denoRunArgs("update_schema", ["--create"]), [
+ *   "run",
+ *   "--quiet",
+ *   "--no-prompt",
+ *   `--config=${PROJECT_ROOT}deno.json`,
+ *   ...PERMISSIONS.update_schema,
+ *   `${PROJECT_ROOT}scripts/update_schema.ts`,
+ *   "--create",
+ * ]);
+ * ```
  */
 export function denoRunArgs(script: ScriptName, args: string[], extraHosts: string[] = []): string[] {
   return [

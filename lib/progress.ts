@@ -42,7 +42,20 @@ export interface TerminalProgressOptions {
   columns?: number;
 }
 
-/** A single self-overwriting line, for stderr on a TTY. */
+/**
+ * A single self-overwriting line, for stderr on a TTY.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * const written: string[] = [];
+ * const progress = terminalProgress({ write: (text) => written.push(text), now: () => 0 });
+ * progress.update({ phase: "efforts", done: 3, total: 10, left15: 97, leftDay: 997 });
+ * strictEqual(written.at(-1), "\r\x1b[Kefforts 3/10 | left: 97 this window, 997 today");
+ * progress.clear();
+ * strictEqual(written.at(-1), "\r\x1b[K");
+ * ```
+ */
 export function terminalProgress({ write, now, columns = 100 }: TerminalProgressOptions): Progress {
   let shown = false;
   let started: { at: number; done: number } | null = null;
@@ -96,6 +109,17 @@ export interface WaitNoticeOptions {
 /**
  * Off a terminal (output redirected, cron): nothing per record, but a wait for the rate budget
  * is said once, with when the run resumes, so a log of stderr shows why nothing happens.
+ *
+ * @example
+ * ```ts
+ * import { ok, strictEqual } from "node:assert/strict";
+ * const lines: string[] = [];
+ * const notice = waitNotice({ writeLine: (line) => lines.push(line), now: () => Date.UTC(2026, 0, 1, 10, 0) });
+ * notice.waiting(Date.UTC(2026, 0, 1, 10, 15), "15-minute limit");
+ * notice.waiting(Date.UTC(2026, 0, 1, 10, 15), "15-minute limit"); // the same wait: said once
+ * strictEqual(lines.length, 1);
+ * ok(lines[0].startsWith("15-minute limit: waiting 15m 00s; resumes at "), lines[0]);
+ * ```
  */
 export function waitNotice({ writeLine, now }: WaitNoticeOptions): Progress {
   let announced: number | null = null;
@@ -133,6 +157,18 @@ export interface ImportProgressOptions {
 /**
  * Rows read, throughput and share of a file of `size` bytes (null: unknown, no share shown),
  * as one self-overwriting line redrawn a few times a second.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * let now = 0;
+ * const written: string[] = [];
+ * const progress = importProgress(1000, { write: (text) => written.push(text), now: () => now, enabled: true });
+ * progress.bytes(500);
+ * now = 1000;
+ * progress.rows(2000);
+ * strictEqual(written.at(-1), "\r\x1b[K2,000 rows (50%), 2,000 rows/s");
+ * ```
  */
 export function importProgress(size: number | null, { write, now, enabled }: ImportProgressOptions): ImportProgress {
   let last = 0;

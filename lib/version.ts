@@ -5,7 +5,15 @@
 /** strava-backfill's version. */
 export const VERSION = "1.0.0";
 
-/** The `--version` line: the tool, and the Deno that runs it. */
+/**
+ * The `--version` line: the tool, and the Deno that runs it.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(versionLine(), `strava-backfill ${VERSION} (Deno ${Deno.version.deno})`);
+ * ```
+ */
 export function versionLine(): string {
   return `strava-backfill ${VERSION} (Deno ${Deno.version.deno})`;
 }

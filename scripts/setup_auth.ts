@@ -16,9 +16,6 @@ import { revokeAuthorization } from "../lib/auth/revoke.ts";
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_SCOPE, normalizeScope, STRAVA_API_SETTINGS_URL } from "../lib/strava/oauth.ts";
 
-export { DEFAULT_PORT, DEFAULT_TIMEOUT_SECONDS, type SetupAuthDeps } from "../lib/auth/setup.ts";
-export { openBrowser } from "../lib/auth/browser.ts";
-
 /** This script's flags. */
 export const FLAGS = {
   env: CREDENTIAL_FLAGS.env,

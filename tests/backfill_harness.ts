@@ -1,8 +1,9 @@
 /** Test helper: the backfill engine on a real SQLite file against the in-process simulator. */
 import { type Database, openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
-import { type EngineContext, runBackfill, type RunLimits } from "../lib/backfill/engine.ts";
-import { type ManageResult, runOneTime } from "../lib/backfill/manage.ts";
+import { runBackfill } from "../lib/backfill/engine.ts";
+import { runOneTime } from "../lib/backfill/manage.ts";
+import type { EngineContext, ManageResult, RunLimits } from "../lib/backfill/run_types.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";

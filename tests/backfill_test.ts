@@ -1,6 +1,6 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { prepareExact } from "../lib/store/db.ts";
-import { MAX_CONSECUTIVE_FAILURES } from "../lib/backfill/engine.ts";
+import { MAX_CONSECUTIVE_FAILURES } from "../lib/backfill/failure_policy.ts";
 import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
 import { harness, seedFromArchive } from "./backfill_harness.ts";
 import { assertMatchesTruth, statuses } from "./truth.ts";

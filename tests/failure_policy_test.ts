@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { prepareExact } from "../lib/store/db.ts";
 import { MAX_ATTEMPTS } from "../lib/store/backfill_store.ts";
-import { StravaUnreachableError } from "../lib/backfill/engine.ts";
+import { StravaUnreachableError } from "../lib/backfill/failure_policy.ts";
 import type { SimActivity } from "../lib/testing/sim_truth.ts";
 import { type Harness, harness } from "./backfill_harness.ts";
 import { runScript, scriptWorld, withDatabase } from "./helpers.ts";

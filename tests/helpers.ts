@@ -9,7 +9,7 @@ import { migrate } from "../lib/store/schema.ts";
 import { type SimOptions, StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { MemoryRateState } from "../lib/testing/memory_rate_state.ts";
-import type { EngineContext } from "../lib/backfill/engine.ts";
+import type { EngineContext } from "../lib/backfill/run_types.ts";
 import { RateLimiter, type RateLimiterOptions } from "../lib/strava/rate_limit.ts";
 import { staticTokenProvider, StravaClient, type StravaClientOptions } from "../lib/strava/client.ts";
 

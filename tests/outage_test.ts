@@ -4,7 +4,8 @@
  * continuous mode logs the outage and keeps going with a back-off instead of ending.
  */
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { runBackfill, StravaUnreachableError } from "../lib/backfill/engine.ts";
+import { runBackfill } from "../lib/backfill/engine.ts";
+import { StravaUnreachableError } from "../lib/backfill/failure_policy.ts";
 import { outageBackoffSeconds, runContinuous } from "../lib/backfill/manage.ts";
 import { readState } from "../lib/backfill/state_file.ts";
 import { engineWorld, runScript, scriptWorld, withDatabase } from "./helpers.ts";

@@ -2,6 +2,8 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { VirtualClock } from "../lib/testing/virtual_clock.ts";
 import { get, parseExact, WINDOW } from "./sim_helpers.ts";
+import { ROOT } from "./helpers.ts";
+import { pathToFileURL } from "node:url";
 
 Deno.test("sim: faults 500, 503, malformed and 429 hit only matching requests, `times` times", async () => {
   const clock = new VirtualClock(Date.UTC(2026, 4, 1, 10, 0, 0));
@@ -134,4 +136,29 @@ Deno.test("sim: listing faults: an empty page, a page cut in half, a race after 
   ok((await list())[0].id !== victim.id, "gone from the next one");
   strictEqual(sim.pendingFaults(), 0);
   deepStrictEqual(sim.requests.map((r) => r.fault), [undefined, "empty", "truncate", "race", "race", undefined]);
+});
+
+Deno.test("sim: a slow answer over the socket, delivered or given up on, prints no Deno notice", async () => {
+  // A child process under deno.json, as `deno task test` runs: Deno prints its request.signal
+  // notice once per process, and only when a served request's signal was read (slow faults).
+  const child = `
+    import { StravaSimulator } from ${JSON.stringify(pathToFileURL(`${ROOT}lib/testing/strava_sim.ts`).href)};
+    await using sim = await StravaSimulator.start();
+    const headers = { Authorization: "Bearer " + sim.issueTokens().access_token };
+    sim.addFault({ kind: "slow", delayMs: 20 });
+    await (await fetch(sim.apiUrl + "/athlete", { headers })).text();
+    sim.addFault({ kind: "slow", delayMs: 60_000 });
+    await fetch(sim.apiUrl + "/athlete", { headers, signal: AbortSignal.timeout(30) }).catch(() => {});
+    for (let i = 0; i < 200 && sim.pendingDelays() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    console.log(JSON.stringify(sim.requests.map((r) => r.status)), sim.pendingDelays());
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", `--config=${ROOT}deno.json`, child],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
+  strictEqual(out.code, 0, stderr);
+  strictEqual(stdout.trim(), "[200,0] 0", "the late answer was delivered and the client leaving was seen");
+  strictEqual(stderr, "");
 });

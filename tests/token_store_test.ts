@@ -37,7 +37,8 @@ Deno.test("token_store: tokens.json as a raw Strava answer, missing, corrupt or 
   await using dir = await tempDir();
   const path = `${dir.path}/tokens.json`;
   strictEqual(readTokensFile(path), null);
-  await Deno.writeTextFile(path, JSON.stringify(FIXTURES.authorization_code_exchange.body));
+  // 0600 as the tool writes it: a shared file would (rightly) print a warning into the test output.
+  await Deno.writeTextFile(path, JSON.stringify(FIXTURES.authorization_code_exchange.body), { mode: 0o600 });
   const raw = readTokensFile(path)!;
   strictEqual(raw.athleteId, 12342176n);
   strictEqual(raw.updatedAt, null);

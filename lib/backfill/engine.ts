@@ -14,10 +14,6 @@ import { closeRun, createRunScope, endRunOnError } from "./run_scope.ts";
 import type { EngineContext, RunLimits, RunSummary } from "./run_types.ts";
 import { segmentsPhase } from "./segments_phase.ts";
 
-export type { ApiClient, EngineContext, Mode, PhaseSummary, RunLimits, RunSummary, TriedRecords } from "./run_types.ts";
-export { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
-export { SURVEY_FACTOR } from "./list_phase.ts";
-
 /** Runs one backfill pass; see the module comment. */
 export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promise<RunSummary> {
   const run = createRunScope(ctx, limits);

@@ -23,8 +23,6 @@ import { ForbiddenError, NotFoundError, ResponseTooLargeError, StravaError } fro
 import { logger } from "../log.ts";
 import type { PhaseSummary, RunSummary } from "./run_types.ts";
 
-export type { RecordKind } from "../store/failure_marks.ts";
-
 const log = logger("backfill");
 
 /** Transient failures in a row after which Strava is checked (and the run ends if it does not answer). */

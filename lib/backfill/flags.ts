@@ -12,13 +12,15 @@ import { DEFAULT_LOG_PATH } from "../log.ts";
 import { type Database, DEFAULT_DB_PATH } from "../store/db.ts";
 import { DEFAULT_BUFFER } from "../strava/rate_limit.ts";
 import { DEFAULT_TOKENS_PATH } from "../strava/token_store.ts";
-import { DEFAULT_REFRESH_AFTER_DAYS } from "./refresh.ts";
 import { UsageError } from "../errors.ts";
 import { describeFilter, type QueueFilter } from "../store/queue_filter.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 
 /** Default number of records per batch (`--activities`, `--segments`). */
 export const DEFAULT_BATCH = 50;
+
+/** Default of `--refresh-after`: segment details older than this many days are fetched again. */
+export const DEFAULT_REFRESH_AFTER_DAYS = 30;
 
 /** `--db`. */
 export const DB_FLAG = {

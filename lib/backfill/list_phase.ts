@@ -18,8 +18,6 @@ import type { RunScope } from "./run_scope.ts";
 
 const log = logger("backfill");
 
-export { PER_PAGE } from "./listing.ts";
-
 /** The full-list survey runs when unknown activities are at least this many times its pages. */
 export const SURVEY_FACTOR = 20;
 

@@ -4,14 +4,9 @@
  * --no-wait). Continuous: every cycle syncs new activities and runs one batch, then sleeps.
  * Each run is recorded in the state file.
  */
-import {
-  type EngineContext,
-  type PhaseSummary,
-  runBackfill,
-  type RunSummary,
-  StravaUnreachableError,
-  type TriedRecords,
-} from "./engine.ts";
+import { runBackfill } from "./engine.ts";
+import { StravaUnreachableError } from "./failure_policy.ts";
+import type { EngineContext, ManageResult, PhaseSummary, RunSummary, TriedRecords } from "./run_types.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
 import type { RefreshSummary } from "./refresh.ts";
@@ -47,20 +42,6 @@ export interface ManageOptions {
   onBatch?: (summary: RunSummary, mode: string) => void;
   /** Continuous: a cycle could not reach Strava; the loop tries again in `retryInSeconds`. */
   onOutage?: (message: string, retryInSeconds: number) => void;
-}
-
-/** How a run ended. */
-export interface ManageResult {
-  outcome: "done" | "stopped at rate budget" | "interrupted";
-  last: RunSummary | null;
-  stoppedUntil: number | null;
-  cycles: number;
-  /** Continuous: the run ended because `--max-runs` cycles were done. */
-  maxRunsReached: boolean;
-  /** What is still pending when the run ends (counted then, from the database). */
-  pending: { activities: number; segments: number };
-  /** A warning to show (e.g. corrupt state file replaced). */
-  warning: string | null;
 }
 
 function pendingNow(ctx: EngineContext, filter?: QueueFilter): ManageResult["pending"] {

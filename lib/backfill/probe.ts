@@ -5,24 +5,25 @@
  */
 import { knownGoodRecord, type RecordKind } from "../store/failure_marks.ts";
 import { MalformedResponseError, StravaError, TransientError } from "../strava/client.ts";
-import type { RunScope } from "./run_scope.ts";
+import type { RequestGate } from "./request_gate.ts";
+import type { EngineContext } from "./run_types.ts";
 
 /** Whether Strava answers now; false when it does not, or when no record was ever answered. */
-export async function probeStrava(run: RunScope, kind: RecordKind): Promise<boolean> {
+export async function probeStrava(ctx: EngineContext, gate: RequestGate, kind: RecordKind): Promise<boolean> {
   const other: RecordKind = kind === "activity" ? "segment" : "activity";
   let target: { kind: RecordKind; id: bigint } | null = null;
   for (const k of [kind, other]) {
-    const id = knownGoodRecord(run.ctx.db, k);
+    const id = knownGoodRecord(ctx.db, k);
     if (id !== null) {
       target = { kind: k, id };
       break;
     }
   }
   if (target === null) return false;
-  const { client } = run.ctx;
+  const { client } = ctx;
   const { kind: k, id } = target;
   try {
-    await run.gate.call(
+    await gate.call(
       `check request (${k} ${id})`,
       () => k === "activity" ? client.getActivity(id) : client.getSegment(id),
     );

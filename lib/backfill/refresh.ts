@@ -37,9 +37,6 @@ import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
 
 const log = logger("refresh");
 
-/** Default of `--refresh-after`: segment details older than this many days are fetched again. */
-export const DEFAULT_REFRESH_AFTER_DAYS = 30;
-
 const DAY_MS = 86_400_000;
 
 /** How much one refresh pass may do. */

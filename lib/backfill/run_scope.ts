@@ -34,7 +34,7 @@ export function createRunScope(ctx: EngineContext, limits: RunLimits): RunScope 
     limits,
     summary,
     gate: new RequestGate(ctx),
-    policy: new FailurePolicy(ctx.db, summary, stamp, (kind) => probeStrava(run, kind), limits.answered),
+    policy: new FailurePolicy(ctx.db, summary, stamp, (kind) => probeStrava(ctx, run.gate, kind), limits.answered),
     stamp,
   };
   return run;

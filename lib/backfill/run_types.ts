@@ -1,7 +1,7 @@
 /**
  * The engine's vocabulary: what it is given (context, limits), what it reports (summaries), and
- * the typed signals that end a run early. Every phase module imports these; engine.ts re-exports
- * them for callers.
+ * the typed signals that end a run early. Every phase module, and every caller of the engine,
+ * imports these from here.
  */
 import type { Database } from "../store/db.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";
@@ -89,6 +89,20 @@ export interface RunSummary {
   interrupted: boolean;
   pendingActivities: number;
   pendingSegments: number;
+}
+
+/** How a manage_backfill run (lib/backfill/manage.ts) ended. */
+export interface ManageResult {
+  outcome: "done" | "stopped at rate budget" | "interrupted";
+  last: RunSummary | null;
+  stoppedUntil: number | null;
+  cycles: number;
+  /** Continuous: the run ended because `--max-runs` cycles were done. */
+  maxRunsReached: boolean;
+  /** What is still pending when the run ends (counted then, from the database). */
+  pending: { activities: number; segments: number };
+  /** A warning to show (e.g. corrupt state file replaced). */
+  warning: string | null;
 }
 
 /** A summary of a run that has done nothing yet. */

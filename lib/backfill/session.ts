@@ -13,7 +13,7 @@ import { setupLogging } from "../log.ts";
 import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
-import type { EngineContext } from "./engine.ts";
+import type { EngineContext } from "./run_types.ts";
 import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */

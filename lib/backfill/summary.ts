@@ -1,6 +1,5 @@
 /** Human-readable summaries of a backfill run, for stdout. */
-import type { RunSummary } from "./engine.ts";
-import type { ManageResult } from "./manage.ts";
+import type { ManageResult, RunSummary } from "./run_types.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
 
 /**

@@ -39,8 +39,6 @@ import {
 
 const log = getLogger(["strava-backfill", "tokens"]);
 
-export type { TokenProvider };
-
 /** The exact message of docs/contract.md when no token exists anywhere. */
 export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
 

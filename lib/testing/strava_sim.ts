@@ -379,8 +379,9 @@ export class StravaSimulator {
   ): Promise<Response> {
     switch (f.kind) {
       case "slow": {
-        // Reading req.signal of a served request makes Deno print a one-time notice about its
-        // legacy abort behaviour; it is the only way to see the client give up, so only slow faults read it.
+        // req.signal is the only way to see a socket client give up. deno.json opts in to Deno's
+        // abort behaviour without the legacy part ("unstable": ["no-legacy-abort"]): the signal
+        // aborts only when the client leaves, not after every answer, and Deno prints no notice.
         const outcome = await this.#faults.delay(f.delayMs, [req.signal, this.#closing.signal]);
         if (outcome === "aborted") {
           entry.status = 0;
