@@ -46,6 +46,28 @@ export class ParseError extends SyntaxError {
   }
 }
 
+/** Whether `err` says the disk is full: SQLite's SQLITE_FULL (13), or the OS's ENOSPC. */
+export function isDiskFull(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { errcode?: number; code?: string }).errcode;
+  return (code !== undefined && (code & 0xff) === 13) || (err as { code?: string }).code === "ENOSPC" ||
+    /database or disk is full|No space left on device|os error 28\b/.test(err.message);
+}
+
+/** A write found the disk full (exit 1); the message names the file. */
+export class DiskFullError extends RuntimeError {
+  override name = "DiskFullError";
+}
+
+/** The one line for a write that found the disk full; names the file and keeps the original as its cause. */
+export function diskFullError(path: string, cause?: unknown): DiskFullError {
+  return new DiskFullError(
+    `the disk holding ${path} is full; nothing more could be stored there (what was stored before is kept); ` +
+      `free some space, then run again`,
+    { cause },
+  );
+}
+
 /** The exit code of an error: its own `exitCode`, 2 for a refused permission, else 1. */
 export function exitCodeOf(err: unknown): number {
   const code = (err as { exitCode?: unknown } | null)?.exitCode;
