@@ -196,3 +196,74 @@ Deno.test("STRAVA_API_URL at a host the permissions do not grant: exit 2 at once
   strictEqual(granted.code, 0, granted.stderr);
   withDatabase(dir.path, (db) => assertMatchesTruth(db, sim));
 });
+
+/**
+ * How this process can mount a small file system of its own: `unshare -m` (root) or
+ * `unshare -rm` (a user namespace, where the kernel allows them); null when neither works.
+ */
+function mountNamespace(): string[] | null {
+  for (const flags of [["-m"], ["-r", "-m"]]) {
+    try {
+      const probe = new Deno.Command("unshare", {
+        args: [...flags, "sh", "-c", 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d"'],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      if (probe.success) return flags;
+    } catch {
+      // no unshare on this machine
+    }
+  }
+  return null;
+}
+
+const NAMESPACE = mountNamespace();
+const shellQuote = (args: string[]) => args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+
+/** Free space left on the tmpfs when the backfill starts: the listing and a few activities fit (6 of 40 here). */
+const FREE_KIB = 700;
+
+Deno.test({
+  name: "disk full: exit 1, one line saying the disk holding the database is full; the next run loses nothing",
+  // Needs a real small file system; without a mount namespace this machine cannot make one.
+  ignore: NAMESPACE === null,
+  async fn() {
+    await using dir = await tempDir(); // the mount point: the run's folder on a 6 MiB tmpfs
+    await using out = await tempDir(); // where the folder is copied after the run, outside the tmpfs
+    await using sim = await StravaSimulator.start({ seed: 6, activities: 40, segments: 30 });
+    const deno = Deno.execPath();
+    const script = [
+      `mount -t tmpfs -o size=6m tmpfs . && cd "$PWD"`,
+      `${deno} ${shellQuote(denoRunArgs("update_schema", ["--create"]))} >/dev/null 2>&1`,
+      // Fill the disk, then free FREE_KIB: what the backfill finds.
+      `(dd if=/dev/zero of=filler bs=4k 2>/dev/null; truncate -s -${FREE_KIB}K filler)`,
+      `${deno} ${shellQuote(denoRunArgs("manage_backfill", ["--mode", "one-time"], [sim.host]))} ` +
+      `>"$OUT/stdout" 2>"$OUT/stderr"; echo $? >"$OUT/code"`,
+      `rm filler && cp -a data backfill_state.json backfill.log "$OUT/"`,
+    ].join(" && ");
+    const env = { ...baseEnv(), ...simEnv(sim), OUT: out.path };
+    const sh = await new Deno.Command("unshare", { args: [...NAMESPACE!, "sh", "-c", script], cwd: dir.path, env })
+      .output();
+    strictEqual(sh.code, 0, new TextDecoder().decode(sh.stderr));
+    const read = (name: string) => Deno.readTextFileSync(`${out.path}/${name}`);
+    const r = { code: Number(read("code")), stdout: read("stdout"), stderr: read("stderr") };
+    const listed = sim.requests.filter((e) => e.path.endsWith("/athlete/activities")).length;
+    const fetched = sim.requests.filter((e) => ACTIVITY.test(e.path)).length;
+    ok(
+      listed > 0 && fetched > 0,
+      `the disk filled in the middle of the backfill (${listed} pages, ${fetched} activities)`,
+    );
+    // Before: "No space left on device (os error 28)", from the state file written after the failure.
+    assertOneLine(r, 1, `the disk holding ${DB} is full`);
+    ok(!/rollback|os error/.test(r.stderr), r.stderr);
+    ok(read("backfill.log").includes(`the disk holding ${DB} is full`), "the log has the cause too");
+    // Nothing lost: with space again, the same folder's next run completes the backfill exactly.
+    const again = await runScript("manage_backfill", ["--mode", "one-time"], {
+      cwd: out.path,
+      env: simEnv(sim),
+      hosts: [sim.host],
+    });
+    strictEqual(again.code, 0, again.stderr);
+    withDatabase(out.path, (db) => assertMatchesTruth(db, sim));
+  },
+});
