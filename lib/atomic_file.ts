@@ -1,11 +1,15 @@
 /** Writing a file so that readers see the old or the new content, never a torn one. */
 import { basename, dirname, join } from "node:path";
+import { diskFullError, isDiskFull } from "./errors.ts";
+import { assertWriteTarget } from "./write_target.ts";
 
 /**
  * Writes `text` to a temp file beside `path` (same filesystem), syncs it, and renames it
  * over `path`. `mode` applies from creation (and exactly, whatever the umask), so a secret is
  * never readable by others, not even for a moment. Synchronous on purpose: it is small, and
- * callers such as the token store must have the file on disk before they go on.
+ * callers such as the token store must have the file on disk before they go on. A `path` that is
+ * a symlink out of the folder this process may write is refused (lib/write_target.ts); a full
+ * disk is a DiskFullError naming `path`, and the old content stays.
  *
  * @example
  * ```ts
@@ -18,6 +22,7 @@ import { basename, dirname, join } from "node:path";
  * ```
  */
 export function writeFileAtomic(path: string, text: string, options: { mode?: number } = {}): void {
+  assertWriteTarget(path);
   const folder = dirname(path);
   Deno.mkdirSync(folder, { recursive: true });
   const temp = join(folder, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
@@ -40,6 +45,6 @@ export function writeFileAtomic(path: string, text: string, options: { mode?: nu
     } catch {
       // the temp file was never created or is already renamed; nothing to clean up
     }
-    throw err;
+    throw isDiskFull(err) ? diskFullError(path, err) : err;
   }
 }

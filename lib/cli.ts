@@ -84,10 +84,24 @@ export async function runMain(
  * ```
  */
 export function describeError(err: unknown): string {
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    const what = err.message.split("\n")[0].replace(/, run again with.*$/, "");
-    return `${what}. This program's permissions do not allow it; see "Permissions" in the README.`;
-  }
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) return refusal(err);
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * Deno's refusal in one line: what was refused, the flag that would grant it, and for a compiled
+ * binary that its permissions are baked in (docs/permissions.md).
+ */
+function refusal(err: Error, compiled: boolean = Deno.build.standalone): string {
+  const first = err.message.split("\n")[0];
+  const asked = /^Requires (\w+) access to "([^"]*)", run again with the (--allow-[\w-]+) flag/.exec(first);
+  const baked = compiled ? "; this binary's permissions are baked in when it is compiled" : "";
+  if (asked === null) {
+    return `${first.replace(/, run again with.*$/, "")}. This program's permissions do not allow it${baked}; ` +
+      `see "Permissions" in the README.`;
+  }
+  const [, kind, target, flag] = asked;
+  return `${kind} access to ${target} is not allowed by this program's permissions (it needs ${flag}=${target})` +
+    `${baked}; ${kind === "net" ? "" : "use a path in the folder it runs in, or "}see "Permissions" in the README.`;
 }

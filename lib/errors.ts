@@ -47,6 +47,48 @@ export class ParseError extends SyntaxError {
 }
 
 /**
+ * Whether `err` says the disk is full: SQLite's SQLITE_FULL (13), or the OS's ENOSPC.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * strictEqual(isDiskFull(new Error("database or disk is full")), true);
+ * strictEqual(isDiskFull(new Error("No space left on device (os error 28)")), true);
+ * strictEqual(isDiskFull(new Error("disk I/O error")), false);
+ * ```
+ */
+export function isDiskFull(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { errcode?: number; code?: string }).errcode;
+  return (code !== undefined && (code & 0xff) === 13) || (err as { code?: string }).code === "ENOSPC" ||
+    /database or disk is full|No space left on device|os error 28\b/.test(err.message);
+}
+
+/** A write found the disk full (exit 1); the message names the file. */
+export class DiskFullError extends RuntimeError {
+  override name = "DiskFullError";
+}
+
+/**
+ * The one line for a write that found the disk full; names the file and keeps the original as its cause.
+ *
+ * @example
+ * ```ts
+ * import { ok, strictEqual } from "node:assert/strict";
+ * const err = diskFullError("data/segments.db", new Error("database or disk is full"));
+ * ok(err.message.startsWith("the disk holding data/segments.db is full"));
+ * strictEqual(exitCodeOf(err), 1);
+ * ```
+ */
+export function diskFullError(path: string, cause?: unknown): DiskFullError {
+  return new DiskFullError(
+    `the disk holding ${path} is full; nothing more could be stored there (what was stored before is kept); ` +
+      `free some space, then run again`,
+    { cause },
+  );
+}
+
+/**
  * The exit code of an error: its own `exitCode`, 2 for a refused permission, else 1.
  *
  * @example

@@ -14,6 +14,10 @@ import { configure, getLogger, getTextFormatter, type Logger, reset, type Sink }
 import { getRotatingFileSink } from "@logtape/file";
 import { dirname } from "node:path";
 import { createPrivateFile, PRIVATE_MODE } from "./file_mode.ts";
+import { assertWriteTarget } from "./write_target.ts";
+
+/** The rotating sink's maxFiles; its rotated names are backfill.log.1, .2, … (checked up to .5). */
+const ROTATIONS = 5;
 
 /** Default `--log-file`. */
 export const DEFAULT_LOG_PATH = "backfill.log";
@@ -58,6 +62,8 @@ export interface LoggingOptions {
  * ```
  */
 export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
+  // Deno allows appending to a symlink in the folder whatever its target: refuse one leading out.
+  for (let i = 0; i <= ROTATIONS; i++) assertWriteTarget(i === 0 ? options.path : `${options.path}.${i}`);
   if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
   createPrivateFile(options.path);
   await configure({
@@ -68,7 +74,7 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
         options.path,
         getRotatingFileSink(options.path, {
           maxSize: options.maxBytes ?? 10 * 1024 * 1024,
-          maxFiles: 5,
+          maxFiles: ROTATIONS,
           bufferSize: 0,
           formatter: getTextFormatter({
             timestamp: "rfc3339",

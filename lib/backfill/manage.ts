@@ -69,21 +69,30 @@ async function recorded(
   state.last_mode = mode;
   state.last_outcome = "running";
   writeState(statePath, state);
-  try {
-    const outcome = await body(state);
-    state.last_outcome = outcome;
-    state.last_error = null;
-    return { outcome, warning };
-  } catch (err) {
-    state.last_outcome = "failed";
-    state.last_error = err instanceof Error ? err.message : String(err);
-    throw err;
-  } finally {
+  const recordEnd = () => {
     const timing = requestTiming(ctx);
     if (timing.count > 0) state.ms_per_request = Math.round(msPerRequest(timing));
     state.last_end = isoSeconds(ctx.now());
     writeState(statePath, state);
+  };
+  let outcome: ManageResult["outcome"];
+  try {
+    outcome = await body(state);
+  } catch (err) {
+    state.last_outcome = "failed";
+    state.last_error = err instanceof Error ? err.message : String(err);
+    try {
+      recordEnd();
+    } catch (second) {
+      // The error that ended the run is the one to report (a full disk fails this write too).
+      log.warn("could not record the run's end in {path}: {error}", { path: statePath, error: String(second) });
+    }
+    throw err;
   }
+  state.last_outcome = outcome;
+  state.last_error = null;
+  recordEnd();
+  return { outcome, warning };
 }
 
 /** Records that a signal ended the run while it slept between cycles. */

@@ -1,10 +1,12 @@
 /**
- * The engine's one way to send a request: it checks for a signal first, turns a missing token
+ * The engine's one way to send a request: it checks for a signal first and that the database
+ * path still names the file the run opened (lib/store/db.ts `assertStillNamed`), turns a missing token
  * scope into an AuthError, and on a spent rate budget either waits for the window to reopen
  * (with a countdown on the progress line) or stops the run (`--no-wait`).
  */
 import { AuthError, InterruptedError } from "../errors.ts";
 import { ForbiddenError, RateLimitedError } from "../strava/client.ts";
+import { assertStillNamed } from "../store/db.ts";
 import { logger } from "../log.ts";
 import { type Progress, silentProgress } from "../progress.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
@@ -49,6 +51,8 @@ export class RequestGate {
   async call<T>(what: string, request: () => Promise<T>): Promise<T> {
     for (;;) {
       if (this.ctx.signal?.aborted) throw new Interrupted();
+      // A deleted or replaced database ends the run here: no read is spent storing into a lost file.
+      assertStillNamed(this.ctx.db);
       const started = this.ctx.now();
       try {
         const result = await request();

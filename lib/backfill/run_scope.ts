@@ -1,5 +1,6 @@
 /** What every phase of one run shares: the context, the limits, the summary being filled, the gate and the policy. */
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
+import { assertStillNamed, explainWriteError } from "../store/db.ts";
 import { TransientError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
 import { RequestGate } from "./request_gate.ts";
@@ -25,8 +26,12 @@ export interface RunScope {
   stamp(): string;
 }
 
-/** A new run: an empty summary, its request gate, and its failure policy with the check request. */
+/**
+ * A new run: an empty summary, its request gate, and its failure policy with the check request.
+ * Refuses to start on a database path that no longer names the file the session opened.
+ */
 export function createRunScope(ctx: EngineContext, limits: RunLimits): RunScope {
+  assertStillNamed(ctx.db);
   const stamp = () => isoSeconds(ctx.now());
   const summary = emptySummary();
   const run: RunScope = {
@@ -56,7 +61,7 @@ export function endRunOnError(run: RunScope, err: unknown): void {
       cause: err,
     });
   } else {
-    throw err;
+    throw explainWriteError(run.ctx.db, err); // a full disk says so and names the database
   }
 }
 

@@ -13,6 +13,10 @@ import { setupLogging } from "../log.ts";
 import { openSharedBudget, rateAppKey, RateLimiter } from "../strava/rate_limit.ts";
 import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
+import { DEFAULT_TOKENS_PATH } from "../strava/token_store.ts";
+import { SHARED_RATE_STATE_PATH } from "../store/rate_state.ts";
+import { assertNetGranted } from "../net_permission.ts";
+import { assertWriteTarget } from "../write_target.ts";
 import type { EngineContext } from "./run_types.ts";
 import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
@@ -118,6 +122,20 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
 }
 
 /**
+ * What would refuse the run later, checked before anything but the log is written (no run is
+ * counted, no budget reserved, no request sent): a Strava host the permissions do not grant
+ * (docs/permissions.md), and a file of the session's (tokens.json and its lock, the shared budget
+ * store) that is a symlink out of the folder (lib/write_target.ts).
+ */
+function preflight(config: { apiUrl: string; oauthUrl: string }, options: SessionOptions): void {
+  assertNetGranted(config.apiUrl, "STRAVA_API_URL");
+  assertNetGranted(config.oauthUrl, "STRAVA_OAUTH_URL");
+  const tokens = options.tokensPath ?? DEFAULT_TOKENS_PATH;
+  const budget = ["", "-wal", "-shm", "-journal"].map((end) => `${SHARED_RATE_STATE_PATH}${end}`);
+  for (const path of [tokens, `${tokens}.lock`, ...budget]) assertWriteTarget(path);
+}
+
+/**
  * Opens a session. The database must exist (only the schema tools create one). The session
  * holds the one-writer lock (lib/store/run_lock.ts): two overlapping runs would fetch the same pending
  * records twice. The database is checked before its lock file is made beside it, and locked
@@ -128,6 +146,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   // error there and closes the log after the session is gone).
   await setupLogging({ path: options.logFile, verbose: options.verbose });
   const config = loadConfig({ envPath: options.envPath, envPathExplicit: options.envPathExplicit });
+  preflight(config, options);
   assertToolDatabase(options.dbPath); // writes nothing: a refused file stays byte-identical
   const lock = acquireRunLock(options.dbPath);
   let db: Database;

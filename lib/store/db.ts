@@ -8,7 +8,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { RuntimeError, UsageError } from "../errors.ts";
+import { DiskFullError, diskFullError, isDiskFull, RuntimeError, UsageError } from "../errors.ts";
 import { createPrivateFile, shellPath } from "../file_mode.ts";
 
 /** The default database path of docs/contract.md. */
@@ -106,8 +106,56 @@ export function missingError(path: string): UsageError {
   );
 }
 
-/** The path each open database was opened by and its busy timeout, for messages. */
-const openedAs = new WeakMap<Database, { path: string; timeoutMs: number }>();
+/**
+ * The path each open database was opened by, its busy timeout, and the device and inode that path
+ * named then (null for `:memory:`), for messages and for `assertStillNamed`.
+ */
+const openedAs = new WeakMap<Database, { path: string; timeoutMs: number; file: FileIdentity | null }>();
+
+/** Which file a path names: its device and inode (null where the platform has none). */
+interface FileIdentity {
+  dev: number | null;
+  ino: number | null;
+}
+
+function identityOf(path: string): FileIdentity | null {
+  if (path === ":memory:") return null;
+  const { dev, ino } = Deno.statSync(path); // follows a symlink: the identity is the real file's
+  return { dev, ino };
+}
+
+/**
+ * Throws a RuntimeError (exit 1) when `db`'s path no longer names the file that was opened: it was
+ * deleted, moved away, or replaced (a `mv` of a backup over it, a restore). SQLite keeps writing
+ * into the open file, which nobody will ever read again; the engine calls this before each
+ * batch and each request, so no read is spent and nothing is stored after that. One stat.
+ */
+export function assertStillNamed(db: Database): void {
+  const opened = openedAs.get(db);
+  if (!opened?.file || opened.file.ino === null) return;
+  let now: Deno.FileInfo;
+  try {
+    now = Deno.statSync(opened.path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    throw new RuntimeError(
+      `database ${opened.path} was deleted or moved away while this run was using it; stopped, no further request ` +
+        `is sent; put the database back (or create it), then run again`,
+    );
+  }
+  if (now.dev !== opened.file.dev || now.ino !== opened.file.ino) {
+    throw new RuntimeError(
+      `database ${opened.path} was replaced by another file (moved or restored over it) while this run was using it; ` +
+        `stopped, no further request is sent and nothing was written to the new file; run again to use it`,
+    );
+  }
+}
+
+/** `err`, or the disk-full error naming `db`'s file when that is what it says. */
+export function explainWriteError(db: Database, err: unknown): unknown {
+  if (err instanceof DiskFullError) return err;
+  return isDiskFull(err) ? diskFullError(databasePath(db), err) : err;
+}
 
 /** The path `db` was opened by (as the user wrote it), or SQLite's absolute path. */
 export function databasePath(db: Database): string {
@@ -155,7 +203,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     throw new UsageError(`cannot open database ${path}: ${(err as Error).message}`);
   }
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-  openedAs.set(db, { path, timeoutMs: timeout });
+  openedAs.set(db, { path, timeoutMs: timeout, file: identityOf(path) });
   try {
     db.exec(`PRAGMA busy_timeout = ${timeout}`);
     db.exec("PRAGMA journal_mode = WAL");
@@ -199,7 +247,7 @@ export function openReadOnly(path: string, options: { busyTimeoutMs?: number } =
     }
     throw new UsageError(`cannot read database ${path}: ${why}`);
   }
-  openedAs.set(db, { path, timeoutMs });
+  openedAs.set(db, { path, timeoutMs, file: identityOf(path) });
   return db;
 }
 
@@ -229,16 +277,27 @@ export function beginImmediate(db: Database): void {
 /**
  * Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error (which is rethrown).
  * IMMEDIATE takes the write lock up front so two processes never deadlock upgrading a read.
+ * The first error is the one reported: SQLite may already have rolled back by itself (a full
+ * disk, an I/O error), and a failing ROLLBACK must not replace the cause with "cannot rollback".
+ * A full disk is reported as such, naming the database (`diskFullError`).
  */
 export function transaction<T>(db: Database, fn: () => T): T {
-  beginImmediate(db);
+  try {
+    beginImmediate(db);
+  } catch (err) {
+    throw explainWriteError(db, err);
+  }
   try {
     const result = fn();
     db.exec("COMMIT");
     return result;
   } catch (err) {
-    if (db.isTransaction) db.exec("ROLLBACK");
-    throw err;
+    try {
+      if (db.isTransaction) db.exec("ROLLBACK");
+    } catch {
+      // the transaction is gone already (SQLite rolled it back itself); the first error says why
+    }
+    throw explainWriteError(db, err);
   }
 }
 

@@ -11,6 +11,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { RuntimeError } from "../errors.ts";
 import { PRIVATE_MODE } from "../file_mode.ts";
+import { assertWriteTarget } from "../write_target.ts";
 
 /** A held lock; dispose to release. */
 export interface RunLock extends Disposable {
@@ -30,6 +31,7 @@ export function runLockPath(dbPath: string, access: "read" | "write" = "write"):
 /** Takes the lock for `dbPath`, or throws RuntimeError "already running (pid N)". */
 export function acquireRunLock(dbPath: string): RunLock {
   const { path, real } = runLockPath(dbPath);
+  assertWriteTarget(path);
   // Private like every file the tool writes beside the tokens (tokens.json.lock is 0600 too).
   const file = Deno.openSync(path, { read: true, write: true, create: true, mode: PRIVATE_MODE });
   let locked = false;

@@ -13,6 +13,7 @@ import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors
 import { parseJson } from "../json.ts";
 import { describeFailure, errorBody, isRecord, missingPermission, readCapped } from "./response_body.ts";
 import { followRedirect, MAX_REDIRECTS, movedLine } from "./api_redirect.ts";
+import { netGranted, netRefusal } from "../net_permission.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);
@@ -189,6 +190,9 @@ export class StravaClient {
   readonly #signal: AbortSignal | undefined;
   readonly #maxBodyBytes: number;
   readonly #warn: (line: string) => void;
+  /** Whether Deno's own fetch is used, and its permission for the API host was seen granted. */
+  readonly #ownFetch: boolean;
+  #hostGranted = false;
 
   /** A client for `options.apiUrl`. */
   constructor(options: StravaClientOptions) {
@@ -196,6 +200,7 @@ export class StravaClient {
     this.#tokens = options.tokens;
     this.#limiter = options.limiter;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#ownFetch = options.fetch === undefined;
     this.#now = options.now ?? Date.now;
     this.#signal = options.signal;
     this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
@@ -279,6 +284,7 @@ export class StravaClient {
       // Asked again on every attempt: backoff and timeouts can outlast a token's life; the
       // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
       throwIfInterrupted(this.#signal);
+      this.#assertHostGranted(url);
       token ??= await this.#tokens.accessToken();
       const permit = this.#acquire(label);
       const started = this.#now();
@@ -322,6 +328,16 @@ export class StravaClient {
     log.warn("{line}", { line });
     this.#warn(line);
     this.#base = base;
+  }
+
+  /**
+   * A host Deno's permissions refuse is the user's setting, not an outage: a UsageError (exit 2)
+   * before any budget is reserved, never retried. One permission query per client.
+   */
+  #assertHostGranted(url: string): void {
+    if (this.#hostGranted || !this.#ownFetch) return;
+    if (!netGranted(url)) throw netRefusal(url);
+    this.#hostGranted = true;
   }
 
   /** A permit for one read, or RateLimitedError when the budget is spent (then nothing is sent). */
@@ -441,6 +457,11 @@ export class StravaClient {
     } catch (error) {
       clearTimeout(timer);
       permit.fail();
+      // Refused by Deno's permissions (an injected fetch, or a redirect elsewhere): usage, not retried.
+      if (error instanceof Deno.errors.NotCapable) {
+        const refused = /"([^"]+)"/.exec(error.message)?.[1];
+        throw netRefusal(refused ? `http://${refused}` : url);
+      }
       return { kind: "failed", error, timedOut: controller.signal.aborted };
     }
     let text: string | null = null;

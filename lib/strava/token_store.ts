@@ -10,6 +10,7 @@ import { warnIfShared } from "../file_mode.ts";
 import { type Database, prepareExact, tableExists, transaction } from "../store/db.ts";
 import { UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
+import { assertWriteTarget } from "../write_target.ts";
 
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";
@@ -280,6 +281,7 @@ export class TokensFileLock {
    */
   static open(tokensPath: string): TokensFileLock {
     const lock = new TokensFileLock(`${tokensPath}.lock`);
+    assertWriteTarget(lock.path);
     lock.#file = Deno.openSync(lock.path, { read: true, write: true, create: true, mode: 0o600 });
     return lock;
   }
