@@ -11,7 +11,7 @@ import { UsageError } from "../lib/errors.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
-import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
+import { formatRefreshLeft, formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
 
 /** This script's flags. */
 export const FLAGS = {
@@ -63,6 +63,7 @@ export async function main(args: string[]): Promise<number> {
     });
     for (const line of formatRefreshSummary(result)) console.log(line);
     for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
+    console.log(formatRefreshLeft(result));
     return 0;
   }
   const limits = { mode, activities: values.activities, segments: values.segments, filter };
