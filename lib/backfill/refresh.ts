@@ -38,6 +38,7 @@ import { pagesText } from "./summary.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { PER_PAGE } from "./list_phase.ts";
 import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
+import { type RunEnding, summaryEnding } from "./run_log.ts";
 import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
 
 const log = logger("refresh");
@@ -314,6 +315,16 @@ function countDue(pass: Pass): void {
     ? countStaleSegments(db, staleBefore(pass))
     : Math.max(0, pass.segmentsDueAtStart - counts.segmentsRefreshed - g.not_found - g.forbidden - g.failed);
   counts.activitiesDue = countRequeuedActivities(db);
+}
+
+/** A refresh pass's end line in the log (lib/backfill/run_log.ts): the run's ending and what is still due. */
+export function refreshEnding(s: RefreshSummary): RunEnding {
+  const r = s.refresh;
+  const more = r.segmentsDue + r.activitiesDue === 0
+    ? undefined
+    : `still due for refresh: ${r.segmentsDue} segment${r.segmentsDue === 1 ? "" : "s"}, ` +
+      `${r.activitiesDue} changed activit${r.activitiesDue === 1 ? "y" : "ies"}`;
+  return { ...summaryEnding(s.run), more };
 }
 
 /**
