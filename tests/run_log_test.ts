@@ -172,3 +172,30 @@ Deno.test("run log: SIGTERM mid-request, and between continuous cycles, end the 
     ],
   ]);
 });
+
+Deno.test("run log: a continuous cycle that refreshed ends its line with what the refresh left due", async () => {
+  await using world = await scriptWorld({ seed: 4, activities: 12, segments: 8 });
+  const { dir, opts } = world;
+  // Batches of 3 segments: the first cycles fetch them; the first cycle with nothing pending
+  // refreshes 3 of them (--refresh-after 0: all are due) and leaves the rest due.
+  const r = await runScript(
+    "manage_backfill",
+    ["--mode", "continuous", "--interval", "1", "--max-runs", "6", "--segments", "3", "--refresh-after", "0"],
+    opts,
+  );
+  strictEqual(r.code, 0, r.stderr);
+  const lines = runLines(dir.path);
+  strictEqual(lines.length, 12, JSON.stringify(lines));
+  for (const [i, [, kind, text]] of lines.entries()) {
+    strictEqual(kind, i % 2 === 0 ? "start" : "end");
+    ok(text.startsWith(`manage_backfill --mode continuous, cycle ${Math.floor(i / 2) + 1}`), text);
+  }
+  const refreshed = lines.find(([, , text]) => text.includes("still due for refresh"));
+  ok(refreshed, JSON.stringify(lines));
+  ok(
+    /: done; \d+ requests; nothing pending; still due for refresh: \d+ segments, 0 changed activities$/.test(
+      refreshed[2],
+    ),
+  );
+  ok(r.stdout.includes("refresh: --segments 3 reached; still due: "), r.stdout);
+});

@@ -14,13 +14,13 @@ import {
 } from "./engine.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
-import type { RefreshSummary } from "./refresh.ts";
+import { refreshEnding, type RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { msPerRequest, requestTiming } from "./request_gate.ts";
-import { loggedRun, logStoppedBetweenCycles, summaryEnding } from "./run_log.ts";
+import { loggedRun, logStoppedBetweenCycles, type RunEnding, summaryEnding } from "./run_log.ts";
 
 const log = logger("manage");
 
@@ -86,6 +86,7 @@ async function recorded(
   mode: string,
   what: string,
   body: (state: BackfillState) => Promise<RunSummary>,
+  ending: (last: RunSummary) => RunEnding = summaryEnding,
 ): Promise<{ outcome: ManageResult["outcome"]; warning: string | null }> {
   const { statePath } = options;
   const { state, warning } = await readState(statePath);
@@ -96,7 +97,7 @@ async function recorded(
   state.last_outcome = "running";
   writeState(statePath, state);
   try {
-    const last = await loggedRun(ctx, { what, filter: options.filter }, () => body(state), summaryEnding);
+    const last = await loggedRun(ctx, { what, filter: options.filter }, () => body(state), ending);
     const outcome = outcomeOf(last);
     state.last_outcome = outcome;
     state.last_error = null;
@@ -219,6 +220,9 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     try {
       const run = { answered: false };
       const what = `manage_backfill --mode continuous, cycle ${cycles + 1}`;
+      let refreshed: RefreshSummary | null = null;
+      // A cycle that refreshed ends its log line with what the refresh left due.
+      const ending = (last: RunSummary) => refreshed?.run === last ? refreshEnding(refreshed) : summaryEnding(last);
       result = await recorded(ctx, options, "continuous", what, async (state) => {
         // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
         // of the daily budget) to find the one or two activities a day a rider uploads.
@@ -231,7 +235,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
         let cycle = await batch(ctx, state, options, "both", run);
         last = cycle;
         if (idle && state.last_refresh) idle.remember(Date.parse(state.last_refresh), ctx.now());
-        const refreshed = idle && !ended(cycle) ? await idle.afterBatch(ctx, cycle) : null;
+        refreshed = idle && !ended(cycle) ? await idle.afterBatch(ctx, cycle) : null;
         if (idle?.lastStart != null) state.last_refresh = isoSeconds(idle.lastStart);
         if (refreshed) {
           addTotals(state, refreshed.run);
@@ -239,7 +243,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
           last = cycle = refreshed.run;
         }
         return cycle;
-      });
+      }, ending);
     } catch (err) {
       if (!(err instanceof StravaUnreachableError)) throw err;
       cycles++;
