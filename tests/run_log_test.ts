@@ -117,10 +117,10 @@ Deno.test("run log: an error ends the run with its one-line cause, exit code, re
   const sent = apiRequests(sim).length - before;
   strictEqual(sent, 1);
   deepStrictEqual(lines[1].slice(0, 2), ["ERR", "end"]);
-  const prefix = `incremental_backfill --mode efforts: error (exit 3): ${cause}; 1 request; still pending: `;
+  const prefix = `incremental_backfill --mode efforts: error: ${cause}; 1 request; still pending: `;
   ok(lines[1][2].startsWith(prefix), lines[1][2]);
   ok(/^\d+ activities, 0 segments$/.test(lines[1][2].slice(prefix.length)), lines[1][2]);
-  // runMain's line follows, as for an error before any run.
+  // runMain's line follows with the exit code, as for an error before any run.
   ok(Deno.readTextFileSync(`${dir.path}/backfill.log`).trimEnd().endsWith(`run ended: ${cause} (exit 3)`));
 });
 

@@ -9,14 +9,13 @@
  *   end: manage_backfill --mode one-time: done; 187 requests; nothing pending
  *   end: …: stopped at the rate budget, which reopens at 13:15 (UTC 12:15); 90 requests; still pending: …
  *   end: …: stopped on signal; 3 requests; still pending: …
- *   end: …: error (exit 1): Strava could not be reached …; 5 requests; still pending: …
+ *   end: …: error: Strava could not be reached …; 5 requests; still pending: …
  *
  * Requests are the API requests the run sent (every attempt, a retry included). An error that
- * ends the command is then also written by `runMain` (`run ended: … (exit N)`), as is one
- * before any run started (configuration, database, lock), which has no start line.
+ * ends the command is then also written by `runMain` with its exit code (`run ended: … (exit N)`),
+ * as is one before any run started (configuration, database, lock), which has no start line.
  */
 import { describeError } from "../cli.ts";
-import { exitCodeOf } from "../errors.ts";
 import { logger } from "../log.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
@@ -66,9 +65,9 @@ export async function loggedRun<T>(
   try {
     result = await body();
   } catch (err) {
-    log.error("end: {what}: error (exit {code}): {cause}; {requests}; {pending}", {
+    // No exit code here: an outage ends a continuous cycle, not the command (runMain's line gives it).
+    log.error("end: {what}: error: {cause}; {requests}; {pending}", {
       what: label.what,
-      code: exitCodeOf(err),
       cause: describeError(err),
       requests: requestsText(requestsSent(ctx) - sentBefore),
       pending: pending(ctx, label, "still pending: "),
