@@ -172,3 +172,19 @@ Deno.test("refresh: a cropped activity whose refetch answers 404 is settled, not
     .all(cropped.id);
   deepStrictEqual({ ...row }, { efforts_status: "not_found", p: 1 });
 });
+
+Deno.test("refresh: a pass stopped at the budget says so in its last line, with what is still due", async () => {
+  await using h = await backfilled(40);
+  const { world, ctx } = h;
+  const ids = detailedIds(world);
+  // Another program has spent this window but three reads: the list page and two segments.
+  world.sim.setRateUsage({ read15: Math.floor(BIG.read15 * 0.9) - 3 });
+  const result = await runRefresh(ctx, { activities: 10, segments: 50, refreshAfterDays: 0 });
+  ok(result.run.stoppedUntil !== null, "stopped at the budget");
+  strictEqual(result.refresh.segmentsRefreshed, 2);
+  strictEqual(
+    formatRefreshLeft(result),
+    `refresh: stopped at the rate budget; still due: ${ids.length - 2} segments, 0 changed activities to fetch ` +
+      `again; ${NEXT}`,
+  );
+});
