@@ -165,8 +165,9 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     }
   } finally {
     closeRun(run);
-    countDue(pass);
   }
+  // Only for a pass that did not throw: a count must not replace the error that ended it.
+  countDue(pass);
   log.info(
     "refresh: {added} new, {updated} updated, {deleted} deleted, {reappeared} back, {requeued} cropped or " +
       "re-processed ({refetched} fetched again), {segments} segments refreshed",
