@@ -11,7 +11,8 @@ import { UsageError } from "../lib/errors.ts";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatRunSummary } from "../lib/backfill/summary.ts";
-import { formatRefreshSummary, runRefresh } from "../lib/backfill/refresh.ts";
+import { formatRefreshLeft, formatRefreshSummary, refreshEnding, runRefresh } from "../lib/backfill/refresh.ts";
+import { loggedRun, summaryEnding } from "../lib/backfill/run_log.ts";
 
 /** This script's flags. */
 export const FLAGS = {
@@ -55,18 +56,21 @@ export async function main(args: string[]): Promise<number> {
   }
   await using session = await openSession(sessionOptions(values, given));
   if (session.requeued) console.log(session.requeued);
+  const label = { what: `incremental_backfill --mode ${mode}`, filter };
   if (mode === "refresh") {
-    const result = await runRefresh(session.ctx, {
+    const limits = {
       activities: values.activities,
       segments: values.segments,
       refreshAfterDays: values["refresh-after"],
-    });
+    };
+    const result = await loggedRun(session.ctx, label, () => runRefresh(session.ctx, limits), refreshEnding);
     for (const line of formatRefreshSummary(result)) console.log(line);
     for (const line of formatRunSummary(result.run, mode, Date.now())) console.log(line);
+    console.log(formatRefreshLeft(result));
     return 0;
   }
   const limits = { mode, activities: values.activities, segments: values.segments, filter };
-  const summary = await runBackfill(session.ctx, limits);
+  const summary = await loggedRun(session.ctx, label, () => runBackfill(session.ctx, limits), summaryEnding);
   for (const line of formatRunSummary(summary, mode, Date.now())) console.log(line);
   if (filter) console.log(filterNote(session.db, filter));
   return 0;

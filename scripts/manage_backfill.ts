@@ -18,7 +18,7 @@ import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
 import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/backfill/idle_refresh.ts";
-import { formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refresh.ts";
+import { formatRefreshLeft, formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refresh.ts";
 
 /** Default `--interval` in seconds. */
 export const DEFAULT_INTERVAL_SECONDS = 300;
@@ -152,6 +152,7 @@ async function runManaged(
     console.error(`warning: ${message}; trying again in ${seconds} s`);
   const onRefresh = (summary: RefreshSummary) => {
     for (const line of formatRefreshSummary(summary)) console.log(line);
+    console.log(formatRefreshLeft(summary));
   };
   const run = mode === "one-time" ? runOneTime : runContinuous;
   const result = await run(session.ctx, {

@@ -90,6 +90,9 @@ Deno.test("refresh: with nothing changed it costs the list pages only and writes
     segmentsRefreshed: 0,
     segmentErrors: 0,
     stoppedAtReserve: false,
+    refetchSettled: 0,
+    segmentsDue: 0,
+    activitiesDue: 0,
   });
   deepStrictEqual(rows(h.db, "SELECT * FROM activities ORDER BY id"), before);
 });
@@ -150,6 +153,9 @@ Deno.test("refresh: after the world changed, the database equals the new world a
       segmentsRefreshed: detailed,
       segmentErrors: 0,
       stoppedAtReserve: false,
+      refetchSettled: 0,
+      segmentsDue: 0,
+      activitiesDue: 0,
     },
   );
 
@@ -329,10 +335,13 @@ Deno.test("incremental_backfill --mode refresh: a deleted, a cropped and a new a
 Deno.test("refresh: an activity once settled not_found that Strava lists again is pending again", async () => {
   await using h = await backfilled(40);
   const { sim, db } = h;
-  // As when a private activity answered 404 to a token without activity:read_all, re-authorized since.
+  // As when a private activity answered 404 to a token without activity:read_all, re-authorized since
+  // (its fetch never succeeded: no efforts_fetched_at).
   const hidden = sim.truth.activities.find((a) => !a.deleted && a.effortIds.length > 0)!;
-  db.prepare("UPDATE activities SET efforts_status = 'not_found', efforts_error = 'Record Not Found' WHERE id = ?")
-    .run(hidden.id);
+  db.prepare(
+    `UPDATE activities SET efforts_status = 'not_found', efforts_error = 'Record Not Found',
+       efforts_fetched_at = NULL WHERE id = ?`,
+  ).run(hidden.id);
   h.newRequests();
   const result = await h.refresh();
   strictEqual(result.refresh.revived, 1);

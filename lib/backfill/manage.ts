@@ -9,12 +9,13 @@ import { StravaUnreachableError } from "./failure_policy.ts";
 import type { EngineContext, ManageResult, PhaseSummary, RunSummary, TriedRecords } from "./run_types.ts";
 import { IdleRefresh, type IdleRefreshOptions } from "./idle_refresh.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
-import type { RefreshSummary } from "./refresh.ts";
+import { refreshEnding, type RefreshSummary } from "./refresh.ts";
 import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import { msPerRequest, requestTiming } from "./request_gate.ts";
+import { loggedRun, logStoppedBetweenCycles, type RunEnding, summaryEnding } from "./run_log.ts";
 
 const log = logger("manage");
 
@@ -55,13 +56,20 @@ function addTotals(state: BackfillState, s: RunSummary): void {
   state.totals.activities_listed += s.listed.added;
 }
 
-/** Runs `body` as one recorded run: counts it, stamps start/end, keeps the outcome or error. */
+/**
+ * Runs `body` as one recorded run: counts it, stamps start/end, keeps the outcome or error in
+ * the state file, and writes its start and end lines in the log (lib/backfill/run_log.ts).
+ * `body` returns the summary of its last batch, which tells how the run ended.
+ */
 async function recorded(
   ctx: EngineContext,
-  statePath: string,
+  options: ManageOptions,
   mode: string,
-  body: (state: BackfillState) => Promise<ManageResult["outcome"]>,
+  what: string,
+  body: (state: BackfillState) => Promise<RunSummary>,
+  ending: (last: RunSummary) => RunEnding = summaryEnding,
 ): Promise<{ outcome: ManageResult["outcome"]; warning: string | null }> {
+  const { statePath } = options;
   const { state, warning } = await readState(statePath);
   state.runs++;
   state.last_start = isoSeconds(ctx.now());
@@ -77,7 +85,7 @@ async function recorded(
   };
   let outcome: ManageResult["outcome"];
   try {
-    outcome = await body(state);
+    outcome = outcomeOf(await loggedRun(ctx, { what, filter: options.filter }, () => body(state), ending));
   } catch (err) {
     state.last_outcome = "failed";
     state.last_error = err instanceof Error ? err.message : String(err);
@@ -95,8 +103,11 @@ async function recorded(
   return { outcome, warning };
 }
 
-/** Records that a signal ended the run while it slept between cycles. */
-async function markInterrupted(ctx: EngineContext, statePath: string): Promise<void> {
+/** Records that a signal ended the run while it slept between cycles (state file and log). */
+async function markInterrupted(ctx: EngineContext, options: ManageOptions, cycles: number): Promise<void> {
+  const what = `manage_backfill --mode continuous, after ${cycles} cycle${cycles === 1 ? "" : "s"}`;
+  logStoppedBetweenCycles(ctx, { what, filter: options.filter });
+  const { statePath } = options;
   const { state } = await readState(statePath);
   state.last_outcome = "interrupted";
   state.last_end = isoSeconds(ctx.now());
@@ -135,13 +146,14 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
   let last: RunSummary | null = null;
   // A record that fails is asked again by the next command, not by the next batch of this one.
   const run = { answered: false, tried: { activities: new Set<bigint>(), segments: new Set<bigint>() } };
-  const { outcome, warning } = await recorded(ctx, options.statePath, "one-time", async (state) => {
+  const what = "manage_backfill --mode one-time";
+  const { outcome, warning } = await recorded(ctx, options, "one-time", what, async (state) => {
     last = await batch(ctx, state, options, "activities", run);
-    if (ended(last)) return outcomeOf(last);
+    if (ended(last)) return last;
     for (const phase of ["efforts", "segments"] as const) {
       for (;;) {
         last = await batch(ctx, state, options, phase, run);
-        if (ended(last)) return outcomeOf(last);
+        if (ended(last)) return last;
         const pending = phase === "efforts" ? last.pendingActivities : last.pendingSegments;
         const progressed = phase === "efforts"
           ? last.efforts.fetched + last.efforts.not_found + last.efforts.forbidden + last.efforts.failed
@@ -151,7 +163,7 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
         if (pending === 0 || progressed === 0) break;
       }
     }
-    return "done";
+    return last;
   });
   const final = last as RunSummary | null;
   return {
@@ -196,25 +208,31 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     let result: Awaited<ReturnType<typeof recorded>>;
     try {
       const run = { answered: false };
-      result = await recorded(ctx, options.statePath, "continuous", async (state) => {
+      const what = `manage_backfill --mode continuous, cycle ${cycles + 1}`;
+      let refreshed: RefreshSummary | null = null;
+      // A cycle that refreshed ends its log line with what the refresh left due.
+      const ending = (last: RunSummary) => refreshed?.run === last ? refreshEnding(refreshed) : summaryEnding(last);
+      result = await recorded(ctx, options, "continuous", what, async (state) => {
         // Listing every cycle would spend a read each --interval (288 a day at 300 s, a third
         // of the daily budget) to find the one or two activities a day a rider uploads.
         if (ctx.now() - lastSync >= syncEveryMs) {
-          last = await batch(ctx, state, options, "activities", run);
-          if (ended(last)) return outcomeOf(last);
+          const listed = await batch(ctx, state, options, "activities", run);
+          last = listed;
+          if (ended(listed)) return listed;
           lastSync = ctx.now();
         }
-        last = await batch(ctx, state, options, "both", run);
+        let cycle = await batch(ctx, state, options, "both", run);
+        last = cycle;
         if (idle && state.last_refresh) idle.remember(Date.parse(state.last_refresh), ctx.now());
-        const refreshed = idle && !ended(last) ? await idle.afterBatch(ctx, last) : null;
+        refreshed = idle && !ended(cycle) ? await idle.afterBatch(ctx, cycle) : null;
         if (idle?.lastStart != null) state.last_refresh = isoSeconds(idle.lastStart);
         if (refreshed) {
           addTotals(state, refreshed.run);
           options.onRefresh?.(refreshed);
-          last = refreshed.run;
+          last = cycle = refreshed.run;
         }
-        return outcomeOf(last);
-      });
+        return cycle;
+      }, ending);
     } catch (err) {
       if (!(err instanceof StravaUnreachableError)) throw err;
       cycles++;
@@ -223,7 +241,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
       const seconds = outageBackoffSeconds(interval, outages);
       log.error("cycle {n}: {message}; trying again in {s} s", { n: cycles, message: err.message, s: seconds });
       options.onOutage?.(err.message, seconds);
-      if (await sleepBetweenCycles(ctx, options.statePath, seconds)) break;
+      if (await sleepBetweenCycles(ctx, options, seconds, cycles)) break;
       continue;
     }
     outages = 0;
@@ -232,7 +250,7 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
     if (result.outcome === "interrupted") break;
     if (options.maxRuns && cycles >= options.maxRuns) break;
     log.info("cycle {n} done; next in {s} s", { n: cycles, s: interval });
-    if (await sleepBetweenCycles(ctx, options.statePath, interval)) break;
+    if (await sleepBetweenCycles(ctx, options, interval, cycles)) break;
   }
   const final = last as RunSummary | null;
   return {
@@ -247,7 +265,12 @@ export async function runContinuous(ctx: EngineContext, options: ManageOptions):
 }
 
 /** Sleeps between cycles; true when a signal ended the sleep (the state then says `interrupted`). */
-async function sleepBetweenCycles(ctx: EngineContext, statePath: string, seconds: number): Promise<boolean> {
+async function sleepBetweenCycles(
+  ctx: EngineContext,
+  options: ManageOptions,
+  seconds: number,
+  cycles: number,
+): Promise<boolean> {
   try {
     await ctx.sleep(seconds * 1000, ctx.signal);
   } catch (err) {
@@ -255,7 +278,7 @@ async function sleepBetweenCycles(ctx: EngineContext, statePath: string, seconds
   }
   if (ctx.signal?.aborted) {
     // Stopped between cycles: the run as a whole ends interrupted, not with its last cycle's outcome.
-    await markInterrupted(ctx, statePath);
+    await markInterrupted(ctx, options, cycles);
     return true;
   }
   return false;

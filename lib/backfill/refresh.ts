@@ -8,11 +8,16 @@
  *    whose distance, times or start changed go back in the queue (lib/store/refresh_store.ts); a
  *    listed activity marked deleted is cleared. Only a listing that is evidence of absence
  *    (complete and consistent; asked again when not) marks the unlisted ones `deleted_at`.
- * 2. The re-queued activities are fetched again (up to `--activities`), each replacing its
- *    efforts in one transaction; the rest stay pending for the next backfill.
+ * 2. The re-queued activities (this pass's and those an earlier pass left) are fetched again,
+ *    up to `--activities`, each replacing its efforts in one transaction; the rest stay
+ *    pending, and the next pass (or backfill) fetches them.
  * 3. Detailed segments fetched more than `refreshAfterDays` ago (0: all), least recently
- *    fetched first, up to `--segments`, are fetched again; a 404/403 settles them as in the
- *    backfill. A transient failure leaves the stored details as they are.
+ *    asked for first, up to `--segments`, are fetched again; a 404/403 settles them as in the
+ *    backfill. A transient failure leaves the stored details as they are and sends the segment
+ *    behind every other due one (lib/store/refresh_store.ts staleSegments).
+ *
+ * What a cap or a stop left is counted at the end (RefreshCounts.segmentsDue, activitiesDue)
+ * and said in the summary's last line.
  *
  * Requests: list pages (+1 to confirm an early end, or a second listing when the first would
  * mark many deleted) + re-queued activities fetched + segments refreshed. Nothing else.
@@ -22,9 +27,13 @@ import { saveActivityEfforts } from "../store/backfill_store.ts";
 import { saveSegmentDetails } from "../store/backfill_store.ts";
 import {
   applyListedPage,
+  countRequeuedActivities,
+  countStaleSegments,
   countUnlistedLive,
   countUnlistedPrivate,
+  markRefreshFailed,
   markUnlistedDeleted,
+  requeuedActivities,
   staleSegments,
 } from "../store/refresh_store.ts";
 import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
@@ -33,6 +42,7 @@ import { pagesText } from "./summary.ts";
 import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { listWithEvidence } from "./listing.ts";
 import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
+import { type RunEnding, summaryEnding } from "./run_log.ts";
 import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
 
 const log = logger("refresh");
@@ -77,19 +87,27 @@ export interface RefreshCounts {
   revived: number;
   /** Activities whose track changed, put back in the queue. */
   requeued: number;
-  /** Of those, fetched again in this pass. */
+  /** Re-queued activities (of this pass or an earlier one) fetched again in this pass. */
   refetched: number;
+  /** Re-queued activities whose fetch in this pass settled them (404, 403, failed for good): not pending. */
+  refetchSettled: number;
   segmentsRefreshed: number;
   /** Stale segments whose refresh failed transiently (kept as they were, tried in a later pass). */
   segmentErrors: number;
   /** The pass stopped at the day's reserve of reads. */
   stoppedAtReserve: boolean;
+  /** Segments still due when the pass ended (stale, not refreshed in it): the next pass goes on with them. */
+  segmentsDue: number;
+  /** Re-queued activities still waiting to be fetched again when the pass ended. */
+  activitiesDue: number;
 }
 
 /** A refresh pass's result: the engine's summary (pages, fetches, stop reason) and the changes. */
 export interface RefreshSummary {
   run: RunSummary;
   refresh: RefreshCounts;
+  /** The limits the pass ran with (its last line names the cap that ended it). */
+  limits: RefreshLimits;
 }
 
 /** One pass in progress: the run's scope, its counts and limits, and its one way to send a request. */
@@ -98,6 +116,8 @@ interface Pass {
   counts: RefreshCounts;
   limits: RefreshLimits;
   send<T>(what: string, request: () => Promise<T>): Promise<T>;
+  /** Stale segments when step 3 began (unset: it did not begin). */
+  segmentsDueAtStart?: number;
 }
 
 /** Runs one refresh pass; see the module comment. */
@@ -115,6 +135,9 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     segmentsRefreshed: 0,
     segmentErrors: 0,
     stoppedAtReserve: false,
+    refetchSettled: 0,
+    segmentsDue: 0,
+    activitiesDue: 0,
   };
   const reserve = limits.reserveReads;
   const pass: Pass = {
@@ -130,8 +153,8 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     },
   };
   try {
-    const requeued = await listAll(pass);
-    await refetch(pass, requeued.slice(0, limits.activities));
+    await listAll(pass);
+    await refetch(pass, requeuedActivities(ctx.db, limits.activities));
     await refreshSegments(pass);
     await run.policy.ended();
   } catch (err) {
@@ -144,12 +167,14 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
   } finally {
     closeRun(run);
   }
+  // Only for a pass that did not throw: a count must not replace the error that ended it.
+  countDue(pass);
   log.info(
     "refresh: {added} new, {updated} updated, {deleted} deleted, {reappeared} back, {requeued} cropped or " +
       "re-processed ({refetched} fetched again), {segments} segments refreshed",
     { ...counts, segments: counts.segmentsRefreshed },
   );
-  return { run: run.summary, refresh: counts };
+  return { run: run.summary, refresh: counts, limits };
 }
 
 /**
@@ -202,6 +227,7 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
 /** Step 2: cropped or re-processed activities, fetched again; their efforts replaced. */
 async function refetch({ run, counts, send }: Pass, ids: bigint[]): Promise<void> {
   const { db, client } = run.ctx;
+  const settled = () => run.summary.efforts.not_found + run.summary.efforts.forbidden + run.summary.efforts.failed;
   for (const [done, id] of ids.entries()) {
     run.gate.report("refresh: activities", done, ids.length, ids.length - done);
     try {
@@ -218,7 +244,9 @@ async function refetch({ run, counts, send }: Pass, ids: bigint[]): Promise<void
       run.policy.succeeded();
     } catch (err) {
       if (err instanceof StopRun) throw err;
+      const before = settled();
       await run.policy.failed("activity", id, err);
+      counts.refetchSettled += settled() - before;
     }
   }
 }
@@ -228,9 +256,11 @@ async function refetch({ run, counts, send }: Pass, ids: bigint[]): Promise<void
  * backfill); a transient failure must not turn stored details into `failed`, so it is only
  * counted here, and enough of them in a row end the run like the policy's.
  */
-async function refreshSegments({ run, counts, limits, send }: Pass): Promise<void> {
-  const { db, client, now } = run.ctx;
-  const before = limits.refreshAfterDays === 0 ? null : isoSeconds(now() - limits.refreshAfterDays * DAY_MS);
+async function refreshSegments(pass: Pass): Promise<void> {
+  const { run, counts, limits, send } = pass;
+  const { db, client } = run.ctx;
+  const before = staleBefore(pass);
+  pass.segmentsDueAtStart = countStaleSegments(db, before);
   const ids = staleSegments(db, before, limits.segments);
   let inARow = 0;
   for (const [done, id] of ids.entries()) {
@@ -249,6 +279,7 @@ async function refreshSegments({ run, counts, limits, send }: Pass): Promise<voi
         continue;
       }
       counts.segmentErrors++;
+      markRefreshFailed(db, id, err.message.slice(0, 500), run.stamp());
       log.warn("segment {id}: refresh failed, details kept ({message})", { id, message: err.message.slice(0, 500) });
       if (++inARow >= MAX_CONSECUTIVE_FAILURES) {
         throw new StravaUnreachableError(
@@ -264,20 +295,93 @@ async function refreshSegments({ run, counts, limits, send }: Pass): Promise<voi
   }
 }
 
-/** The lines printed after a refresh pass. */
+/** Segment details fetched before this instant are stale (ISO; null: all). */
+function staleBefore({ run, limits }: Pass): string | null {
+  return limits.refreshAfterDays === 0 ? null : isoSeconds(run.ctx.now() - limits.refreshAfterDays * DAY_MS);
+}
+
+/**
+ * However the pass ended: what is still due. Segments: those stale when step 3 began less the
+ * ones it refreshed or settled (with `refreshAfterDays` 0 every detailed segment is stale, so
+ * counting afterwards would count the refreshed ones again); before step 3, all stale ones.
+ */
+function countDue(pass: Pass): void {
+  const { run, counts } = pass;
+  const { db } = run.ctx;
+  const g = run.summary.segments;
+  counts.segmentsDue = pass.segmentsDueAtStart === undefined
+    ? countStaleSegments(db, staleBefore(pass))
+    : Math.max(0, pass.segmentsDueAtStart - counts.segmentsRefreshed - g.not_found - g.forbidden - g.failed);
+  counts.activitiesDue = countRequeuedActivities(db);
+}
+
+/** A refresh pass's end line in the log (lib/backfill/run_log.ts): the run's ending and what is still due. */
+export function refreshEnding(s: RefreshSummary): RunEnding {
+  const r = s.refresh;
+  const more = r.segmentsDue + r.activitiesDue === 0
+    ? undefined
+    : `still due for refresh: ${r.segmentsDue} segment${r.segmentsDue === 1 ? "" : "s"}, ` +
+      `${r.activitiesDue} changed activit${r.activitiesDue === 1 ? "y" : "ies"}`;
+  return { ...summaryEnding(s.run), more };
+}
+
+/**
+ * The lines printed after a refresh pass, but for its last (formatRefreshLeft), which the caller
+ * prints after the run's own lines.
+ */
 export function formatRefreshSummary(s: RefreshSummary): string[] {
   const r = s.refresh;
+  const e = s.run.efforts;
+  const settled = [[e.not_found, "not found"], [e.forbidden, "forbidden"], [e.failed, "failed"]] as const;
+  const settledText = settled.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(", ");
   const lines = [
     `refresh: ${s.run.listed.seen} activities listed (${pagesText(s.run.listed.pages)}): ${r.added} new (pending), ` +
     `${r.updated} updated, ${r.deleted} deleted on Strava (kept), ${r.reappeared + r.revived} listed again` +
     (r.revived > 0 ? ` (${r.revived} once not found or forbidden, pending again)` : ""),
     `refresh: ${r.requeued} cropped or re-processed, ${r.refetched} fetched again with their efforts replaced` +
-    (r.requeued > r.refetched ? ` (${r.requeued - r.refetched} left pending)` : ""),
+    (settledText === "" ? "" : `, ${settledText} (settled)`) +
+    (r.activitiesDue > 0 ? ` (${r.activitiesDue} left to fetch again)` : ""),
     `refresh: ${r.segmentsRefreshed} segments refreshed, ${s.run.segments.not_found} not found, ` +
     `${s.run.segments.forbidden} forbidden, ${r.segmentErrors} to retry`,
   ];
-  if (r.stoppedAtReserve) lines.push("refresh: stopped at the day's reserve of reads; the next pass goes on");
   if (s.run.listed.absence) lines.push(`refresh: ${s.run.listed.absence}`);
   else if (!r.listingComplete) lines.push("refresh: the listing did not finish, so no activity was marked deleted");
   return lines;
+}
+
+/**
+ * The last line of a refresh pass: what is still due and, when something is, what ended the
+ * pass (a signal, the budget, the day's reserve, or the `--segments`/`--activities` cap); the
+ * next pass goes on with it.
+ */
+export function formatRefreshLeft(s: RefreshSummary): string {
+  const r = s.refresh;
+  if (r.segmentsDue + r.activitiesDue === 0) {
+    return r.listingComplete
+      ? "refresh: done; no segment or changed activity is left due"
+      : "refresh: no segment or changed activity is left due; the next pass lists the activities again";
+  }
+  const g = s.run.segments;
+  const e = s.run.efforts;
+  const segmentsTried = r.segmentsRefreshed + g.not_found + g.forbidden + g.failed + g.retry_later + r.segmentErrors;
+  const activitiesTried = r.refetched + e.not_found + e.forbidden + e.failed + e.retry_later;
+  const causes: string[] = [];
+  if (s.run.interrupted) causes.push("stopped on signal");
+  else if (s.run.stoppedUntil !== null) causes.push("stopped at the rate budget");
+  else if (r.stoppedAtReserve) causes.push("stopped at the day's reserve of reads");
+  else {
+    if (r.activitiesDue > 0 && activitiesTried >= s.limits.activities) {
+      causes.push(`--activities ${s.limits.activities} reached`);
+    }
+    if (r.segmentsDue > 0 && segmentsTried >= s.limits.segments) causes.push(`--segments ${s.limits.segments} reached`);
+    if (causes.length === 0) causes.push("some fetches failed");
+  }
+  const days = s.limits.refreshAfterDays;
+  const due = [
+    `${r.segmentsDue} segment${r.segmentsDue === 1 ? "" : "s"}` +
+    (days > 0 ? ` (details older than ${days} days)` : ""),
+    `${r.activitiesDue} changed activit${r.activitiesDue === 1 ? "y" : "ies"} to fetch again`,
+  ];
+  return `refresh: ${causes.join(" and ")}; still due: ${due.join(", ")}; ` +
+    "the next pass goes on with them, least recently refreshed first";
 }

@@ -33,6 +33,11 @@ export interface EngineContext {
   progress?: Progress;
   /** Aborted on SIGINT/SIGTERM: the engine stops after the record in flight. */
   signal?: AbortSignal;
+  /**
+   * API requests sent so far, every attempt (a retry too), for the run's end line
+   * (lib/backfill/run_log.ts); unset: the request gate's count, a retry not counted.
+   */
+  requestsSent?: () => number;
 }
 
 /** How much work one run may do. */

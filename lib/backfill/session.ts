@@ -166,7 +166,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     const limiter = new RateLimiter({ state: sharedBudget, buffer: options.rateBuffer });
     const signal = controller.signal;
     const tokens = createTokenProvider({ config, db, tokensPath: options.tokensPath, signal });
-    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal });
+    // Every API request the client sends (a retry too), for each run's end line in the log.
+    let sent = 0;
+    const countedFetch: typeof fetch = (input, init) => (sent++, fetch(input, init));
+    const client = new StravaClient({ apiUrl: config.apiUrl, tokens, limiter, signal, fetch: countedFetch });
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     const ctx: EngineContext = {
       db,
@@ -177,6 +180,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       wait: options.wait,
       progress: defaultProgress(),
       signal: controller.signal,
+      requestsSent: () => sent,
     };
     let requeued: string | undefined;
     if (options.retryFailed) {

@@ -1,6 +1,7 @@
 /** Human-readable summaries of a backfill run, for stdout. */
 import type { ManageResult, RunSummary } from "./run_types.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
+import { countsText } from "./run_log.ts";
 
 /**
  * The lines printed after a run. `stopLine: false` leaves out the line saying why the run
@@ -56,9 +57,7 @@ export function pagesText(pages: number): string {
 
 function pendingText(p: ManageResult["pending"]): string {
   if (p.activities === 0 && p.segments === 0) return "nothing pending";
-  const activities = p.activities === 1 ? "1 activity" : `${p.activities} activities`;
-  const segments = p.segments === 1 ? "1 segment" : `${p.segments} segments`;
-  return `still pending: ${activities}, ${segments}`;
+  return `still pending: ${countsText(p)}`;
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import type { SQLInputValue } from "node:sqlite";
 import { type Database, prepareExact, transaction } from "./db.ts";
+import { PENDING_ACTIVITIES } from "./backfill_store.ts";
 import { ACTIVITY_API_COLUMNS, activityValues, idOf } from "./records.ts";
 import { stringifyJson } from "../json.ts";
 import { listedParams } from "./backfill_store.ts";
@@ -164,15 +165,65 @@ export function countUnlistedPrivate(db: Database, listed: ReadonlySet<bigint>):
 }
 
 /**
- * Ids of up to `limit` detailed segments fetched before `before` (ISO; null: all), least
- * recently fetched first (never-stamped ones, from other tools, before all).
+ * `details_error` of a detailed segment whose refresh failed transiently: the details stay `ok`
+ * and this prefix, followed by the time of the attempt (isoSeconds, 20 characters), records it,
+ * so that the next pass asks for it only after every due segment not tried since
+ * (staleSegments). A successful fetch clears it.
+ */
+export const REFRESH_FAILED = "refresh failed ";
+
+/** When a segment was last asked for: a failed refresh's time (REFRESH_FAILED), else its details' fetch time. */
+const LAST_TRIED = `CASE WHEN details_error LIKE '${REFRESH_FAILED}%'
+  THEN substr(details_error, ${REFRESH_FAILED.length + 1}, 20) ELSE details_fetched_at END`;
+
+/** Detailed segments fetched before `before` (ISO; null: all); never-stamped ones (from other tools) count. */
+const STALE = "details_status = 'ok' AND (? IS NULL OR details_fetched_at IS NULL OR details_fetched_at < ?)";
+
+/**
+ * Ids of up to `limit` stale segments (details fetched before `before`, ISO; null: all), least
+ * recently asked for first: never-stamped ones (from other tools) before all, and one whose
+ * refresh failed transiently after every due one not tried since it (markRefreshFailed). So a
+ * pass stopped by `--segments` is continued by the next, and no segment is asked for twice
+ * before every due one was.
  */
 export function staleSegments(db: Database, before: string | null, limit: number): bigint[] {
   const rows = prepareExact(
     db,
-    `SELECT id FROM segments
-     WHERE details_status = 'ok' AND (? IS NULL OR details_fetched_at IS NULL OR details_fetched_at < ?)
-     ORDER BY details_fetched_at, id LIMIT ?`,
+    `SELECT id FROM segments WHERE ${STALE} ORDER BY ${LAST_TRIED}, id LIMIT ?`,
   ).all(before, before, limit) as { id: bigint }[];
   return rows.map((r) => r.id);
+}
+
+/** How many segments staleSegments would choose without a limit. */
+export function countStaleSegments(db: Database, before: string | null): number {
+  return Number((db.prepare(`SELECT count(*) n FROM segments WHERE ${STALE}`).get(before, before) as { n: number }).n);
+}
+
+/** A stale segment's refresh failed transiently: its details are kept, the attempt is recorded (REFRESH_FAILED). */
+export function markRefreshFailed(db: Database, id: bigint, message: string, now: string): void {
+  db.prepare("UPDATE segments SET details_error = ? WHERE id = ? AND details_status = 'ok'")
+    .run(`${REFRESH_FAILED}${now}: ${message}`, id);
+}
+
+/** Pending activities whose efforts were fetched before: put back in the queue by a refresh. */
+const REQUEUED = `${PENDING_ACTIVITIES} AND efforts_fetched_at IS NOT NULL`;
+
+/**
+ * Activities a refresh put back in the queue (fetched once, pending again because their track
+ * changed) that are not fetched again yet: this pass's and those an earlier pass left (its
+ * `--activities` reached, or stopped). Ids of up to `limit`, fewest failed attempts first, then
+ * least recently fetched, so one that failed is not asked first again.
+ */
+export function requeuedActivities(db: Database, limit: number): bigint[] {
+  const rows = prepareExact(
+    db,
+    `SELECT id FROM activities WHERE ${REQUEUED}
+     ORDER BY efforts_attempts + efforts_unconfirmed, efforts_fetched_at, id LIMIT ?`,
+  ).all(limit) as { id: bigint }[];
+  return rows.map((r) => r.id);
+}
+
+/** How many activities requeuedActivities would choose without a limit. */
+export function countRequeuedActivities(db: Database): number {
+  return Number((db.prepare(`SELECT count(*) n FROM activities WHERE ${REQUEUED}`).get() as { n: number }).n);
 }
