@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { parse as csvParseSync } from "csv-parse/sync";
-import { type ArchiveActivity, type ArchiveRow, ColumnMap, readActivities } from "../lib/archive/activities_csv.ts";
+import { type ArchiveActivity, type ArchiveRow, readActivities } from "../lib/archive/activities_csv.ts";
+import { ColumnMap } from "../lib/archive/export_layout.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   exportHeader,

@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { parseActivityDate } from "../lib/archive/archive_cells.ts";
+import { parseActivityDate } from "../lib/archive/archive_dates.ts";
 
 Deno.test("parseActivityDate: the export's English UTC dates to ISO-8601", () => {
   strictEqual(parseActivityDate("Oct 6, 2022, 11:19:20 PM"), "2022-10-06T23:19:20Z");
