@@ -19,7 +19,7 @@ import { UsageError } from "../errors.ts";
 import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
 import { exportSportType, legacyType } from "./sport_types.ts";
 import { type DecimalMark, displayNumber, flag, number, RowError, seconds } from "./archive_cells.ts";
-import { dayOrderOf, DateOrderError, DateReader } from "./archive_dates.ts";
+import { DateOrderError, DateReader, dayOrderOf } from "./archive_dates.ts";
 import { ColumnMap, describeFormat, type ExportFormat } from "./export_layout.ts";
 import { DATE_LOCALES, ENGLISH, type ExportLanguage } from "./export_languages.ts";
 import { Utf8Error, Utf8Text } from "./utf8_text.ts";

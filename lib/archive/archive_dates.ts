@@ -233,8 +233,10 @@ export class DateReader {
       if (this.decision === undefined) this.decision = { order: says, by: "row", evidence: text };
       else if (this.decision.order !== says) {
         const settled = this.decision.by === "row" ? `'${this.decision.evidence}'` : "the language's convention";
-        throw new DateOrderError(`Activity Date '${text}' is ${says}, where ${settled} made this file's dates ` +
-          `${this.decision.order}`);
+        throw new DateOrderError(
+          `Activity Date '${text}' is ${says}, where ${settled} made this file's dates ` +
+            `${this.decision.order}`,
+        );
       }
     }
     const order = says ?? this.decision?.order;
