@@ -40,8 +40,8 @@ not unzipped), the folder it was unzipped into, or its activities.csv.
 
 New activities are added as pending for the backfill; activities already in the database
 get their archive fields refreshed, and keep their segment efforts and processing state.
-Re-importing the same or a newer export is safe. An export in any language is read (by
-its column layout where the language is not known); the summary line says how it was read.`,
+Re-importing the same or a newer export is safe. An export in any language is read
+(by its column layout where its language is unknown); the summary says how it was read.`,
   flags: FLAGS,
 });
 

@@ -79,8 +79,31 @@ function namesOf(locales: readonly string[]): Names {
   return names;
 }
 
-/** Words that may stand between a date's parts: `9 de dic. de 2022`, `9 дек. 2022 г.`, `klo`, `um`. */
-const FILLERS = new Set(["de", "del", "г", "klo", "kl", "um", "à", "a", "at", "om", "o", "alle", "às", "le", "el"]);
+/** Words that may stand between a date's parts: `9 de dic. de 2022`, `9 дек. 2022 г.`, `um`, `alle ore`. */
+const FILLERS = new Set([
+  ...[
+    "de",
+    "del",
+    "г",
+    "klo",
+    "kl",
+    "um",
+    "à",
+    "a",
+    "at",
+    "om",
+    "o",
+    "alle",
+    "ore",
+    "às",
+    "las",
+    "la",
+    "le",
+    "el",
+    "v",
+    "в",
+  ],
+]);
 
 // The English export's own form, 50,000 times per big file: no normalization, no Date object.
 const FAST_DATE = /^([A-Z][a-z]{2}) ([1-9]\d?), (\d{4}), ([1-9]\d?):([0-5]\d):([0-5]\d) (AM|PM)$/;
