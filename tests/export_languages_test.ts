@@ -217,6 +217,13 @@ Deno.test("export languages: other date forms, 12 h and year-first, and decimal 
   await importText(db, header.join(",") + "\n" + row.join(",") + "\n");
   const a = stored(db)[0];
   deepStrictEqual([a.distance, a.elapsed_time, a.max_heartrate, a.sport_type], [1_234_560, 3189n, 171, "Run"]);
+  // A summary Commute in words the tool cannot read does not refuse the row: the detailed column decides.
+  for (const [detail, want] of [["1.0", 1n], ["", null]] as const) {
+    using db = openMigrated(":memory:", { create: true });
+    const flagged = Object.assign([...row], { 0: "43", 9: "wahr", 50: detail });
+    await importText(db, header.join(",") + "\n" + flagged.join(",") + "\n");
+    strictEqual(stored(db)[0].commute, want);
+  }
   // A decimal comma in a detailed column is not a number there.
   row[17] = '"9440,5"';
   await rejects(

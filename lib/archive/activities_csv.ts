@@ -178,7 +178,6 @@ function convert(row: string[], r: FileReading): ArchiveActivity {
   const typeText = row[f.type].trim();
   const sport = typeText === "" ? null : exportSportType(typeText, r.language, r.language === ENGLISH);
 
-  const km = displayNumber(at(row, f.distanceKm), "Distance", r.mark);
   const metres = number(at(row, f.distanceMetres), "Distance");
   const filename = at(row, f.filename);
   const manual = filename === undefined ? 0 : filename.trim() === "" ? 1 : 0;
@@ -201,7 +200,8 @@ function convert(row: string[], r: FileReading): ArchiveActivity {
     type: sport === null ? null : legacyType(sport.sportType),
     sport_type: sport === null ? null : sport.sportType,
     start_date: start,
-    distance: metres ?? (km === null ? null : Math.round(km * 1000 * 100) / 100),
+    // The display columns (km, summary times) are read only when the detailed ones are empty.
+    distance: metres ?? kmToMetres(displayNumber(at(row, f.distanceKm), "Distance", r.mark)),
     moving_time: seconds(at(row, f.moving), "Moving Time"),
     elapsed_time: seconds(at(row, f.elapsedDetail), "Elapsed Time") ??
       durationSeconds(displayNumber(at(row, f.elapsedSummary), "Elapsed Time", r.mark)),
@@ -213,7 +213,9 @@ function convert(row: string[], r: FileReading): ArchiveActivity {
       displayNumber(at(row, f.maxHeartrateSummary), "Max Heart Rate", r.mark),
     average_watts: number(at(row, f.averageWatts), "Average Watts"),
     manual,
-    commute: flag(at(row, f.commuteSummary), "Commute") ?? flag(at(row, f.commuteDetail), "Commute"),
+    commute: r.language === ENGLISH
+      ? flag(at(row, f.commuteSummary), "Commute") ?? flag(at(row, f.commuteDetail), "Commute")
+      : flag(at(row, f.commuteDetail), "Commute") ?? localFlag(at(row, f.commuteSummary)),
     has_gps: manual === 1 ? 0 : null,
     archive_json: json,
     unknown_type: sport === null ? (typeText === "" ? null : typeText) : sport.known ? null : sport.sportType,
@@ -222,6 +224,21 @@ function convert(row: string[], r: FileReading): ArchiveActivity {
 }
 
 const durationSeconds = (n: number | null) => (n === null ? null : Math.round(n));
+const kmToMetres = (km: number | null) => (km === null ? null : Math.round(km * 1000 * 100) / 100);
+
+/**
+ * The summary `Commute` of an export in another language: `true`/`false` as in the real German
+ * export, but a word the tool cannot read (a translated `true`) leaves it unknown rather than
+ * refusing the row; the detailed column (1.0/0.0) is read first anyway.
+ */
+function localFlag(cell: string | undefined): number | null {
+  try {
+    return flag(cell, "Commute");
+  } catch (err) {
+    if (err instanceof RowError) return null;
+    throw err;
+  }
+}
 
 // --- Reading an export ----------------------------------------------------------------------
 

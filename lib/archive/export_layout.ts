@@ -188,7 +188,9 @@ export function describeFormat(format: ExportFormat): string {
   if (d !== undefined) {
     text += d.by === "row"
       ? `; numeric dates read ${d.order}, as '${d.evidence}' shows`
-      : `; numeric dates read ${d.order}, by ${format.language ?? "the most common"} convention ` +
+      : `; numeric dates read ${d.order}, by ${
+        format.language === null ? "the most common" : `the ${format.language}`
+      } convention ` +
         `(no date in the file settles it)`;
   }
   return text;
