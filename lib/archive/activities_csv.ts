@@ -130,14 +130,18 @@ interface FileReading {
 function fileReading(map: ColumnMap): FileReading {
   const language = map.recognized.language;
   const english = language === ENGLISH;
+  // English needs no Intl data unless a date leaves the export's own form (what `Intl` says for
+  // `en`, tested in archive_cells_test.ts): loading a locale's data costs a few MB of memory.
   const dates = language === null
     ? new DateReader(DATE_LOCALES, "day-first")
-    : new DateReader(english ? DATE_LOCALES : [language.locale, "en"], dayOrderOf(language.locale));
+    : english
+    ? new DateReader(DATE_LOCALES, "month-first")
+    : new DateReader([language.locale, "en"], dayOrderOf(language.locale));
   return {
     f: fieldIndexes(map),
     jsonKeys: map.keys.map((k) => JSON.stringify(k) + ":"),
     dates,
-    mark: language === null ? "either" : decimalMarkOf(language.locale),
+    mark: language === null ? "either" : english ? "." : decimalMarkOf(language.locale),
     language,
   };
 }
