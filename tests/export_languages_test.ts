@@ -278,6 +278,14 @@ Deno.test("export languages: a backfill from a German import spends the same req
       h.db,
       "SELECT id, efforts_status, segment_efforts_processed, start_date, distance FROM activities ORDER BY id",
     ).all();
+    if (language === "de") {
+      // Activities whose German type name is unknown were imported untyped, fetched like the others, and typed by the API.
+      const untyped = prepareExact(
+        h.db,
+        "SELECT COUNT(*) n FROM activities WHERE sport_type IS NOT NULL AND efforts_status = 'ok' AND archive_json LIKE '%\"de:%'",
+      ).get() as { n: bigint };
+      ok(untyped.n > 0n, "untyped activities were fetched");
+    }
     return { requests: h.apiRequests(), efforts: efforts.map((e) => ({ ...e })), activities };
   };
   const english = await outcome("en", 2025);
@@ -286,4 +294,18 @@ Deno.test("export languages: a backfill from a German import spends the same req
   deepStrictEqual(german.requests, english.requests);
   deepStrictEqual(german.efforts, english.efforts);
   deepStrictEqual(german.activities.map((a) => ({ ...a })), english.activities.map((a) => ({ ...a })));
+});
+
+Deno.test("export languages: a bad row of a German export refuses the file, or is skipped with --skip-invalid", async () => {
+  using db = openMigrated(":memory:", { create: true });
+  const acts = sampleActivities(5, { seed: 8 }).map((a) => ({ ...a, description: "" }));
+  const lines = generateActivitiesCsv(acts, { headerVersion: 2024, language: "de" }).trimEnd().split("\n");
+  const csv = [...lines.slice(0, 3), lines[3].replace(/^\d+/, "x"), ...lines.slice(4)].join("\n") + "\n";
+  await rejects(
+    importText(db, csv),
+    (e) => e instanceof UsageError && /1 bad row, nothing imported: line 4: Activity ID 'x'/.test(e.message),
+  );
+  strictEqual(stored(db).length, 0);
+  const { result } = await importText(db, csv, true);
+  deepStrictEqual([result.added, result.skipped], [4, 1]);
 });
