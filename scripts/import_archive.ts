@@ -15,6 +15,7 @@ import { migrate } from "../lib/store/schema.ts";
 import { type ActivitiesSource, openActivitiesCsv } from "../lib/archive/export_source.ts";
 import { CreatedDatabase } from "../lib/archive/created_database.ts";
 import { readActivities } from "../lib/archive/activities_csv.ts";
+import { describeFormat, type ExportFormat } from "../lib/archive/export_layout.ts";
 import { describeBadRows, importActivities, type ImportResult, MAX_REPORTED } from "../lib/archive/import.ts";
 import { importProgress } from "../lib/progress.ts";
 
@@ -39,7 +40,8 @@ not unzipped), the folder it was unzipped into, or its activities.csv.
 
 New activities are added as pending for the backfill; activities already in the database
 get their archive fields refreshed, and keep their segment efforts and processing state.
-Re-importing the same or a newer export is safe. Only English exports can be read.`,
+Re-importing the same or a newer export is safe. An export in any language is read
+(by its column layout where its language is unknown); the summary says how it was read.`,
   flags: FLAGS,
 });
 
@@ -70,8 +72,9 @@ export async function main(args: string[]): Promise<number> {
   try {
     migrate(db);
     const started = performance.now();
-    const result = await importWithProgress(db, source, values["skip-invalid"]);
-    reportImport(db, dbPath, source.label, result, (performance.now() - started) / 1000);
+    let format: ExportFormat | undefined;
+    const result = await importWithProgress(db, source, values["skip-invalid"], (f) => (format = f));
+    reportImport(db, dbPath, source.label, result, (performance.now() - started) / 1000, format);
     ok = true;
   } finally {
     db.close();
@@ -83,7 +86,12 @@ export async function main(args: string[]): Promise<number> {
 }
 
 /** Imports the export's rows, with a progress line on a terminal. */
-async function importWithProgress(db: Database, source: ActivitiesSource, skipInvalid: boolean): Promise<ImportResult> {
+async function importWithProgress(
+  db: Database,
+  source: ActivitiesSource,
+  skipInvalid: boolean,
+  onFormat: (format: ExportFormat) => void,
+): Promise<ImportResult> {
   const progress = importProgress(source.size, {
     write: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
     now: () => performance.now(),
@@ -92,7 +100,7 @@ async function importWithProgress(db: Database, source: ActivitiesSource, skipIn
   try {
     return await importActivities(
       db,
-      readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n) }),
+      readActivities(source.readable, { label: source.label, onBytes: (n) => progress.bytes(n), onFormat }),
       {
         label: source.label,
         skipInvalid,
@@ -106,7 +114,14 @@ async function importWithProgress(db: Database, source: ActivitiesSource, skipIn
 }
 
 /** The import's outcome for the user: warnings on stderr, the counts and what waits on stdout. */
-function reportImport(db: Database, dbPath: string, label: string, result: ImportResult, seconds: number): void {
+function reportImport(
+  db: Database,
+  dbPath: string,
+  label: string,
+  result: ImportResult,
+  seconds: number,
+  format: ExportFormat | undefined,
+): void {
   if (result.skipped > 0) {
     console.error(
       `warning: skipped ${result.skipped} bad row${result.skipped === 1 ? "" : "s"}: ` +
@@ -118,10 +133,16 @@ function reportImport(db: Database, dbPath: string, label: string, result: Impor
       `note: activity types this version does not know, kept as written: ${result.unknownTypes.join(", ")}`,
     );
   }
+  if (result.unmappedTypes.length > 0) {
+    console.error(
+      `note: activity types this version cannot translate, left empty until the backfill stores the API's ` +
+        `record (the name stays in archive_json): ${result.unmappedTypes.join(", ")}`,
+    );
+  }
   const total = result.added + result.updated + result.unchanged + result.skipped;
   console.log(
     `${label}: ${total} rows in ${seconds.toFixed(1)} s: ${result.added} added, ${result.updated} updated, ` +
-      `${result.unchanged} unchanged, ${result.skipped} skipped`,
+      `${result.unchanged} unchanged, ${result.skipped} skipped` + (format ? ` (${describeFormat(format)})` : ""),
   );
   const pending = db.prepare("SELECT COUNT(*) AS n FROM activities WHERE segment_efforts_processed = 0").get() as {
     n: number;

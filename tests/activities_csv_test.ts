@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { parse as csvParseSync } from "csv-parse/sync";
-import { type ArchiveActivity, type ArchiveRow, ColumnMap, readActivities } from "../lib/archive/activities_csv.ts";
+import { type ArchiveActivity, type ArchiveRow, readActivities } from "../lib/archive/activities_csv.ts";
+import { ColumnMap } from "../lib/archive/export_layout.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
   exportHeader,
@@ -104,16 +105,21 @@ Deno.test("ColumnMap: repeated names resolve by the side of Filename, keys are d
   strictEqual(map.index("Moving Time"), -1);
 });
 
-Deno.test("ColumnMap: a header that is not Strava's, or Strava's in another language, is refused", () => {
+Deno.test("ColumnMap: a header that is not Strava's in any language or layout is refused; German is recognized", () => {
   throws(
     () => ColumnMap.fromHeader(["id", "name", "date"], "a.csv"),
     (e) => e instanceof UsageError && /not a Strava activities export.*'Activity ID'/.test(e.message),
   );
-  const german = exportHeader(2026).map((h, i) => (i === 0 ? "Aktivitäts-ID" : i === 1 ? "Aktivitätsdatum" : h));
-  throws(
-    () => ColumnMap.fromHeader(german, "a.csv"),
-    (e) => e instanceof UsageError && /language other than English/.test(e.message) && /Aktivitäts-ID/.test(e.message),
-  );
+  // Two German names in an English header: neither language, but the 103-column layout (rows must confirm it).
+  const mixed = exportHeader(2026).map((h, i) => (i === 0 ? "Aktivitäts-ID" : i === 1 ? "Aktivitätsdatum" : h));
+  const map = ColumnMap.fromHeader(mixed, "a.csv");
+  deepStrictEqual([map.recognized.language, map.recognized.layout?.width], [null, 103]);
+  strictEqual(map.keys[0], "Aktivitäts-ID", "archive_json keeps the header's own names");
+  strictEqual(map.index("Distance", "detail"), 17);
+  const german = ColumnMap.fromHeader(exportHeader(2024, "de"), "a.csv");
+  strictEqual(german.recognized.language?.name, "German");
+  strictEqual(german.index("Moving Time"), 16);
+  strictEqual(german.index("Commute", "detail"), 50);
 });
 // --- Field conversion ---------------------------------------------------------------------
 
@@ -223,12 +229,18 @@ Deno.test("readActivities: empty, header-only, non-Strava, localized, non-UTF-8 
     readAll("name,value\nx,1\n"),
     (e) => e instanceof UsageError && /not a Strava activities export/.test(e.message),
   );
-  // English headers but a localized date in the first row: the language is named.
+  // English headers but a localized date in the first row: read (an export may keep English headers).
   const localized = generateActivitiesCsv(sampleActivities(2), { headerVersion: 2025 })
     .replace(/"[A-Z][a-z]{2} \d+, \d{4}, [^"]+"/, '"6 déc. 2022, 23:19:20"');
+  strictEqual(activities(await readAll(localized))[0].start_date, "2022-12-06T23:19:20Z");
+  // A first date in no form the tool reads refuses the file once, naming how it was read.
+  const unreadable = localized.replace("6 déc. 2022, 23:19:20", "6 Foo 2022, 23:19:20");
   await rejects(
-    readAll(localized),
-    (e) => e instanceof UsageError && /line 2/.test(e.message) && /another language/.test(e.message),
+    readAll(unreadable),
+    (e) =>
+      e instanceof UsageError &&
+      e.message === "activities.csv line 2: Activity Date '6 Foo 2022, 23:19:20' is not a date in any form this " +
+          "tool reads (read as English export, the 94-column layout of early 2025); please report it with this line",
   );
   await rejects(
     readAll(new Uint8Array([0x41, 0x63, 0x74, 0xff, 0xfe, 0x0a])),

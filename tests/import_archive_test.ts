@@ -158,7 +158,12 @@ Deno.test("import_archive.ts: imports a zip (2025 header), a folder and a CSV (2
   strictEqual(r1.code, 0, r1.stderr);
   strictEqual(r1.stderr, "", "no progress or warnings when stderr is not a terminal");
   ok(r1.stdout.includes("export.zip:activities.csv: 25 rows"), r1.stdout);
-  ok(r1.stdout.includes("25 added, 0 updated, 0 unchanged, 0 skipped"), r1.stdout);
+  ok(
+    r1.stdout.includes(
+      "25 added, 0 updated, 0 unchanged, 0 skipped (English export, the 94-column layout of early 2025)\n",
+    ),
+    r1.stdout,
+  );
   strictEqual(activityCount(`${dir.path}/data/segments.db`), 25);
 
   const more = [...first, ...sampleActivities(5, { seed: 2, firstId: 70_000_000_000n })];
@@ -217,8 +222,9 @@ Deno.test("import_archive.ts: every kind of bad input exits 2 with one line, lea
   const lines = csv.trimEnd().split("\n");
   const bad = [...lines.slice(0, 3), "12,13", ...lines.slice(3, 5), lines[1]].join("\n");
   await write("badrows.csv", bad);
-  const german = csv.replace("Activity ID,Activity Date", "Aktivitäts-ID,Aktivitätsdatum");
-  await write("german.csv", german);
+  // Words of no known language in Strava's layout, and dates that are not dates: not an export.
+  const unknown = generateActivitiesCsv(good, { headerVersion: 2026, language: "xx", date: () => "soon" });
+  await write("unknown.csv", unknown);
   // Latin-1 where UTF-8 belongs, in the fourth line: the message points at that byte.
   const head = new TextEncoder().encode(lines.slice(0, 3).join("\n") + "\nCaf");
   await write("latin1.csv", new Uint8Array([...head, 0xe9, ...new TextEncoder().encode(",x\n")]));
@@ -237,7 +243,10 @@ Deno.test("import_archive.ts: every kind of bad input exits 2 with one line, lea
       "badrows.csv",
       /2 bad rows, nothing imported: line 4: has 2 fields.*line 7: Activity ID \d+ already appears on line 2/,
     ],
-    ["german.csv", /language other than English/],
+    [
+      "unknown.csv",
+      /unknown\.csv is not a Strava activities export: its header has the 103-column layout of 2026 but no column name in English, German or French, and line 2 does not confirm it \(its date 'soon' is not a date\)/,
+    ],
     ["latin1.csv", new RegExp(`latin1\\.csv is not UTF-8 text \\(line 4, byte offset ${head.length} \\(0xe9\\)\\)`)],
     ["two", /^error: two holds 2 exports \(two\/a\/activities\.csv and two\/b\/activities\.csv\); point to the one/],
   ];
@@ -335,4 +344,40 @@ Deno.test("importActivities: bulk mode writes without WAL when alone, returns to
   ok(performance.now() - started < 5000, "did not sit out the busy timeout");
   strictEqual(during, "wal");
   strictEqual(mode(db), "wal");
+});
+
+Deno.test("import_archive.ts: a German export imports, and the summary line says how it was read", async () => {
+  await using dir = await tempDir();
+  const acts = sampleActivities(12, { seed: 3 });
+  await writeExportZip(`${dir.path}/export.zip`, {
+    csv: generateActivitiesCsv(acts, { headerVersion: 2024, language: "de" }),
+  });
+  const r = await runScript("import_archive", ["--create", "export.zip"], { cwd: dir.path });
+  strictEqual(r.code, 0, r.stderr);
+  ok(
+    r.stdout.includes("12 added, 0 updated, 0 unchanged, 0 skipped (German export, the 92-column layout of 2024-25)\n"),
+    r.stdout,
+  );
+  // Types without a known German name are left empty, and said so once.
+  ok(
+    /^note: activity types this version cannot translate, left empty until the backfill stores the API's record \(the name stays in archive_json\): de:/
+      .test(r.stderr),
+    r.stderr,
+  );
+  strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr);
+  // An export in a language the tool has no table for, with numeric dates: the layout and the day order are named.
+  await Deno.writeTextFile(
+    `${dir.path}/xx.csv`,
+    generateActivitiesCsv(sampleActivities(20, { seed: 4, firstId: 70_000_000_000n }), {
+      headerVersion: 2026,
+      language: "xx",
+    }),
+  );
+  const x = await runScript("import_archive", ["xx.csv"], { cwd: dir.path });
+  strictEqual(x.code, 0, x.stderr);
+  ok(
+    /20 added, 0 updated, 0 unchanged, 0 skipped \(export in a language this tool does not know, read by the 103-column layout of 2026; numeric dates read day-first, as '\d\d\/\d\d\/\d{4} [\d:]+' shows\)\n/
+      .test(x.stdout),
+    x.stdout,
+  );
 });

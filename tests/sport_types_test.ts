@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { apiSportType, legacyType, SPORT_TYPES } from "../lib/archive/sport_types.ts";
+import { apiSportType, exportSportType, legacyType, SPORT_TYPES } from "../lib/archive/sport_types.ts";
 
 Deno.test("apiSportType / legacyType: display names to the API's, every sport type round-trips", () => {
   strictEqual(apiSportType("Virtual Ride").sportType, "VirtualRide");
@@ -16,4 +16,13 @@ Deno.test("apiSportType / legacyType: display names to the API's, every sport ty
   strictEqual(legacyType("TrailRun"), "Run");
   strictEqual(legacyType("VirtualRide"), "VirtualRide");
   strictEqual(legacyType("Pickleball"), "Workout");
+});
+
+Deno.test("exportSportType: a language's names, then the English ones; an unknown local name is null", () => {
+  const german = { types: { Radfahrt: "Ride", Lauf: "Run" } };
+  deepStrictEqual(exportSportType("Radfahrt", german, false), { sportType: "Ride", known: true });
+  deepStrictEqual(exportSportType("Yoga", german, false), { sportType: "Yoga", known: true });
+  strictEqual(exportSportType("Schneeschuhwandern", german, false), null);
+  strictEqual(exportSportType("Underwater Hockey", null, false), null);
+  deepStrictEqual(exportSportType("Underwater Hockey", null, true), { sportType: "UnderwaterHockey", known: false });
 });

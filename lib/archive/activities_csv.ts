@@ -9,11 +9,19 @@
  * activity page (distance in display units, km), the block after `Filename` holds the detailed
  * figures (distance in metres). A repeated name is therefore resolved by which side of `Filename`
  * it stands on, so a future export that adds, drops or reorders columns still maps correctly.
+ *
+ * The export is written in the account's language; export_layout.ts recognizes the header (by its
+ * names, or by its layout when its language is unknown) and gives each column its English name,
+ * so everything below reads English names. A header recognized by its layout alone must be
+ * confirmed by the first row's cells (a numeric id, a date, an `activities/…` file name).
  */
 import { UsageError } from "../errors.ts";
 import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
-import { apiSportType, legacyType } from "./sport_types.ts";
-import { flag, number, parseActivityDate, RowError, seconds } from "./archive_cells.ts";
+import { exportSportType, legacyType } from "./sport_types.ts";
+import { type DecimalMark, displayNumber, flag, number, RowError, seconds } from "./archive_cells.ts";
+import { DateOrderError, DateReader, dayOrderOf } from "./archive_dates.ts";
+import { ColumnMap, describeFormat, type ExportFormat } from "./export_layout.ts";
+import { DATE_LOCALES, ENGLISH, type ExportLanguage } from "./export_languages.ts";
 import { Utf8Error, Utf8Text } from "./utf8_text.ts";
 
 /** An activity as the archive describes it, in the units and names of the `activities` table. */
@@ -48,79 +56,16 @@ export interface ArchiveActivity {
   has_gps: number | null;
   /** Every non-empty cell of the row, keyed by its disambiguated header name (see `ColumnMap.keys`). */
   archive_json: string;
+  /** The `Activity Type` as written when the tool does not know it (not a column of the table). */
+  unknown_type: string | null;
+  /** True when that type is kept in `sport_type` (an English name, spaces removed); false when left empty. */
+  unknown_type_kept: boolean;
 }
 
 /** One parsed data row: an activity, or the reason the row is unusable. */
 export type ArchiveRow =
   | { line: number; activity: ArchiveActivity; error?: undefined }
   | { line: number; activity?: undefined; error: string };
-
-// --- Column map --------------------------------------------------------------------------
-
-/** Header names the tool requires; an export without them is not a Strava activities export. */
-export const REQUIRED_COLUMNS = ["Activity ID", "Activity Date", "Activity Name", "Activity Type"] as const;
-
-type Block = "summary" | "detail";
-
-/**
- * Where each known field is in a given export's header. Built once per file from the header row;
- * `keys` are the header names with repeats disambiguated (`Distance`, `Distance (2)`), used as the
- * keys of `archive_json`.
- */
-export class ColumnMap {
-  /** One key per column, unique. */
-  readonly keys: readonly string[];
-  readonly width: number;
-  private readonly header: readonly string[];
-  private readonly split: number;
-
-  private constructor(header: string[]) {
-    this.header = header;
-    this.width = header.length;
-    const seen = new Map<string, number>();
-    this.keys = header.map((name) => {
-      const n = (seen.get(name) ?? 0) + 1;
-      seen.set(name, n);
-      return n === 1 ? name : `${name} (${n})`;
-    });
-    this.split = header.indexOf("Filename");
-  }
-
-  /** Validates the header row (English, Strava's) and maps it. Throws `UsageError` otherwise. */
-  static fromHeader(header: string[], label: string): ColumnMap {
-    const cells = header.map((c) => c.trim());
-    if (cells.length === 0 || (cells.length === 1 && cells[0] === "")) throw new UsageError(`${label} is empty`);
-    const missing = REQUIRED_COLUMNS.filter((name) => !cells.includes(name));
-    if (missing.length > 0) {
-      if (looksLocalized(cells)) {
-        throw new UsageError(
-          `${label} is a Strava export in a language other than English (first column '${cells[0]}'), ` +
-            `which this tool cannot read; switch Strava's language to English and request a new export`,
-        );
-      }
-      throw new UsageError(
-        `${label} is not a Strava activities export: its header has no ${missing.map((m) => `'${m}'`).join(", ")} ` +
-          `column${missing.length > 1 ? "s" : ""}`,
-      );
-    }
-    return new ColumnMap(cells);
-  }
-
-  /** Index of the column `name`; for a repeated name, the one in `block` (around `Filename`). -1 if none. */
-  index(name: string, block?: Block): number {
-    const positions: number[] = [];
-    this.header.forEach((h, i) => h === name && positions.push(i));
-    if (block === undefined) return positions[0] ?? -1;
-    if (this.split >= 0) return positions.find((i) => (block === "summary") === (i < this.split)) ?? -1;
-    return positions[block === "summary" ? 0 : 1] ?? -1;
-  }
-}
-
-/** A header that is a Strava export in another language: many columns, an id-like first column. */
-function looksLocalized(cells: string[]): boolean {
-  if (cells.length < 40) return false;
-  return /\bid\b/i.test(cells[0]);
-}
 
 // --- Row conversion ----------------------------------------------------------------------
 
@@ -171,6 +116,41 @@ function fieldIndexes(map: ColumnMap): FieldIndexes {
   };
 }
 
+/** What one file's rows are read with: its columns, its language's dates, numbers and type names. */
+interface FileReading {
+  f: FieldIndexes;
+  jsonKeys: readonly string[];
+  dates: DateReader;
+  /** Decimal mark of the display columns (before `Filename`). */
+  mark: DecimalMark;
+  language: ExportLanguage | null;
+}
+
+/** Sets up the reading of a file whose header is `map`. */
+function fileReading(map: ColumnMap): FileReading {
+  const language = map.recognized.language;
+  const english = language === ENGLISH;
+  // English needs no Intl data unless a date leaves the export's own form (what `Intl` says for
+  // `en`, tested in archive_cells_test.ts): loading a locale's data costs a few MB of memory.
+  const dates = language === null
+    ? new DateReader(DATE_LOCALES, "day-first")
+    : english
+    ? new DateReader(DATE_LOCALES, "month-first")
+    : new DateReader([language.locale, "en"], dayOrderOf(language.locale));
+  return {
+    f: fieldIndexes(map),
+    jsonKeys: map.keys.map((k) => JSON.stringify(k) + ":"),
+    dates,
+    mark: language === null ? "either" : english ? "." : decimalMarkOf(language.locale),
+    language,
+  };
+}
+
+function decimalMarkOf(locale: string): DecimalMark {
+  const decimal = new Intl.NumberFormat(locale).formatToParts(1.5).find((p) => p.type === "decimal")?.value;
+  return decimal === "," ? "," : ".";
+}
+
 const ID_TEXT = /^[1-9]\d{0,18}$/;
 // Cells JSON must escape: quotes, backslashes, control characters, surrogates.
 // deno-lint-ignore no-control-regex
@@ -178,20 +158,30 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 const at = (row: string[], i: number): string | undefined => (i < 0 ? undefined : row[i]);
 
+/** Thrown by `convert` for an ambiguous numeric date the file has not settled yet: the row waits. */
+const UNDECIDED = Symbol("undecided date order");
+
 /** Converts a row to an activity; `RowError` says why it cannot be. */
-function convert(row: string[], f: FieldIndexes, jsonKeys: readonly string[]): ArchiveActivity {
+function convert(row: string[], r: FileReading): ArchiveActivity {
+  const f = r.f;
   const idText = row[f.id].trim();
   if (!ID_TEXT.test(idText) || (idText.length === 19 && idText > "9223372036854775807")) {
     throw new RowError(`Activity ID '${row[f.id]}' is not an activity id`);
   }
-  const start = parseActivityDate(row[f.date]);
+  let start: string | null | undefined;
+  try {
+    start = r.dates.read(row[f.date]);
+  } catch (err) {
+    if (err instanceof DateOrderError) throw new RowError(err.message);
+    throw err;
+  }
+  if (start === undefined) throw UNDECIDED;
   if (start === null) {
     throw new RowError(`Activity Date '${row[f.date]}' is not a date like 'Oct 6, 2022, 11:19:20 PM'`);
   }
   const typeText = row[f.type].trim();
-  const sport = typeText === "" ? null : apiSportType(typeText).sportType;
+  const sport = typeText === "" ? null : exportSportType(typeText, r.language, r.language === ENGLISH);
 
-  const km = number(at(row, f.distanceKm), "Distance");
   const metres = number(at(row, f.distanceMetres), "Distance");
   const filename = at(row, f.filename);
   const manual = filename === undefined ? 0 : filename.trim() === "" ? 1 : 0;
@@ -203,7 +193,7 @@ function convert(row: string[], f: FieldIndexes, jsonKeys: readonly string[]): A
   for (let i = 0; i < row.length; i++) {
     const cell = row[i];
     if (cell === "") continue;
-    json += (first ? "" : ",") + jsonKeys[i] + (NEEDS_ESCAPE.test(cell) ? JSON.stringify(cell) : '"' + cell + '"');
+    json += (first ? "" : ",") + r.jsonKeys[i] + (NEEDS_ESCAPE.test(cell) ? JSON.stringify(cell) : '"' + cell + '"');
     first = false;
   }
   json += "}";
@@ -211,25 +201,47 @@ function convert(row: string[], f: FieldIndexes, jsonKeys: readonly string[]): A
   return {
     id: BigInt(idText),
     name: row[f.name],
-    type: sport === null ? null : legacyType(sport),
-    sport_type: sport,
+    type: sport === null ? null : legacyType(sport.sportType),
+    sport_type: sport === null ? null : sport.sportType,
     start_date: start,
-    distance: metres ?? (km === null ? null : Math.round(km * 1000 * 100) / 100),
+    // The display columns (km, summary times) are read only when the detailed ones are empty.
+    distance: metres ?? kmToMetres(displayNumber(at(row, f.distanceKm), "Distance", r.mark)),
     moving_time: seconds(at(row, f.moving), "Moving Time"),
     elapsed_time: seconds(at(row, f.elapsedDetail), "Elapsed Time") ??
-      seconds(at(row, f.elapsedSummary), "Elapsed Time"),
+      durationSeconds(displayNumber(at(row, f.elapsedSummary), "Elapsed Time", r.mark)),
     total_elevation_gain: number(at(row, f.elevationGain), "Elevation Gain"),
     average_speed: number(at(row, f.averageSpeed), "Average Speed"),
     max_speed: number(at(row, f.maxSpeed), "Max Speed"),
     average_heartrate: number(at(row, f.averageHeartrate), "Average Heart Rate"),
     max_heartrate: number(at(row, f.maxHeartrateDetail), "Max Heart Rate") ??
-      number(at(row, f.maxHeartrateSummary), "Max Heart Rate"),
+      displayNumber(at(row, f.maxHeartrateSummary), "Max Heart Rate", r.mark),
     average_watts: number(at(row, f.averageWatts), "Average Watts"),
     manual,
-    commute: flag(at(row, f.commuteSummary), "Commute") ?? flag(at(row, f.commuteDetail), "Commute"),
+    commute: r.language === ENGLISH
+      ? flag(at(row, f.commuteSummary), "Commute") ?? flag(at(row, f.commuteDetail), "Commute")
+      : flag(at(row, f.commuteDetail), "Commute") ?? localFlag(at(row, f.commuteSummary)),
     has_gps: manual === 1 ? 0 : null,
     archive_json: json,
+    unknown_type: sport === null ? (typeText === "" ? null : typeText) : sport.known ? null : sport.sportType,
+    unknown_type_kept: sport !== null && !sport.known,
   };
+}
+
+const durationSeconds = (n: number | null) => (n === null ? null : Math.round(n));
+const kmToMetres = (km: number | null) => (km === null ? null : Math.round(km * 1000 * 100) / 100);
+
+/**
+ * The summary `Commute` of an export in another language: `true`/`false` as in the real German
+ * export, but a word the tool cannot read (a translated `true`) leaves it unknown rather than
+ * refusing the row; the detailed column (1.0/0.0) is read first anyway.
+ */
+function localFlag(cell: string | undefined): number | null {
+  try {
+    return flag(cell, "Commute");
+  } catch (err) {
+    if (err instanceof RowError) return null;
+    throw err;
+  }
 }
 
 // --- Reading an export ----------------------------------------------------------------------
@@ -240,18 +252,23 @@ export interface ReadOptions {
   label: string;
   /** Called with the number of bytes read so far (progress). */
   onBytes?: (bytes: number) => void;
+  /** Called once the whole file is read: its language, layout and how its dates were read. */
+  onFormat?: (format: ExportFormat) => void;
 }
 
 /**
  * Turns the records of one file into rows: the first record is the header, each later one an
  * activity or the reason it is unusable. Remembers ids already seen, so a repeat is reported.
+ * While the file has not settled how its ambiguous numeric dates read (`03/04/2022`), the rows
+ * from the first such date on wait, and come out in file order once a date settles it (or the
+ * file ends: then the language's convention does).
  */
 class RowConverter {
   private map: ColumnMap | undefined;
-  private fields: FieldIndexes | undefined;
-  private jsonKeys: string[] = [];
+  private reading: FileReading | undefined;
   private dataRows = 0;
   private readonly seen = new Map<string, number>();
+  private waiting: CsvRecord[] = [];
 
   constructor(private readonly label: string) {}
 
@@ -260,40 +277,103 @@ class RowConverter {
     return this.map !== undefined;
   }
 
-  /** Converts `records` (the header first, when not yet seen) and empties the array. */
-  convertAll(records: CsvRecord[]): ArchiveRow[] {
+  /** How the file was read (after its header). */
+  format(): ExportFormat | undefined {
+    if (this.map === undefined) return undefined;
+    const { language, layout } = this.map.recognized;
+    const dates = this.reading!.dates.order;
+    return { language: language?.name ?? null, layout: layout?.label ?? null, width: this.map.width, dates };
+  }
+
+  /** Converts `records` (the header first, when not yet seen) and empties the array; `final` at the file's end. */
+  convertAll(records: CsvRecord[], final = false): ArchiveRow[] {
     const batch: ArchiveRow[] = [];
-    for (const { fields: record, line } of records) {
+    for (const record of records) {
       if (this.map === undefined) {
-        this.map = ColumnMap.fromHeader(record, this.label);
-        this.fields = fieldIndexes(this.map);
-        this.jsonKeys = this.map.keys.map((k) => JSON.stringify(k) + ":");
+        this.map = ColumnMap.fromHeader(record.fields, this.label);
+        this.reading = fileReading(this.map);
         continue;
       }
-      batch.push(this.row(record, line, this.map.width, this.fields!));
+      if (++this.dataRows === 1) this.confirm(record);
+      if (this.waiting.length > 0) {
+        this.waiting.push(record);
+        const date = record.fields[this.reading!.f.date];
+        if (record.fields.length === this.map.width && this.reading!.dates.settles(date)) this.release(batch);
+        continue;
+      }
+      const row = this.row(record);
+      if (row === UNDECIDED) this.waiting.push(record);
+      else batch.push(row);
     }
     records.length = 0;
+    if (final && this.waiting.length > 0) {
+      this.reading!.dates.settleByConvention();
+      this.release(batch);
+    }
     return batch;
   }
 
-  private row(record: string[], line: number, width: number, f: FieldIndexes): ArchiveRow {
-    this.dataRows++;
+  /** Converts the waiting rows, now that the date order is settled. */
+  private release(batch: ArchiveRow[]): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const record of waiting) batch.push(this.row(record) as ArchiveRow);
+  }
+
+  /**
+   * The first row must be an activity the header's reading can read: a header recognized by its
+   * layout alone is not taken for Strava's unless the row's cells confirm it, and a date form the
+   * tool cannot read refuses the file once instead of every row.
+   */
+  private confirm({ fields: record, line }: CsvRecord): void {
+    const { recognized } = this.map!;
+    const f = this.reading!.f;
+    if (record.length !== this.map!.width) {
+      if (recognized.language !== null) return;
+      throw new UsageError(this.unconfirmed(line, `it has ${record.length} fields, not ${this.map!.width}`));
+    }
+    let date: string | null | undefined = null;
+    try {
+      date = this.reading!.dates.read(record[f.date]);
+    } catch (err) {
+      if (!(err instanceof DateOrderError)) throw err;
+    }
+    if (recognized.language === null) {
+      const filename = record[f.filename].trim();
+      const wrong = !ID_TEXT.test(record[f.id].trim())
+        ? `its first cell '${record[f.id]}' is not an activity id`
+        : date === null
+        ? `its date '${record[f.date]}' is not a date`
+        : filename !== "" && !filename.startsWith("activities/")
+        ? `its file name '${filename}' is not in activities/`
+        : null;
+      if (wrong !== null) throw new UsageError(this.unconfirmed(line, wrong));
+    } else if (date === null && /\d/.test(record[f.date])) {
+      throw new UsageError(
+        `${this.label} line ${line}: Activity Date '${record[f.date]}' is not a date in any form this tool reads ` +
+          `(read as ${describeFormat(this.format()!)}); please report it with this line`,
+      );
+    }
+  }
+
+  private unconfirmed(line: number, why: string): string {
+    const layout = this.map!.recognized.layout!;
+    return `${this.label} is not a Strava activities export: its header has ${layout.label} but no column name ` +
+      `in English, German or French, and line ${line} does not confirm it (${why})`;
+  }
+
+  private row({ fields: record, line }: CsvRecord): ArchiveRow | typeof UNDECIDED {
+    const width = this.map!.width;
     if (record.length !== width) return { line, error: `has ${record.length} fields, the header has ${width}` };
     let activity: ArchiveActivity;
     try {
-      activity = convert(record, f, this.jsonKeys);
+      activity = convert(record, this.reading!);
     } catch (err) {
+      if (err === UNDECIDED) return UNDECIDED;
       if (!(err instanceof RowError)) throw err;
-      if (this.dataRows === 1 && err.message.startsWith("Activity Date") && /\d/.test(record[f.date])) {
-        throw new UsageError(
-          `${this.label} line ${line}: Activity Date '${record[f.date]}' is not in the English form ` +
-            `'Oct 6, 2022, 11:19:20 PM': an export in another language is not supported; ` +
-            `switch Strava's language to English and request a new export`,
-        );
-      }
       return { line, error: err.message };
     }
-    const key = record[f.id].trim();
+    const key = record[this.reading!.f.id].trim();
     const earlier = this.seen.get(key);
     if (earlier !== undefined) return { line, error: `Activity ID ${key} already appears on line ${earlier}` };
     this.seen.set(key, line);
@@ -304,13 +384,13 @@ class RowConverter {
 /**
  * Parses an `activities.csv` byte stream, yielding its data rows in batches (one per chunk read):
  * each an activity or the reason the row is unusable, with the line it starts on. The header is
- * checked first: a file that is empty, not a Strava export, or a Strava export in another
- * language is a `UsageError`, as is broken CSV syntax or text that is not UTF-8. The first row's
- * date also decides the language, since a localized export may keep English headers.
+ * recognized first (in any language, see export_layout.ts): a file that is empty or not a Strava
+ * export in any layout is a `UsageError`, as is broken CSV syntax or text that is not UTF-8, or a
+ * first row whose date no form reads.
  */
 export async function* readActivities(
   source: ReadableStream<Uint8Array>,
-  { label, onBytes }: ReadOptions,
+  { label, onBytes, onFormat }: ReadOptions,
 ): AsyncGenerator<ArchiveRow[], void, undefined> {
   const reader = source.getReader();
   const utf8 = new Utf8Text();
@@ -329,7 +409,7 @@ export async function* readActivities(
       }
       if (!done) onBytes?.(utf8.bytes);
       feed(parser, text, done, records, label);
-      const batch = rows.convertAll(records);
+      const batch = rows.convertAll(records, done);
       if (batch.length > 0) yield batch;
       if (done) break;
     }
@@ -338,6 +418,7 @@ export async function* readActivities(
     reader.releaseLock();
   }
   if (!rows.sawHeader) throw new UsageError(`${label} is empty`);
+  onFormat?.(rows.format()!);
 }
 
 /** Feeds decoded text to the parser; broken CSV syntax becomes a `UsageError` naming the file. */

@@ -1,96 +1,9 @@
 /**
- * The cells of Strava's export: its English UTC dates (`Oct 6, 2022, 11:19:20 PM`), numbers with
- * English thousands separators, and true/false flags. A number or flag that cannot be read throws
- * `RowError`, which refuses that row, not the file; a date that cannot be read is null.
+ * The cells of Strava's export other than dates (archive_dates.ts): numbers, plain in the detailed
+ * columns and written the language's way in the display columns (`9,44` km in German), and
+ * true/false flags. A number or flag that cannot be read throws `RowError`, which refuses that
+ * row, not the file.
  */
-
-const MONTHS: Readonly<Record<string, number>> = {
-  jan: 1,
-  feb: 2,
-  mar: 3,
-  apr: 4,
-  may: 5,
-  jun: 6,
-  jul: 7,
-  aug: 8,
-  sep: 9,
-  sept: 9,
-  oct: 10,
-  nov: 11,
-  dec: 12,
-};
-// "Oct 6, 2022, 11:19:20 PM" (newer ICU puts a narrow no-break space before PM), and the
-// day-first English form "6 Oct 2022, 23:19:20".
-const MONTH_FIRST = /^([A-Za-z]{3,9})\.? (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp])\.?[Mm]\.?)?$/;
-const DAY_FIRST = /^(\d{1,2}) ([A-Za-z]{3,9})\.? (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp])\.?[Mm]\.?)?$/;
-
-/**
- * Converts the export's `Activity Date` (UTC, English) to `YYYY-MM-DDTHH:MM:SSZ`, or null when
- * the text is not such a date.
- */
-export function parseActivityDate(text: string): string | null {
-  const fast = FAST_DATE.exec(text);
-  if (fast !== null) {
-    // The export's own form, 50,000 times per big file: no normalization, no Date object.
-    const month = MONTHS[fast[1].toLowerCase()];
-    const [day, year, h12, minute, second] = [+fast[2], +fast[3], +fast[4], +fast[5], +fast[6]];
-    if (month !== undefined && day <= daysIn(year, month) && h12 <= 12 && minute <= 59 && second <= 59) {
-      const hour = (h12 % 12) + (fast[7] === "PM" ? 12 : 0);
-      return `${year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${fast[5]}:${fast[6]}Z`;
-    }
-  }
-  const clean = text.replace(/[\s\u00a0\u202f]+/g, " ").trim();
-  let monthName: string, day: string, rest: RegExpMatchArray;
-  const a = MONTH_FIRST.exec(clean);
-  if (a) {
-    [monthName, day] = [a[1], a[2]];
-    rest = a;
-  } else {
-    const b = DAY_FIRST.exec(clean);
-    if (!b) return null;
-    [day, monthName] = [b[1], b[2]];
-    rest = b;
-  }
-  const lower = monthName.toLowerCase();
-  const month = MONTHS[lower] ?? FULL_MONTHS.indexOf(lower) + 1;
-  if (!month) return null;
-  const [year, minute, second] = [Number(rest[3]), Number(rest[5]), Number(rest[6])];
-  let hour = Number(rest[4]);
-  const meridiem = rest[7]?.toLowerCase();
-  if (meridiem) {
-    if (hour < 1 || hour > 12) return null;
-    hour = (hour % 12) + (meridiem === "p" ? 12 : 0);
-  }
-  const d = Number(day);
-  if (hour > 23 || minute > 59 || second > 59 || d < 1) return null;
-  const ms = Date.UTC(year, month - 1, d, hour, minute, second);
-  const date = new Date(ms);
-  if (date.getUTCDate() !== d || date.getUTCMonth() !== month - 1) return null;
-  return date.toISOString().slice(0, 19) + "Z";
-}
-const FAST_DATE = /^([A-Z][a-z]{2}) ([1-9]\d?), (\d{4}), ([1-9]\d?):([0-5]\d):([0-5]\d) (AM|PM)$/;
-const pad2 = (n: number) => (n < 10 ? "0" + n : String(n));
-function daysIn(year: number, month: number): number {
-  return month === 2
-    ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28)
-    : [4, 6, 9, 11].includes(month)
-    ? 30
-    : 31;
-}
-const FULL_MONTHS = [
-  "january",
-  "february",
-  "march",
-  "april",
-  "may",
-  "june",
-  "july",
-  "august",
-  "september",
-  "october",
-  "november",
-  "december",
-];
 
 const PLAIN_NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 const GROUPED_NUMBER = /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
@@ -104,6 +17,26 @@ export function number(cell: string | undefined, column: string): number | null 
   if (PLAIN_NUMBER.test(trimmed)) return Number(trimmed);
   if (GROUPED_NUMBER.test(trimmed)) return Number(trimmed.replaceAll(",", ""));
   throw new RowError(`${column} '${cell}' is not a number`);
+}
+
+/** How a file writes the numbers of its display columns (the block before `Filename`). */
+export type DecimalMark = "." | "," | "either";
+
+// `9,44`, `1.234,56`, `1 234,56`, `1’234,56`: a decimal comma, optional groups of three.
+const COMMA_NUMBER = /^-?(?:\d+|\d{1,3}(?:[.\u00a0\u202f '’]\d{3})+)(?:,\d+)?$/;
+
+/**
+ * A display column's number: `mark` is the decimal mark of the file's language (`either` for an
+ * unknown language: a comma then decides only when it is not followed by exactly three digits, as
+ * Strava's display figures have one or two decimals). Empty is null; anything else throws.
+ */
+export function displayNumber(cell: string | undefined, column: string, mark: DecimalMark): number | null {
+  if (mark === "." || cell === undefined || cell === "") return number(cell, column);
+  const trimmed = cell.trim();
+  if ((mark === "," || /,\d{1,2}$/.test(trimmed)) && COMMA_NUMBER.test(trimmed)) {
+    return Number(trimmed.replace(/[.\u00a0\u202f '’]/g, "").replace(",", "."));
+  }
+  return number(cell, column);
 }
 
 /** A duration cell in whole seconds (the detail block has fractions); empty is null. */

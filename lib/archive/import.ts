@@ -17,14 +17,11 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ArchiveActivity, ArchiveRow } from "./activities_csv.ts";
-import { SPORT_TYPES } from "./sport_types.ts";
 import { beginImmediate, type Database, prepareExact } from "../store/db.ts";
 import { ACTIVITY_API_COLUMNS } from "../store/records.ts";
 import { UsageError } from "../errors.ts";
 
 const log = getLogger(["strava-backfill", "import"]);
-
-const KNOWN_SPORTS = new Set(Object.keys(SPORT_TYPES));
 
 /** How the rows of one import went. */
 export interface ImportCounts {
@@ -48,8 +45,10 @@ export interface BadRow {
 export interface ImportResult extends ImportCounts {
   /** The first bad rows (at most `MAX_REPORTED`), in file order. */
   badRows: BadRow[];
-  /** Sport types the tool does not know (kept as written, spaces removed). */
+  /** English sport names the tool does not know (kept as written, spaces removed). */
   unknownTypes: string[];
+  /** Activity types in another language the tool cannot map: `sport_type` left empty, the name in `archive_json`. */
+  unmappedTypes: string[];
 }
 
 /** Options for `importActivities`. */
@@ -137,6 +136,7 @@ async function upsertAll(
   const counts: ImportCounts = { added: 0, updated: 0, unchanged: 0, skipped: 0 };
   const badRows: BadRow[] = [];
   const unknownTypes = new Set<string>();
+  const unmappedTypes = new Set<string>();
   let bad = 0;
   let rows = 0;
   const params: (string | number | bigint | null)[] = new Array(P_NOW).fill(null);
@@ -156,7 +156,7 @@ async function upsertAll(
         // report every bad line at once.
         if (bad > 0 && !options.skipInvalid) continue;
         const a = row.activity;
-        if (a.sport_type !== null && !KNOWN_SPORTS.has(a.sport_type)) unknownTypes.add(a.sport_type);
+        if (a.unknown_type !== null) (a.unknown_type_kept ? unknownTypes : unmappedTypes).add(a.unknown_type);
         params[0] = a.id;
         for (let i = 0; i < FIELDS.length; i++) params[i + 1] = a[FIELDS[i]];
         params[P_JSON - 1] = a.archive_json;
@@ -184,7 +184,7 @@ async function upsertAll(
     throw err;
   }
   if (bad > 0) log.warn("skipped {bad} bad rows of {label}", { bad, label: options.label });
-  return { ...counts, badRows, unknownTypes: [...unknownTypes].sort() };
+  return { ...counts, badRows, unknownTypes: [...unknownTypes].sort(), unmappedTypes: [...unmappedTypes].sort() };
 }
 
 /**

@@ -168,3 +168,21 @@ export function legacyType(sportType: string): string {
   if (LEGACY_TYPES.has(sportType)) return sportType;
   return LEGACY_OF[sportType] ?? (sportType in SPORT_TYPES ? "Workout" : sportType);
 }
+
+/**
+ * The sport type of an `Activity Type` cell in an export of `language` (its type names, see
+ * export_languages.ts), then by the English names, which other languages keep for some sports.
+ * An English name the tool does not know is kept with its spaces removed (`apiSportType`); a name
+ * in another language, or in a language the tool does not know, that it cannot map is null:
+ * `sport_type` then stays empty until the backfill stores the API's record.
+ */
+export function exportSportType(
+  display: string,
+  language: { readonly types: Readonly<Record<string, string>> } | null,
+  english: boolean,
+): { sportType: string; known: boolean } | null {
+  const local = language?.types[display];
+  if (local !== undefined) return { sportType: local, known: true };
+  const found = apiSportType(display);
+  return found.known || english ? found : null;
+}

@@ -1,8 +1,10 @@
 /**
  * Generates realistic Strava bulk exports for tests, benchmarks and `deno task demo`: an
- * `activities.csv` in either header version (94 columns, early 2025; 103 columns, 2026), with
- * the export's quirks (repeated column names, km and metres side by side, English 12-hour UTC
- * dates, display sport names, manual rows without a Filename, multi-line quoted descriptions),
+ * `activities.csv` in any known layout (92 columns, 2024-25; 94, early 2025; 103, 2026), in
+ * English or another language (German, French, a made-up one: see `GenLanguage`), with
+ * the export's quirks (repeated column names, km and metres side by side, 12-hour UTC dates in
+ * English and the language's own forms elsewhere, display sport names, decimal commas in the
+ * display columns, manual rows without a Filename, multi-line quoted descriptions),
  * and export `.zip` files holding it among incompressible filler, written as a stream so a
  * multi-gigabyte archive costs no memory.
  *
@@ -12,6 +14,8 @@
 import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
 import { mulberry32 } from "./sim_random.ts";
 import { SPORT_TYPES } from "../archive/sport_types.ts";
+import { LAYOUTS } from "../archive/export_layout.ts";
+import { GERMAN_92, LANGUAGES } from "../archive/export_languages.ts";
 
 configure({ useWebWorkers: false });
 
@@ -33,133 +37,91 @@ export interface GenActivity {
   description?: string;
 }
 
-/** Header version: 2025 = 94 columns, 2026 = 103 columns. */
-export type HeaderVersion = 2025 | 2026;
+/** Header version: 2024 = 92 columns (the layout of the German export of 2024-25), 2025 = 94, 2026 = 103. */
+export type HeaderVersion = 2024 | 2025 | 2026;
 
-const HEADER_2025 = [
-  "Activity ID",
-  "Activity Date",
-  "Activity Name",
-  "Activity Type",
-  "Activity Description",
-  "Elapsed Time",
-  "Distance",
-  "Max Heart Rate",
-  "Relative Effort",
-  "Commute",
-  "Activity Private Note",
-  "Activity Gear",
-  "Filename",
-  "Athlete Weight",
-  "Bike Weight",
-  "Elapsed Time",
-  "Moving Time",
-  "Distance",
-  "Max Speed",
-  "Average Speed",
-  "Elevation Gain",
-  "Elevation Loss",
-  "Elevation Low",
-  "Elevation High",
-  "Max Grade",
-  "Average Grade",
-  "Average Positive Grade",
-  "Average Negative Grade",
-  "Max Cadence",
-  "Average Cadence",
-  "Max Heart Rate",
-  "Average Heart Rate",
-  "Max Watts",
-  "Average Watts",
-  "Calories",
-  "Max Temperature",
-  "Average Temperature",
-  "Relative Effort",
-  "Total Work",
-  "Number of Runs",
-  "Uphill Time",
-  "Downhill Time",
-  "Other Time",
-  "Perceived Exertion",
-  "Type",
-  "Start Time",
-  "Weighted Average Power",
-  "Power Count",
-  "Prefer Perceived Exertion",
-  "Perceived Relative Effort",
-  "Commute",
-  "Total Weight Lifted",
-  "From Upload",
-  "Grade Adjusted Distance",
-  "Weather Observation Time",
-  "Weather Condition",
-  "Weather Temperature",
-  "Apparent Temperature",
-  "Dewpoint",
-  "Humidity",
-  "Weather Pressure",
-  "Wind Speed",
-  "Wind Gust",
-  "Wind Bearing",
-  "Precipitation Intensity",
-  "Sunrise Time",
-  "Sunset Time",
-  "Moon Phase",
-  "Bike",
-  "Gear",
-  "Precipitation Probability",
-  "Precipitation Type",
-  "Cloud Cover",
-  "Weather Visibility",
-  "UV Index",
-  "Weather Ozone",
-  "Jump Count",
-  "Total Grit",
-  "Average Flow",
-  "Flagged",
-  "Average Elapsed Speed",
-  "Dirt Distance",
-  "Newly Explored Distance",
-  "Newly Explored Dirt Distance",
-  "Activity Count",
-  "Total Steps",
-  "Carbon Saved",
-  "Pool Length",
-  "Training Load",
-  "Intensity",
-  "Average Grade Adjusted Pace",
-  "Timer Time",
-  "Total Cycles",
-  "Media",
-];
-const ADDED_2026 = [
-  "Recovery",
-  "With Pet",
-  "Competition",
-  "Long Run",
-  "For a Cause",
-  "With Kid",
-  "Downhill Distance",
-  "Total Sets",
-  "Total Reps",
-];
+/**
+ * Languages the generator writes: English, German (the real header), French (see FRENCH_94) and
+ * `xx`, a made-up language (every name reversed) that stands for one the tool has no table for.
+ */
+export type GenLanguage = "en" | "de" | "fr" | "xx";
 
-/** The header row of an export of `version`. */
-export function exportHeader(version: HeaderVersion): string[] {
-  if (version === 2025) return [...HEADER_2025];
-  return [...HEADER_2025.slice(0, -1), ...ADDED_2026, "Media"];
+const WIDTH: Record<HeaderVersion, number> = { 2024: 92, 2025: 94, 2026: 103 };
+
+/**
+ * A French header of the 94-column layout, for tests. Quoted from French exports in public threads
+ * (issue 19): `ID de l'activité`, `Date de l'activité`, `Nom de l'activité`, `Type d'activité`,
+ * `Temps écoulé`, `Durée de déplacement`, `Dénivelé positif`, `Fréquence cardiaque moyenne`,
+ * `Nom du fichier`. Every other name is INFERRED (a plausible translation, not seen in a real
+ * export); the tool reads them by their position in the layout, not by these names.
+ */
+const FRENCH_94 = (
+  "ID de l'activité,Date de l'activité,Nom de l'activité,Type d'activité,Description de l'activité," +
+  "Temps écoulé,Distance,Fréquence cardiaque max.,Effort relatif,Trajet,Note privée de l'activité," +
+  "Équipement de l'activité,Nom du fichier,Poids de l'athlète,Poids du vélo,Temps écoulé," +
+  "Durée de déplacement,Distance,Vitesse max.,Vitesse moyenne,Dénivelé positif,Dénivelé négatif," +
+  "Altitude min.,Altitude max.,Pente max.,Pente moyenne,Pente positive moyenne,Pente négative moyenne," +
+  "Cadence max.,Cadence moyenne,Fréquence cardiaque max.,Fréquence cardiaque moyenne,Watts max.," +
+  "Watts moyens,Calories,Température max.,Température moyenne,Effort relatif,Travail total," +
+  "Nombre de descentes,Temps en montée,Temps en descente,Autre temps,Effort perçu,Type,Heure de début," +
+  "Puissance moyenne pondérée,Nombre de mesures de puissance,Préférer l'effort perçu,Effort relatif perçu," +
+  "Trajet,Poids total soulevé,Depuis un import,Distance ajustée à la pente,Heure d'observation météo," +
+  "Conditions météo,Température (météo),Température ressentie,Point de rosée,Humidité,Pression (météo)," +
+  "Vitesse du vent,Rafales de vent,Direction du vent,Intensité des précipitations,Heure du lever du soleil," +
+  "Heure du coucher du soleil,Phase de la lune,Vélo,Équipement,Probabilité de précipitations," +
+  "Type de précipitations,Couverture nuageuse,Visibilité (météo),Indice UV,Ozone (météo),Nombre de sauts," +
+  "Difficulté totale,Flow moyen,Signalée,Vitesse moyenne sur le temps écoulé,Distance sur terre," +
+  "Distance nouvellement explorée,Distance sur terre nouvellement explorée,Nombre d'activités," +
+  "Nombre total de pas,CO₂ économisé,Longueur du bassin,Charge d'entraînement,Intensité," +
+  "Allure moyenne ajustée à la pente,Temps du chronomètre,Nombre total de cycles,Médias"
+).split(",");
+
+/** The header row of an export of `version` in `language` (German: 2024 only; French: 2025 only). */
+export function exportHeader(version: HeaderVersion, language: GenLanguage = "en"): string[] {
+  const english = LAYOUTS.find((l) => l.width === WIDTH[version])!.names;
+  if (language === "en") return [...english];
+  if (language === "xx") return english.map((n) => [...n].reverse().join(""));
+  if (language === "de" && version === 2024) return [...GERMAN_92];
+  if (language === "fr" && version === 2025) return [...FRENCH_94];
+  throw new TypeError(`no ${version} header in ${language}`);
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad = (n: number) => String(n).padStart(2, "0");
 
 /** Formats an ISO UTC instant the way the export does: "Oct 6, 2022, 11:19:20 PM". */
 export function formatActivityDate(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) throw new TypeError(`not a date: ${iso}`);
   const h = d.getUTCHours();
-  const pad = (n: number) => String(n).padStart(2, "0");
   return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}, ${d.getUTCFullYear()}, ` +
     `${h % 12 === 0 ? 12 : h % 12}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${h < 12 ? "AM" : "PM"}`;
+}
+
+/**
+ * An instant as an export in `language` writes it: German `09.12.2022, 15:24:49` (as in a real
+ * German row), French `9 déc. 2022, 15:24:49` (both `Intl`'s medium date and time), `xx` numeric
+ * day-first `09/12/2022 15:24:49`.
+ */
+export function localActivityDate(iso: string, language: GenLanguage): string {
+  if (language === "en") return formatActivityDate(iso);
+  const d = new Date(iso);
+  if (language === "xx") {
+    return `${pad(d.getUTCDate())}/${pad(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ` +
+      `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  }
+  return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(d);
+}
+
+/**
+ * The `Activity Type` an export in `language` writes: the sourced name where the tool knows one
+ * (German `Radfahrt`, `Lauf`), else a made-up `de:Walk`, standing for a real name nobody sourced yet.
+ */
+export function localSportType(apiType: string, language: GenLanguage): string {
+  if (language === "en") return displaySportType(apiType);
+  const table = LANGUAGES.find((l) => l.locale === language)?.types ?? {};
+  const local = Object.entries(table).find(([, api]) => api === apiType)?.[0];
+  return local ?? `${language}:${displaySportType(apiType)}`;
 }
 
 /** The export's display name of an API sport type ("VirtualRide" -> "Virtual Ride"). */
@@ -172,12 +134,14 @@ function csvCell(value: string): string {
 }
 
 const f1 = (n: number) => n.toFixed(1);
+/** A figure of the display columns (before `Filename`): other languages write a decimal comma there (`9,44`). */
+const display = (figure: string, language: GenLanguage) => (language === "en" ? figure : figure.replace(".", ","));
 
 /**
  * Cells of one activity, by disambiguated column name ("Distance", "Distance (2)"). One long
  * table (over 60 lines) on purpose: it mirrors the export's columns one per line.
  */
-function cells(a: GenActivity): Record<string, string> {
+function cells(a: GenActivity, language: GenLanguage, date: (iso: string) => string): Record<string, string> {
   const ride = /Ride|Velomobile|Handcycle/.test(a.type);
   const run = /Run|Walk|Hike/.test(a.type);
   // Deterministic per activity, so the same record always gives the same row.
@@ -185,12 +149,12 @@ function cells(a: GenActivity): Record<string, string> {
   const hr = 120 + (seed % 45);
   const base: Record<string, string> = {
     "Activity ID": String(a.id),
-    "Activity Date": formatActivityDate(a.startDate),
+    "Activity Date": date(a.startDate),
     "Activity Name": a.name,
-    "Activity Type": displaySportType(a.type),
+    "Activity Type": localSportType(a.type, language),
     "Activity Description": a.description ?? "",
     "Elapsed Time": String(a.elapsedTime),
-    "Distance": (a.distanceM / 1000).toFixed(2),
+    "Distance": display((a.distanceM / 1000).toFixed(2), language),
     "Commute": a.commute ? "true" : "false",
     "Filename": a.manual ? "" : `activities/${a.id}.fit.gz`,
     "Athlete Weight": "72.5",
@@ -205,7 +169,7 @@ function cells(a: GenActivity): Record<string, string> {
   if (a.manual) return base;
   const speed = a.movingTime > 0 ? a.distanceM / a.movingTime : 0;
   Object.assign(base, {
-    "Max Heart Rate": f1(hr + 25),
+    "Max Heart Rate": display(f1(hr + 25), language),
     "Relative Effort": f1(10 + (seed % 150)),
     "Activity Gear": ride ? "Canyon Endurace CF" : run ? "Saucony Endorphin" : "",
     "Bike Weight": ride ? "8.2" : "",
@@ -268,13 +232,20 @@ export interface CsvOptions {
   bom?: boolean;
   /** Line ending; the export uses "\n". */
   newline?: "\n" | "\r\n";
+  /** The account's language (default English): header, dates, display numbers, type names. */
+  language?: GenLanguage;
+  /** Writes `Activity Date` another way than the language does (tests of other date forms). */
+  date?: (iso: string) => string;
 }
 
 /** Renders `rows` as an export `activities.csv` (header row plus one row per activity). */
 export function generateActivitiesCsv(rows: Iterable<GenActivity>, options: CsvOptions): string {
-  const header = exportHeader(options.headerVersion);
+  const language = options.language ?? "en";
+  const header = exportHeader(options.headerVersion, language);
+  const date = options.date ?? ((iso: string) => localActivityDate(iso, language));
   const seen = new Map<string, number>();
-  const keys = header.map((name) => {
+  // Cells are named in English: every language has the same columns at the same places.
+  const keys = exportHeader(options.headerVersion).map((name) => {
     const n = (seen.get(name) ?? 0) + 1;
     seen.set(name, n);
     return n === 1 ? name : `${name} (${n})`;
@@ -282,7 +253,7 @@ export function generateActivitiesCsv(rows: Iterable<GenActivity>, options: CsvO
   const nl = options.newline ?? "\n";
   const out: string[] = [header.map(csvCell).join(",")];
   for (const a of rows) {
-    const c = cells(a);
+    const c = cells(a, language, date);
     out.push(keys.map((k) => csvCell(c[k] ?? "")).join(","));
   }
   return (options.bom ? "\ufeff" : "") + out.join(nl) + nl;

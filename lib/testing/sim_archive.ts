@@ -4,13 +4,15 @@
  * An export is a snapshot: it holds every activity the truth has when called, deleted and
  * private ones included (an old export still lists what was later deleted on Strava).
  */
-import { type GenActivity, generateActivitiesCsv, type HeaderVersion } from "./archive_gen.ts";
+import { type GenActivity, generateActivitiesCsv, type GenLanguage, type HeaderVersion } from "./archive_gen.ts";
 import type { SimActivity, SimTruth } from "./sim_truth.ts";
 
 /** Options for `generateArchive`. */
 export interface ArchiveOptions {
-  /** 2025 = 94 columns, 2026 = 103 columns. */
+  /** 2024 = 92 columns, 2025 = 94 columns, 2026 = 103 columns. */
   headerVersion: HeaderVersion;
+  /** The account's language (default English). */
+  language?: GenLanguage;
   bom?: boolean;
   newline?: "\n" | "\r\n";
 }
