@@ -1,0 +1,185 @@
+/**
+ * The data of `manage_backfill --mode stats --html` (lib/backfill/report_page.ts draws it): the
+ * stats figures, and every detailed segment with its live efforts in date order, its best and its
+ * shape. It only reads, like stats, and leaves out efforts of deleted activities as the views do.
+ *
+ * Kept small for accounts of 10,000 activities: efforts are `[epoch seconds, elapsed s, index
+ * into activities]` tuples, ids are exact strings, and each polyline is thinned to what a map of
+ * the whole account can show (a point every few metres at most), which takes a Strava segment's
+ * full-resolution line from hundreds of points to a few dozen.
+ */
+import type { Database } from "../store/db.ts";
+import { hasDeletedAt, LIVE_EFFORTS } from "../store/views.ts";
+import { outcomeText, type Stats } from "./stats.ts";
+
+/** Units the page shows distances in (times are always h:mm:ss). */
+export type Units = "metric" | "imperial";
+
+/** One effort: start (epoch seconds, null if unknown), elapsed time (s), index into `ReportData.activities`. */
+export type ReportEffort = [number | null, number, number];
+
+/** One detailed segment. Short keys: the file carries 11,000 of them on a large account. */
+export interface ReportSegment {
+  /** Segment id (exact). */
+  i: string;
+  /** Name. */
+  n: string;
+  /** Strava's activity_type (Ride, Run, …). */
+  t: string | null;
+  /** Distance, metres. */
+  d: number | null;
+  /** Average grade, percent. */
+  g: number | null;
+  /** The shape, a thinned Google encoded polyline ("" when Strava sent none). */
+  p: string;
+  /** Live efforts with an elapsed time, by start date then id. */
+  e: ReportEffort[];
+  /** Index into `e` of the best effort (the earliest of equal times, as segment_bests), or -1. */
+  b: number;
+}
+
+/** Everything the page shows. */
+export interface ReportData {
+  generated_at: string;
+  units: Units;
+  stats: Stats;
+  /** The last run's outcome in words (as the stats table says it). */
+  outcome: string;
+  /** Activity ids (exact) the efforts point at. */
+  activities: string[];
+  segments: ReportSegment[];
+}
+
+/** Gathers the report's data from `db` and what stats computed from it. */
+export function collectReport(db: Database, stats: Stats, now: number, units: Units = "metric"): ReportData {
+  const activities: string[] = [];
+  const activityIndex = new Map<string, number>();
+  const segments: ReportSegment[] = [];
+  const byId = new Map<string, ReportSegment>();
+  const rows = db.prepare(
+    `SELECT CAST(id AS TEXT) id, name, activity_type, distance, average_grade, polyline
+     FROM segments WHERE details_status = 'ok' ORDER BY id`,
+  ).all() as { id: string; name: string | null; activity_type: string | null; [k: string]: unknown }[];
+  for (const r of rows) {
+    const segment: ReportSegment = {
+      i: r.id,
+      n: r.name ?? `segment ${r.id}`,
+      t: r.activity_type,
+      d: typeof r.distance === "number" ? Math.round(r.distance * 10) / 10 : null,
+      g: typeof r.average_grade === "number" ? r.average_grade : null,
+      p: typeof r.polyline === "string" ? thinPolyline(r.polyline) : "",
+      e: [],
+      b: -1,
+    };
+    segments.push(segment);
+    byId.set(r.id, segment);
+  }
+  const live = hasDeletedAt(db) ? LIVE_EFFORTS : "1";
+  // In idx_segment_efforts_dated order (segment, date; the id is the rowid), so no sort is needed.
+  const efforts = db.prepare(
+    `SELECT CAST(segment_id AS TEXT) s, start_date, elapsed_time, CAST(activity_id AS TEXT) a
+     FROM segment_efforts WHERE elapsed_time IS NOT NULL AND ${live} ORDER BY segment_id, start_date, id`,
+  );
+  for (const row of efforts.iterate() as Iterable<Record<string, unknown>>) {
+    const segment = byId.get(row.s as string);
+    if (!segment) continue;
+    const activity = String(row.a);
+    let index = activityIndex.get(activity);
+    if (index === undefined) {
+      index = activities.push(activity) - 1;
+      activityIndex.set(activity, index);
+    }
+    const started = typeof row.start_date === "string" ? Date.parse(row.start_date) / 1000 : NaN;
+    const elapsed = Number(row.elapsed_time);
+    // Date order, so a strictly faster effort is the new best: equal times keep the earliest.
+    if (segment.b < 0 || elapsed < segment.e[segment.b][1]) segment.b = segment.e.length;
+    segment.e.push([Number.isFinite(started) ? started : null, elapsed, index]);
+  }
+  return {
+    generated_at: new Date(now).toISOString().slice(0, 19) + "Z",
+    units,
+    stats,
+    outcome: outcomeText(stats.last_run),
+    activities,
+    segments,
+  };
+}
+
+/** Decodes a Google encoded polyline into [lat, lng] points. */
+export function decodePolyline(text: string): [number, number][] {
+  const points: [number, number][] = [];
+  let i = 0, lat = 0, lng = 0;
+  const next = () => {
+    let result = 0, shift = 0, byte;
+    do {
+      byte = text.charCodeAt(i++) - 63;
+      result |= (byte & 0x1f) << shift;
+      shift += 5;
+    } while (byte >= 0x20 && i < text.length);
+    return result & 1 ? ~(result >> 1) : result >> 1;
+  };
+  while (i < text.length) {
+    lat += next();
+    if (i >= text.length) break;
+    lng += next();
+    points.push([lat / 1e5, lng / 1e5]);
+  }
+  return points;
+}
+
+/** Encodes [lat, lng] points as a Google encoded polyline. */
+export function encodePolyline(points: readonly [number, number][]): string {
+  let out = "", lastLat = 0, lastLng = 0;
+  const put = (v: number) => {
+    let n = v < 0 ? ~(v << 1) : v << 1;
+    while (n >= 0x20) {
+      out += String.fromCharCode((0x20 | (n & 0x1f)) + 63);
+      n >>= 5;
+    }
+    out += String.fromCharCode(n + 63);
+  };
+  for (const [la, ln] of points) {
+    const a = Math.round(la * 1e5), b = Math.round(ln * 1e5);
+    put(a - lastLat);
+    put(b - lastLng);
+    [lastLat, lastLng] = [a, b];
+  }
+  return out;
+}
+
+/** How far (metres) a thinned line may stray from the stored one: finer than a map of an account shows. */
+const THIN_METRES = 8;
+
+/** The polyline with the points a map does not need dropped (Douglas-Peucker, THIN_METRES). */
+export function thinPolyline(text: string): string {
+  const points = decodePolyline(text);
+  if (points.length <= 2) return encodePolyline(points);
+  const kx = 111_320 * Math.cos((points[0][0] * Math.PI) / 180), ky = 110_540;
+  const keep = new Uint8Array(points.length);
+  keep[0] = keep[points.length - 1] = 1;
+  const stack: [number, number][] = [[0, points.length - 1]];
+  while (stack.length > 0) {
+    const [from, to] = stack.pop()!;
+    const [ay, ax] = [points[from][0] * ky, points[from][1] * kx];
+    const [dy, dx] = [points[to][0] * ky - ay, points[to][1] * kx - ax];
+    const length = Math.hypot(dx, dy);
+    let far = -1, farthest = THIN_METRES;
+    for (let k = from + 1; k < to; k++) {
+      const py = points[k][0] * ky - ay, px = points[k][1] * kx - ax;
+      const d = length === 0 ? Math.hypot(px, py) : Math.abs(dx * py - dy * px) / length;
+      if (d > farthest) [far, farthest] = [k, d];
+    }
+    if (far < 0) continue;
+    keep[far] = 1;
+    stack.push([from, far], [far, to]);
+  }
+  return encodePolyline(points.filter((_, k) => keep[k] === 1));
+}
+
+/** The line naming the written report, printed after the stats table. */
+export function reportLine(path: string, data: ReportData, html: string): string {
+  const efforts = data.segments.reduce((n, s) => n + s.e.length, 0);
+  const kb = Math.ceil(new TextEncoder().encode(html).length / 1024);
+  return `report: wrote ${path} (${data.segments.length} segments, ${efforts} efforts, ${kb} KB); ` +
+    `open it in a browser (works offline)`;
+}
