@@ -148,7 +148,9 @@ async function connect(url: string, close: () => Promise<void>): Promise<Browser
       return Uint8Array.from(atob(r.data as string), (c) => c.charCodeAt(0));
     },
     async [Symbol.asyncDispose]() {
+      const closed = new Promise((resolve) => ws.onclose = resolve);
       ws.close();
+      await closed;
       await close();
     },
   };

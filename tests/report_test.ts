@@ -1,0 +1,201 @@
+/**
+ * `manage_backfill --mode stats --html`: the report of a database backfilled from the
+ * simulator's athlete, written by the script under its permissions, checked against the
+ * database and in a real headless Chromium (Debian's chromium-headless-shell; `.ci/run`
+ * installs it). Without the browser these tests fail, saying to run .ci/run.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import type { ReportData } from "../lib/backfill/report_data.ts";
+import { launchBrowser } from "../lib/testing/browser.ts";
+import { fileDigest, runScript, type ScriptWorld, scriptWorld, withDatabase } from "./helpers.ts";
+
+/** The JSON the page embeds. */
+function embedded(html: string): ReportData {
+  const m = html.match(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/);
+  ok(m, "the report embeds its data");
+  return JSON.parse(m[1]);
+}
+
+/** A backfilled athlete with one activity (that has efforts) marked deleted on Strava. */
+async function backfilled(): Promise<ScriptWorld & { deleted: string }> {
+  const world = await scriptWorld({ seed: 21, activities: 40, segments: 25 });
+  const r = await runScript("manage_backfill", ["--mode", "one-time"], world.opts);
+  strictEqual(r.code, 0, r.stderr);
+  const deleted = withDatabase(world.dir.path, (db) => {
+    const row = db.prepare(
+      `SELECT CAST(activity_id AS TEXT) a FROM segment_efforts GROUP BY activity_id ORDER BY count(*) DESC LIMIT 1`,
+    ).get() as { a: string };
+    db.prepare("UPDATE activities SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = ?").run(BigInt(row.a));
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return row.a;
+  });
+  return Object.assign(world, { deleted });
+}
+
+Deno.test("report: every detailed segment with its live efforts and the best of segment_bests; the database stays byte-identical", async () => {
+  await using world = await backfilled();
+  const { dir, opts } = world;
+  const db = `${dir.path}/data/segments.db`;
+  const before = await fileDigest(db);
+  const r = await runScript("manage_backfill", ["--mode", "stats", "--html", "report.html"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  ok(
+    /^report: wrote report\.html \(\d+ segments, \d+ efforts, \d+ KB\); open it in a browser/m.test(r.stdout),
+    r.stdout,
+  );
+  ok(r.stdout.includes("Activities\n"), "the stats table is printed too");
+  strictEqual(await fileDigest(db), before, "the database is byte-identical");
+  strictEqual((await Deno.stat(`${dir.path}/report.html`)).mode! & 0o777, 0o600);
+  const html = await Deno.readTextFile(`${dir.path}/report.html`);
+  // Self-contained: nothing is loaded from anywhere, and the page forbids it.
+  ok(!/<(link|img|iframe)\b|\bsrc=/i.test(html), "no external resource");
+  ok(html.includes(`content="default-src 'none';`), "a CSP that forbids loading");
+  const data = embedded(html);
+  withDatabase(dir.path, (database) => {
+    const detailed = database.prepare(
+      "SELECT CAST(id AS TEXT) id, name FROM segments WHERE details_status = 'ok' ORDER BY id",
+    ).all() as { id: string; name: string }[];
+    ok(detailed.length > 10, `${detailed.length} detailed segments`);
+    deepStrictEqual(data.segments.map((s) => s.i), detailed.map((s) => s.id), "every detailed segment, once");
+    const bests = new Map(
+      (database.prepare(
+        `SELECT CAST(segment_id AS TEXT) s, best_elapsed_time t, CAST(activity_id AS TEXT) a, start_date d
+         FROM segment_bests`,
+      ).all() as { s: string; t: number; a: string; d: string }[]).map((b) => [b.s, b]),
+    );
+    const counts = new Map(
+      (database.prepare(
+        `SELECT CAST(segment_id AS TEXT) s, count(*) n FROM segment_history
+         WHERE elapsed_time IS NOT NULL GROUP BY segment_id`,
+      ).all() as { s: string; n: number }[]).map((c) => [c.s, Number(c.n)]),
+    );
+    let withEfforts = 0;
+    for (const s of data.segments) {
+      const best = bests.get(s.i);
+      strictEqual(s.e.length, counts.get(s.i) ?? 0, `segment ${s.i}: its live efforts`);
+      for (const e of s.e) ok(data.activities[e[2]] !== world.deleted, "no effort of the deleted activity");
+      if (!best) {
+        strictEqual(s.b, -1);
+        continue;
+      }
+      withEfforts++;
+      const [start, elapsed, activity] = s.e[s.b];
+      strictEqual(elapsed, Number(best.t), `segment ${s.i}: best time`);
+      strictEqual(data.activities[activity], best.a, `segment ${s.i}: the best's activity`);
+      strictEqual(start, Date.parse(best.d) / 1000, `segment ${s.i}: the best's date`);
+    }
+    ok(withEfforts > 10, `${withEfforts} segments with efforts`);
+    ok(data.segments.some((s) => s.p.length > 0), "shapes are kept");
+  });
+});
+
+Deno.test("report: in headless Chromium it draws the table, map and history without a JavaScript error", async () => {
+  await using world = await backfilled();
+  const { dir, opts } = world;
+  const r = await runScript("manage_backfill", ["--mode", "stats", "--html", "out/report.html"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  const path = `${dir.path}/out/report.html`;
+  const data = embedded(await Deno.readTextFile(path));
+  await using browser = await launchBrowser({ width: 1280, height: 900 });
+  await browser.open(`file://${path}`);
+  await browser.evaluate(`new Promise((ok, no) => { const t0 = Date.now(), t = setInterval(() => {
+    if (document.body.dataset.ready) { clearInterval(t); ok(true); }
+    else if (Date.now() - t0 > 10000) { clearInterval(t); no(new Error("the map was never drawn")); } }, 20); })`);
+  const drawn = await browser.evaluate<Record<string, number | string>>(`({
+    rows: document.querySelectorAll("#segments tbody tr").length,
+    sparks: document.querySelectorAll("#segments tbody svg polyline").length,
+    paths: document.querySelectorAll("#map path").length,
+    dots: document.querySelectorAll("#chart circle").length,
+    prs: document.querySelectorAll("#chart circle.pr").length,
+    best: document.querySelectorAll("#chart path.best").length,
+    title: document.getElementById("hname").textContent,
+    status: document.getElementById("status").textContent,
+  })`);
+  const top = [...data.segments].sort((a, b) => b.e.length - a.e.length)[0];
+  strictEqual(drawn.rows, Math.min(100, data.segments.length));
+  ok(Number(drawn.sparks) > 0, "trend lines drawn");
+  strictEqual(drawn.paths, data.segments.filter((s) => s.p).length, "one map line per segment with a shape");
+  strictEqual(drawn.title, top.n, "the most ridden segment is shown first");
+  strictEqual(drawn.dots, top.e.length, "one dot per effort");
+  ok(Number(drawn.prs) >= 1 && drawn.best === 1, "PRs marked and the running best drawn");
+  ok(String(drawn.status).includes("Last run"), String(drawn.status));
+
+  // Choosing a segment in the table or on the map shows its history; the filter narrows both.
+  const other = data.segments.find((s) => s !== top && s.e.length > 0 && s.p)!;
+  const picked = await browser.evaluate(`(() => {
+    const tr = [...document.querySelectorAll("#segments tbody tr")].find((t) => t.seg.i === ${JSON.stringify(other.i)});
+    tr.children[1].click();
+    return [document.getElementById("hname").textContent, document.querySelectorAll("#chart circle").length];
+  })()`);
+  deepStrictEqual(picked, [other.n, other.e.length]);
+  const mapped = await browser.evaluate(`(() => {
+    const p = [...document.querySelectorAll("#map path")].find((x) => x.seg.i === ${JSON.stringify(top.i)});
+    p.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    return [document.getElementById("hname").textContent, p.classList.contains("sel")];
+  })()`);
+  deepStrictEqual(mapped, [top.n, true]);
+  const word = other.n.split(" ")[0];
+  const filtered = await browser.evaluate<number[]>(`new Promise((ok) => {
+    const input = document.getElementById("filter");
+    input.value = ${JSON.stringify(word)};
+    input.dispatchEvent(new Event("input"));
+    setTimeout(() => ok([document.querySelectorAll("#segments tbody tr").length,
+      document.querySelectorAll("#map path:not(.off)").length]), 400);
+  })`);
+  const matching = data.segments.filter((s) => s.n.toLowerCase().includes(word.toLowerCase()));
+  deepStrictEqual(filtered, [Math.min(100, matching.length), matching.filter((s) => s.p).length]);
+  const sorted = await browser.evaluate<string[]>(`(() => {
+    document.getElementById("filter").value = "";
+    document.querySelector('th[data-k="n"]').click();
+    return [...document.querySelectorAll("#segments tbody tr")].slice(0, 3).map((t) => t.seg.n);
+  })()`);
+  deepStrictEqual(sorted, [...data.segments].map((s) => s.n).sort((a, b) => a.localeCompare(b)).slice(0, 3));
+
+  const png = await browser.screenshot();
+  deepStrictEqual([...png.slice(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+  deepStrictEqual(browser.errors, [], "no JavaScript error on the console");
+  // Not blank: the screenshot, drawn on a canvas, has many colours.
+  await browser.open("about:blank");
+  const colours = await browser.evaluate<number>(`new Promise((ok) => {
+    const img = new Image();
+    img.onload = () => {
+      const c = document.createElement("canvas");
+      c.width = img.width; c.height = img.height;
+      const g = c.getContext("2d");
+      g.drawImage(img, 0, 0);
+      const px = g.getImageData(0, 0, c.width, c.height).data, seen = new Set();
+      for (let i = 0; i < px.length; i += 4 * 7) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+      ok(seen.size);
+    };
+    img.src = "data:image/png;base64,${btoa(String.fromCharCode(...png))}";
+  })`);
+  ok(colours > 50, `the screenshot has only ${colours} colours`);
+});
+
+Deno.test("report: --units imperial shows miles; --html and --units outside their mode are exit 2", async () => {
+  await using world = await backfilled();
+  const { dir, opts } = world;
+  const r = await runScript("manage_backfill", ["--html", "r.html", "--units", "imperial", "--json"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  JSON.parse(r.stdout);
+  ok(r.stderr.startsWith("report: wrote r.html"), "with --json the line goes to stderr");
+  const data = embedded(await Deno.readTextFile(`${dir.path}/r.html`));
+  strictEqual(data.units, "imperial");
+  await using browser = await launchBrowser();
+  await browser.open(`file://${dir.path}/r.html`);
+  const cell = await browser.evaluate<string>(`document.querySelector("#segments tbody td:nth-child(3)").textContent`);
+  ok(/^\d+\.\d\d mi$/.test(cell), cell);
+  deepStrictEqual(browser.errors, []);
+
+  for (
+    const [args, line] of [
+      [["--mode", "one-time", "--html", "x.html"], "--html applies only to --mode stats (see --help)"],
+      [["--units", "imperial"], "--units applies only to --html (see --help)"],
+      [["--html", "x.html", "--units", "furlongs"], "--units must be one of metric, imperial, got 'furlongs'"],
+    ] as const
+  ) {
+    const bad = await runScript("manage_backfill", [...args], opts);
+    strictEqual(bad.code, 2, bad.stderr);
+    strictEqual(bad.stderr.trim(), `error: ${line}`);
+  }
+});
