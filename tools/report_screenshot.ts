@@ -1,7 +1,7 @@
 /**
  * Makes docs/report.png, the README's picture of the HTML report, from the demo's report:
  *
- *   deno task demo && deno run --allow-read --allow-write=docs --allow-run --allow-net=127.0.0.1 \
+ *   deno task demo && deno run --allow-read --allow-write --allow-run --allow-net=127.0.0.1 \
  *     --allow-env tools/report_screenshot.ts [REPORT] [PNG]
  *
  * Opens the report in headless Chromium (lib/testing/browser.ts), waits until its map is drawn,
