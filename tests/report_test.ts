@@ -16,6 +16,11 @@ function embedded(html: string): ReportData {
   return JSON.parse(m[1]);
 }
 
+/** Waits in the page until its map is drawn (the last step of its script). */
+const READY = `new Promise((ok, no) => { const t0 = Date.now(), t = setInterval(() => {
+  if (document.body.dataset.ready) { clearInterval(t); ok(true); }
+  else if (Date.now() - t0 > 20000) { clearInterval(t); no(new Error("the map was never drawn")); } }, 20); })`;
+
 /** A backfilled athlete with one activity (that has efforts) marked deleted on Strava. */
 async function backfilled(): Promise<ScriptWorld & { deleted: string }> {
   const world = await scriptWorld({ seed: 21, activities: 40, segments: 25 });
@@ -98,13 +103,13 @@ Deno.test("report: in headless Chromium it draws the table, map and history with
   const data = embedded(await Deno.readTextFile(path));
   await using browser = await launchBrowser({ width: 1280, height: 900 });
   await browser.open(`file://${path}`);
-  await browser.evaluate(`new Promise((ok, no) => { const t0 = Date.now(), t = setInterval(() => {
-    if (document.body.dataset.ready) { clearInterval(t); ok(true); }
-    else if (Date.now() - t0 > 10000) { clearInterval(t); no(new Error("the map was never drawn")); } }, 20); })`);
+  await browser.evaluate(READY);
   const drawn = await browser.evaluate<Record<string, number | string>>(`({
     rows: document.querySelectorAll("#segments tbody tr").length,
     sparks: document.querySelectorAll("#segments tbody svg polyline").length,
-    paths: document.querySelectorAll("#map path").length,
+    lines: [...document.querySelectorAll("#map path.rides")].map((p) => p.getAttribute("d") || "").join("")
+      .split("M").length - 1,
+    distance: document.querySelector("#segments tbody td:nth-child(3)").textContent,
     dots: document.querySelectorAll("#chart circle").length,
     prs: document.querySelectorAll("#chart circle.pr").length,
     best: document.querySelectorAll("#chart path.best").length,
@@ -112,9 +117,10 @@ Deno.test("report: in headless Chromium it draws the table, map and history with
     status: document.getElementById("status").textContent,
   })`);
   const top = [...data.segments].sort((a, b) => b.e.length - a.e.length)[0];
-  strictEqual(drawn.rows, Math.min(100, data.segments.length));
+  strictEqual(drawn.rows, Math.min(50, data.segments.length));
   ok(Number(drawn.sparks) > 0, "trend lines drawn");
-  strictEqual(drawn.paths, data.segments.filter((s) => s.p).length, "one map line per segment with a shape");
+  strictEqual(drawn.lines, data.segments.filter((s) => s.p).length, "one map line per segment with a shape");
+  ok(/^\d+\.\d\d km$/.test(String(drawn.distance)), String(drawn.distance));
   strictEqual(drawn.title, top.n, "the most ridden segment is shown first");
   strictEqual(drawn.dots, top.e.length, "one dot per effort");
   ok(Number(drawn.prs) >= 1 && drawn.best === 1, "PRs marked and the running best drawn");
@@ -128,10 +134,14 @@ Deno.test("report: in headless Chromium it draws the table, map and history with
     return [document.getElementById("hname").textContent, document.querySelectorAll("#chart circle").length];
   })()`);
   deepStrictEqual(picked, [other.n, other.e.length]);
+  // A click on the map, at a point of the segment's line as the browser placed it on the screen.
   const mapped = await browser.evaluate(`(() => {
-    const p = [...document.querySelectorAll("#map path")].find((x) => x.seg.i === ${JSON.stringify(top.i)});
-    p.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    return [document.getElementById("hname").textContent, p.classList.contains("sel")];
+    const m = document.getElementById("map"), s = D.segments.find((x) => x.i === ${JSON.stringify(top.i)});
+    const p = m.createSVGPoint();
+    [p.x, p.y] = [s.xy[0], s.xy[1]];
+    const at = p.matrixTransform(m.getScreenCTM());
+    m.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: at.x, clientY: at.y }));
+    return [document.getElementById("hname").textContent, m.querySelector("path.sel").getAttribute("d") === s.line];
   })()`);
   deepStrictEqual(mapped, [top.n, true]);
   const word = other.n.split(" ")[0];
@@ -140,10 +150,11 @@ Deno.test("report: in headless Chromium it draws the table, map and history with
     input.value = ${JSON.stringify(word)};
     input.dispatchEvent(new Event("input"));
     setTimeout(() => ok([document.querySelectorAll("#segments tbody tr").length,
-      document.querySelectorAll("#map path:not(.off)").length]), 400);
+      [...document.querySelectorAll("#map path.rides")].map((p) => p.getAttribute("d") || "").join("")
+        .split("M").length - 1]), 400);
   })`);
   const matching = data.segments.filter((s) => s.n.toLowerCase().includes(word.toLowerCase()));
-  deepStrictEqual(filtered, [Math.min(100, matching.length), matching.filter((s) => s.p).length]);
+  deepStrictEqual(filtered, [Math.min(50, matching.length), matching.filter((s) => s.p).length]);
   const sorted = await browser.evaluate<string[]>(`(() => {
     document.getElementById("filter").value = "";
     document.querySelector('th[data-k="n"]').click();
@@ -183,6 +194,7 @@ Deno.test("report: --units imperial shows miles; --html and --units outside thei
   strictEqual(data.units, "imperial");
   await using browser = await launchBrowser();
   await browser.open(`file://${dir.path}/r.html`);
+  await browser.evaluate(READY);
   const cell = await browser.evaluate<string>(`document.querySelector("#segments tbody td:nth-child(3)").textContent`);
   ok(/^\d+\.\d\d mi$/.test(cell), cell);
   deepStrictEqual(browser.errors, []);

@@ -3,7 +3,7 @@
  * and drawings inline, a Content-Security-Policy that forbids loading anything), that works
  * offline and from file://. Plain DOM and SVG, no framework. The data (lib/backfill/report_data.ts)
  * is embedded as JSON; the script draws the status, a table of every segment (sortable, filtered,
- * rendered 100 rows at a time as it scrolls), a Web Mercator map of their polylines and one
+ * rendered 50 rows at a time as it scrolls), a Web Mercator map of their polylines and one
  * segment's history chart. The map is drawn after the first paint, so a large account's page
  * shows its figures at once.
  */
@@ -28,7 +28,8 @@ export function reportHtml(data: ReportData): string {
 <section id="views">
   <figure id="mapbox"><svg id="map" role="img" aria-label="Map of the segments"></svg>
     <figcaption><span id="legend"></span> <button id="fit" type="button">Fit all</button>
-    <small>wheel: zoom, drag: pan; click a segment to see its history</small></figcaption></figure>
+    <small>wheel: zoom, drag: pan; click a segment to see its history</small>
+    <span id="maphover"></span></figcaption></figure>
   <figure id="historybox"><figcaption id="hname">Choose a segment on the map or in the table</figcaption>
     <svg id="chart" viewBox="0 0 640 280" role="img" aria-label="Segment history"></svg>
     <p id="hover">&nbsp;</p><p id="hinfo"></p></figure>
@@ -61,8 +62,7 @@ h1{font-size:22px;margin:16px 0 0}header p{margin:2px 0 12px;color:#666}
 @media (max-width:900px){#views{grid-template-columns:1fr}}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 #map{width:100%;height:360px;background:#eef2f0;cursor:grab;display:block}
-#map path{fill:none;stroke-width:2;vector-effect:non-scaling-stroke;stroke-linecap:round}
-#map path.off{display:none}#map path.sel{stroke:#06c;stroke-width:5}
+#map path{fill:none;stroke-linecap:round;stroke-linejoin:round}#map path.sel{stroke:#06c}
 #chart{width:100%;height:auto;display:block}#chart text{font-size:11px;fill:#555}
 #chart .grid{stroke:#eee}#chart .best{fill:none;stroke:#e8590c;stroke-width:2}
 #chart circle{fill:#4a7ab5;fill-opacity:.65}#chart circle.pr{fill:#e8590c;fill-opacity:1;stroke:#fff}
@@ -146,7 +146,7 @@ function status() {
 }
 
 // ---- the table: sorted and filtered in memory, rendered PAGE rows at a time.
-const PAGE = 100;
+const PAGE = 50;
 let rows = D.segments.slice(), shown = 0, sortKey = "c", sortDir = -1, selected = null;
 const tbody = document.querySelector("#segments tbody");
 function compare(a, b) {
@@ -165,10 +165,7 @@ function applyFilter() {
   shown = 0;
   more();
   $("shown").textContent = rows.length.toLocaleString("en") + " of " + D.segments.length.toLocaleString("en") + " segments";
-  if (mapReady) {
-    const keep = new Set(rows);
-    for (const s of D.segments) if (s.path) s.path.classList.toggle("off", !keep.has(s));
-  }
+  if (mapReady) redrawMap();
 }
 function more() {
   const end = Math.min(rows.length, shown + PAGE);
@@ -205,8 +202,7 @@ function spark(s, td) {
 function select(s) {
   selected = s;
   for (const tr of tbody.children) tr.classList.toggle("sel", tr.seg === s);
-  for (const p of document.querySelectorAll("#map path.sel")) p.classList.remove("sel");
-  if (s.path) { s.path.classList.add("sel"); s.path.parentNode.appendChild(s.path); }
+  if (mapReady) $("map").querySelector("path.sel").setAttribute("d", s.line || "");
   const cap = $("hname");
   cap.textContent = "";
   link(s.n, STRAVA + "segments/" + s.i, cap);
@@ -269,45 +265,48 @@ const WORLD = 4e7, DEG = WORLD / 360;
 let ox = 0, oy = 0;
 const mx = (lng) => (lng + 180) * DEG - ox;
 const my = (lat) => (1 - Math.log(Math.tan(Math.PI / 4 + Math.max(-85, Math.min(85, lat)) * Math.PI / 360)) / Math.PI) * WORLD / 2 - oy;
-function colour(n) { let c = COLOURS[0][1]; for (const [min, col] of COLOURS) if (n >= min) c = col; return c; }
+const bucket = (n) => { let k = 0; COLOURS.forEach(([min], j) => { if (n >= min) k = j; }); return k; };
+// One path per colour (and one for the chosen segment): 11,000 path elements made every filter,
+// zoom and pan take a second to style and paint; five long ones take milliseconds.
 function drawMap() {
   const m = $("map");
   let any = false;
-  const byCount = D.segments.filter((s) => s.p).sort((a, b) => a.c - b.c);
-  const g = svg("g", {}, m);
-  const first = byCount.length ? decode(byCount[byCount.length - 1].p)[0] : null;
+  const shaped = D.segments.filter((s) => s.p);
+  const first = shaped.length ? decode(shaped.reduce((a, b) => (b.c > a.c ? b : a)).p)[0] : null;
   if (first) { ox = mx(first[1]); oy = my(first[0]); }
-  for (const s of byCount) {
+  for (const s of shaped) {
+    const pts = decode(s.p), xy = new Float64Array(pts.length * 2);
     let d = "";
-    for (const [la, ln] of decode(s.p)) {
-      const x = mx(ln), y = my(la);
-      d += (d ? "L" : "M") + Math.round(x) + "," + Math.round(y);
+    pts.forEach(([la, ln], k) => {
+      const x = (xy[2 * k] = Math.round(mx(ln))), y = (xy[2 * k + 1] = Math.round(my(la)));
+      d += (d ? "L" : "M") + x + "," + y;
       if (s.x0 == null) { s.x0 = s.x1 = x; s.y0 = s.y1 = y; }
       s.x0 = Math.min(s.x0, x); s.x1 = Math.max(s.x1, x); s.y0 = Math.min(s.y0, y); s.y1 = Math.max(s.y1, y);
-    }
+    });
     if (s.x0 == null) continue;
     any = true;
-    s.path = svg("path", { d, stroke: colour(s.c) }, g);
-    s.path.seg = s;
-    svg("title", {}, s.path).textContent = s.n + " (" + s.c + " efforts)";
+    s.line = d;
+    s.xy = xy;
   }
+  for (const [, col] of COLOURS) svg("path", { stroke: col, class: "rides" }, m);
+  svg("path", { class: "sel" }, m);
   mapReady = true;
   applyFilter();
   if (selected) select(selected);
   if (!any) { svg("text", { x: 500, y: 500, "text-anchor": "middle", "font-size": 40 }, m).textContent = "no segment has a shape yet"; full = view = [0, 0, 1000, 1000]; return setView(view); }
-  full = bounds(byCount);
+  full = bounds(shaped);
   // Open on where most segments are (the busiest 1-degree cell and its neighbours): a trip
   // abroad or a virtual world would otherwise make home a dot.
   const cells = new Map(), cell = (s) => Math.floor(s.x0 / DEG) + ":" + Math.floor(s.y0 / DEG);
   let top = null;
-  for (const s of byCount) {
+  for (const s of shaped) {
     if (s.x0 == null) continue;
     const k = cell(s), n = (cells.get(k) || 0) + 1;
     cells.set(k, n);
     if (!top || n > cells.get(top)) top = k;
   }
   const [cx, cy] = top.split(":").map(Number);
-  view = bounds(byCount.filter((s) => {
+  view = bounds(shaped.filter((s) => {
     if (s.x0 == null) return false;
     const [x, y] = cell(s).split(":").map(Number);
     return Math.abs(x - cx) <= 1 && Math.abs(y - cy) <= 1;
@@ -322,13 +321,55 @@ function bounds(list) {
   }
   return box(x0, y0, x1, y1);
 }
+function redrawMap() {
+  const parts = COLOURS.map(() => []);
+  for (const s of rows) if (s.line) parts[bucket(s.c)].push(s.line);
+  const paths = $("map").querySelectorAll("path.rides");
+  parts.forEach((p, k) => paths[k].setAttribute("d", p.join("")));
+}
+// The shown segment nearest to a point of the screen, within 8 pixels (the most ridden on a tie).
+function nearest(cx, cy) {
+  const r = $("map").getBoundingClientRect(), scale = view[2] / r.width;
+  const px = view[0] + (cx - r.left) * scale, py = view[1] + (cy - r.top) * scale, tol = 8 * scale;
+  let found = null, best = tol;
+  for (const s of rows) {
+    if (!s.xy || px < s.x0 - tol || px > s.x1 + tol || py < s.y0 - tol || py > s.y1 + tol) continue;
+    const xy = s.xy, last = xy.length - 2;
+    for (let k = 0; k <= last; k += 2) {
+      const ax = xy[k], ay = xy[k + 1], bx = k < last ? xy[k + 2] : ax, by = k < last ? xy[k + 3] : ay;
+      const dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy;
+      const t = len ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len)) : 0;
+      const d = Math.hypot(px - ax - t * dx, py - ay - t * dy);
+      if (d < best || (d === best && found && s.c > found.c)) [found, best] = [s, d];
+    }
+  }
+  return found;
+}
 function box(x0, y0, x1, y1) {
   const r = $("map").getBoundingClientRect(), aspect = (r.width || 640) / (r.height || 360);
   let w = Math.max(x1 - x0, 100) * 1.1, hh = Math.max(y1 - y0, 100) * 1.1;
   if (w / hh < aspect) w = hh * aspect; else hh = w / aspect;
   return [(x0 + x1 - w) / 2, (y0 + y1 - hh) / 2, w, hh];
 }
-function setView(v) { view = v; $("map").setAttribute("viewBox", v.map((n) => n.toFixed(1)).join(" ")); }
+// Stroke widths in map units of 1 pixel (4 for the chosen segment). Wider lines, or
+// vector-effect: non-scaling-stroke, made each zoom or pan frame of a large account take seconds
+// (the browser strokes a one-pixel line in a fast path).
+function setView(v) {
+  const m = $("map"), px = v[2] / (m.clientWidth || 640);
+  view = v;
+  m.setAttribute("viewBox", v.map((n) => n.toFixed(1)).join(" "));
+  for (const p of m.querySelectorAll("path")) p.setAttribute("stroke-width", (p.classList.contains("sel") ? 4 : 1) * px);
+}
+let hovering = 0;
+function hoverMap(ev) {
+  if (!mapReady || hovering) return;
+  hovering = requestAnimationFrame(() => {
+    hovering = 0;
+    const s = nearest(ev.clientX, ev.clientY);
+    $("map").style.cursor = s ? "pointer" : "";
+    $("maphover").textContent = s ? s.n + ": " + s.c + " efforts" : "";
+  });
+}
 function mapEvents() {
   const m = $("map");
   let drag = null, moved = false;
@@ -340,13 +381,16 @@ function mapEvents() {
   }, { passive: false });
   m.addEventListener("pointerdown", (ev) => { drag = [ev.clientX, ev.clientY, view[0], view[1]]; moved = false; });
   m.addEventListener("pointermove", (ev) => {
-    if (!drag) return;
+    if (!drag) return void hoverMap(ev);
     const r = m.getBoundingClientRect(), dx = ev.clientX - drag[0], dy = ev.clientY - drag[1];
     if (Math.abs(dx) + Math.abs(dy) > 3) moved = true;
     setView([drag[2] - dx / r.width * view[2], drag[3] - dy / r.height * view[3], view[2], view[3]]);
   });
   addEventListener("pointerup", () => { drag = null; });
-  m.addEventListener("click", (ev) => { if (!moved && ev.target.seg) select(ev.target.seg); });
+  m.addEventListener("click", (ev) => {
+    const s = moved ? null : nearest(ev.clientX, ev.clientY);
+    if (s) select(s);
+  });
   $("fit").addEventListener("click", () => full && setView(full));
   const legend = $("legend");
   h("span", "efforts:", legend);
