@@ -77,10 +77,12 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
   const live = hasDeletedAt(db) ? LIVE_EFFORTS : "1";
   // In idx_segment_efforts_dated order (segment, date; the id is the rowid), so no sort is needed.
   const efforts = db.prepare(
-    `SELECT CAST(segment_id AS TEXT) s, start_date, elapsed_time, CAST(activity_id AS TEXT) a
+    `SELECT CAST(segment_id AS TEXT) s, CAST(strftime('%s', start_date) AS INTEGER) t, elapsed_time,
+       CAST(activity_id AS TEXT) a
      FROM segment_efforts WHERE elapsed_time IS NOT NULL AND ${live} ORDER BY segment_id, start_date, id`,
   );
-  for (const row of efforts.iterate() as Iterable<Record<string, unknown>>) {
+  // all() rather than iterate(): a third faster on 30,000 rows, and they are a few MB at most.
+  for (const row of efforts.all() as Record<string, unknown>[]) {
     const segment = byId.get(row.s as string);
     if (!segment) continue;
     const activity = String(row.a);
@@ -89,7 +91,7 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
       index = activities.push(activity) - 1;
       activityIndex.set(activity, index);
     }
-    const started = typeof row.start_date === "string" ? Date.parse(row.start_date) / 1000 : NaN;
+    const started = row.t === null ? NaN : Number(row.t);
     const elapsed = Number(row.elapsed_time);
     // Date order, so a strictly faster effort is the new best: equal times keep the earliest.
     if (segment.b < 0 || elapsed < segment.e[segment.b][1]) segment.b = segment.e.length;
@@ -151,19 +153,27 @@ export function thinPolyline(text: string): string {
   const c = decodePolyline(text), count = c.length / 2;
   if (count <= 2) return encodePolyline(c);
   const kx = 1.1132 * Math.cos((c[0] / 1e5) * Math.PI / 180), ky = 1.1054; // metres per 1e-5 degree
+  const m = new Float64Array(c.length);
+  for (let k = 0; k < c.length; k += 2) {
+    m[k] = c[k] * ky;
+    m[k + 1] = c[k + 1] * kx;
+  }
   const keep = new Uint8Array(count);
   keep[0] = keep[count - 1] = 1;
   const stack = [0, count - 1];
   while (stack.length > 0) {
     const to = stack.pop()!, from = stack.pop()!;
-    const ay = c[2 * from] * ky, ax = c[2 * from + 1] * kx;
-    const dy = c[2 * to] * ky - ay, dx = c[2 * to + 1] * kx - ax;
+    const ay = m[2 * from], ax = m[2 * from + 1];
+    const dy = m[2 * to] - ay, dx = m[2 * to + 1] - ax;
     const length = Math.hypot(dx, dy);
     let far = -1, farthest = THIN_METRES;
     for (let k = from + 1; k < to; k++) {
-      const py = c[2 * k] * ky - ay, px = c[2 * k + 1] * kx - ax;
+      const py = m[2 * k] - ay, px = m[2 * k + 1] - ax;
       const d = length === 0 ? Math.hypot(px, py) : Math.abs(dx * py - dy * px) / length;
-      if (d > farthest) [far, farthest] = [k, d];
+      if (d > farthest) {
+        far = k;
+        farthest = d;
+      }
     }
     if (far < 0) continue;
     keep[far] = 1;
