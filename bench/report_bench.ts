@@ -3,8 +3,8 @@
  * activities, 30,000 efforts, 11,000 detailed segments with full-resolution polylines; built by
  * bench/large_db.ts), `manage_backfill --mode stats` and `--mode stats --html report.html` as
  * the script runs them (a subprocess under its permissions), the median wall time of --runs runs,
- * and the report's size. Then, if chromium-headless-shell is installed, the page in the browser:
- * time until the map is drawn, and the time of a filter, a sort and choosing the most ridden segment.
+ * and the report's size; the same work in-process (without Deno's start-up). Then, if chromium-headless-shell is installed, the page in the browser:
+ * when the figures and table are up and when the map is drawn, and the time of a filter, a sort and choosing the most ridden segment.
  *
  * Options: --activities N (10000), --efforts N (30000), --segments N (11000), --runs N (5), --json.
  */
@@ -12,6 +12,11 @@ import { parseArgs } from "node:util";
 import { denoRunArgs } from "../lib/permissions.ts";
 import { findChromium, launchBrowser } from "../lib/testing/browser.ts";
 import { buildLargeDatabase } from "./large_db.ts";
+import { openForReading } from "../lib/store/open.ts";
+import { collectStats } from "../lib/backfill/stats.ts";
+import { emptyState } from "../lib/backfill/state_file.ts";
+import { collectReport } from "../lib/backfill/report_data.ts";
+import { reportHtml } from "../lib/backfill/report_page.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,25 +41,39 @@ buildLargeDatabase(`${dir}/data/segments.db`, {
 const buildSeconds = (performance.now() - built) / 1000;
 const dbBytes = Deno.statSync(`${dir}/data/segments.db`).size;
 
-async function median(args: string[]): Promise<number> {
-  const times: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t = performance.now();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs("manage_backfill", args),
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return Math.round(times[Math.floor(times.length / 2)]);
+const median = (times: number[]) => Math.round([...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]);
+
+async function run(args: string[]): Promise<number> {
+  const t = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs("manage_backfill", args),
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return performance.now() - t;
 }
 
-const statsMs = await median(["--mode", "stats"]);
-const reportMs = await median(["--mode", "stats", "--html", "report.html"]);
+// Interleaved, so that a change in the machine's load falls on both alike.
+const plain: number[] = [], html: number[] = [];
+for (let r = 0; r < RUNS; r++) {
+  plain.push(await run(["--mode", "stats"]));
+  html.push(await run(["--mode", "stats", "--html", "report.html"]));
+}
+const statsMs = median(plain), reportMs = median(html);
+
+// The same work in this process (no Deno start-up): stats alone, and what the report adds.
+const inProcess = { stats: [] as number[], report: [] as number[] };
+for (let r = 0; r < RUNS; r++) {
+  using reading = openForReading(`${dir}/data/segments.db`);
+  let t = performance.now();
+  const stats = collectStats(reading.db, emptyState(), Date.now());
+  inProcess.stats.push(performance.now() - t);
+  t = performance.now();
+  reportHtml(collectReport(reading.db, stats, Date.now()));
+  inProcess.report.push(performance.now() - t);
+}
 const reportBytes = Deno.statSync(`${dir}/report.html`).size;
 
 let browser: Record<string, number> | string =
@@ -65,7 +84,6 @@ if (findChromium()) {
   browser = await page.evaluate<Record<string, number>>(`new Promise((ok) => { const t = setInterval(() => {
     if (!document.body.dataset.ready) return;
     clearInterval(t);
-    const drawn = Math.round(performance.now());
     const time = (f) => { const t0 = performance.now(); f(); document.body.offsetHeight; return Math.round(performance.now() - t0); };
     const input = document.getElementById("filter");
     const filter_ms = time(() => { input.value = "7 Climb"; applyFilter(); });
@@ -73,7 +91,7 @@ if (findChromium()) {
     const sort_ms = time(() => document.querySelector('th[data-k="n"]').click());
     const top = D.segments.reduce((a, b) => b.e.length > a.e.length ? b : a);
     const select_ms = time(() => select(top));
-    ok({ drawn_ms: drawn, filter_ms, clear_ms, sort_ms, select_ms, top_efforts: top.e.length,
+    ok({ ...reportTimes, filter_ms, clear_ms, sort_ms, select_ms, top_efforts: top.e.length,
       map_paths: document.querySelectorAll("#map path").length });
   }, 10); })`);
   if (page.errors.length > 0) throw new Error(`the report has errors: ${page.errors.join("; ")}`);
@@ -88,6 +106,8 @@ const result = {
   stats_ms: statsMs,
   stats_html_ms: reportMs,
   ratio: Math.round((reportMs / statsMs) * 100) / 100,
+  in_process_stats_ms: median(inProcess.stats),
+  in_process_report_ms: median(inProcess.report),
   report_mb: Math.round(reportBytes / 1e4) / 100,
   browser,
 };
@@ -102,5 +122,8 @@ if (values.json) {
   console.log(`  --mode stats                          ${String(statsMs).padStart(6)} ms`);
   console.log(`  --mode stats --html report.html       ${String(reportMs).padStart(6)} ms  (${result.ratio}x)`);
   console.log(`  report.html                           ${String(result.report_mb).padStart(6)} MB`);
+  console.log(
+    `  in process: stats ${result.in_process_stats_ms} ms, then the report ${result.in_process_report_ms} ms more`,
+  );
   console.log(`  in Chromium: ${typeof browser === "string" ? browser : JSON.stringify(browser)}`);
 }
