@@ -139,7 +139,7 @@ function status() {
   card("Last run", D.outcome, ["started " + when(r.last_start), "ended " + when(r.last_end)].concat(
     r.last_error ? ["error: " + r.last_error] : []));
   const e = st.eta;
-  card("Estimate", e.requests_needed === 0 ? "complete" : e.finish_at ? when(e.finish_at).slice(0, 16) : "unknown", [
+  card("Estimate", e.requests_needed === 0 ? "complete" : e.finish_at ? when(e.finish_at).slice(0, 16) + " UTC" : "unknown", [
     num(e.requests_needed) + " requests needed",
     e.days_at_daily_limit == null || !e.requests_needed ? "" : e.days_at_daily_limit + " days at the daily limit",
     "reads left today: " + st.budget.day.reads_left + " of " + st.budget.day.reads_allowed]);
