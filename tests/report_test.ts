@@ -211,3 +211,33 @@ Deno.test("report: --units imperial shows miles; --html and --units outside thei
     strictEqual(bad.stderr.trim(), `error: ${line}`);
   }
 });
+
+Deno.test("report: mid-backfill, before any segment is detailed, it shows what is pending and an ETA", async () => {
+  await using world = await scriptWorld({ seed: 5, activities: 40, segments: 25, limits: { read15: 30 } });
+  const { dir, opts } = world;
+  // floor(30 * 0.9) = 27 reads: the list and 26 of the 40 activities' efforts (efforts come first).
+  strictEqual((await runScript("manage_backfill", ["--mode", "one-time", "--no-wait"], opts)).code, 0);
+  const r = await runScript("manage_backfill", ["--mode", "stats", "--html", "report.html"], opts);
+  strictEqual(r.code, 0, r.stderr);
+  const data = embedded(await Deno.readTextFile(`${dir.path}/report.html`));
+  const pending = withDatabase(dir.path, (db) => ({
+    activities: Number(db.prepare("SELECT count(*) n FROM activities WHERE segment_efforts_processed = 0").get()!.n),
+    detailed: Number(db.prepare("SELECT count(*) n FROM segments WHERE details_status = 'ok'").get()!.n),
+  }));
+  ok(pending.activities > 0, "the backfill stopped midway");
+  strictEqual(data.stats.activities.pending, pending.activities);
+  strictEqual(pending.detailed, 0);
+  strictEqual(data.segments.length, 0);
+  ok(data.stats.eta.requests_needed! > 0 && data.stats.eta.finish_at !== null, JSON.stringify(data.stats.eta));
+  strictEqual(data.outcome, "stopped at rate budget");
+  await using browser = await launchBrowser();
+  await browser.open(`file://${dir.path}/report.html`);
+  await browser.evaluate(READY);
+  const status = await browser.evaluate<string>(`document.getElementById("status").innerText`);
+  ok(status.includes(`${pending.activities} pending`), status);
+  ok(status.includes("stopped at rate budget"), status);
+  ok(status.includes(`${data.stats.eta.finish_at!.slice(0, 16).replace("T", " ")} UTC`), status);
+  const empty = await browser.evaluate<string>(`document.getElementById("map").textContent`);
+  strictEqual(empty, "no segment has a shape yet");
+  deepStrictEqual(browser.errors, []);
+});
