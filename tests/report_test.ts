@@ -215,7 +215,7 @@ Deno.test("report: --units imperial shows miles; --html and --units outside thei
 Deno.test("report: mid-backfill, before any segment is detailed, it shows what is pending and an ETA", async () => {
   await using world = await scriptWorld({ seed: 5, activities: 40, segments: 25, limits: { read15: 30 } });
   const { dir, opts } = world;
-  // floor(30 * 0.9) = 27 reads: the list and 26 of the 40 activities' efforts (efforts come first).
+  // floor(30 * 0.9) = 27 reads: the list and some of the 40 activities' efforts (efforts come first).
   strictEqual((await runScript("manage_backfill", ["--mode", "one-time", "--no-wait"], opts)).code, 0);
   const r = await runScript("manage_backfill", ["--mode", "stats", "--html", "report.html"], opts);
   strictEqual(r.code, 0, r.stderr);
