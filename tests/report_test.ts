@@ -7,7 +7,9 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { ReportData } from "../lib/backfill/report_data.ts";
 import { launchBrowser } from "../lib/testing/browser.ts";
-import { fileDigest, runScript, type ScriptWorld, scriptWorld, withDatabase } from "./helpers.ts";
+import { openDatabase } from "../lib/store/db.ts";
+import { fileDigest, runScript, type ScriptWorld, scriptWorld, tempDir, withDatabase } from "./helpers.ts";
+import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
 
 /** The JSON the page embeds. */
 function embedded(html: string): ReportData {
@@ -240,4 +242,28 @@ Deno.test("report: mid-backfill, before any segment is detailed, it shows what i
   const empty = await browser.evaluate<string>(`document.getElementById("map").textContent`);
   strictEqual(empty, "no segment has a shape yet");
   deepStrictEqual(browser.errors, []);
+});
+
+Deno.test("report: a database of the seed toolkit (older schema) is read as it is, untouched", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/data/segments.db`;
+  const db = openDatabase(path, { create: true });
+  db.exec(SEED_TOOLKIT_SCHEMA);
+  db.exec(`INSERT INTO activities (id, name, start_date) VALUES (1, 'a', '2025-01-01T08:00:00Z'),
+      (2, 'b', '2025-02-01T08:00:00Z');
+    INSERT INTO segments (id, name, distance) VALUES (10, 'Hill', 1200), (11, 'Flat', 800);
+    INSERT INTO segment_efforts (id, activity_id, segment_id, elapsed_time, start_date) VALUES
+      (100, 1, 10, 300, '2025-01-01T08:10:00Z'), (101, 2, 10, 290, '2025-02-01T08:10:00Z'),
+      (102, 2, 11, 120, '2025-02-01T08:20:00Z');
+    PRAGMA wal_checkpoint(TRUNCATE);`);
+  db.close();
+  const before = await fileDigest(path);
+  const r = await runScript("manage_backfill", ["--html", "report.html"], { cwd: dir.path });
+  strictEqual(r.code, 0, r.stderr);
+  strictEqual(await fileDigest(path), before);
+  const data = embedded(await Deno.readTextFile(`${dir.path}/report.html`));
+  deepStrictEqual(
+    data.segments.map((s) => [s.i, s.n, s.d, s.p, s.e.length, s.e[s.b][1]]),
+    [["10", "Hill", 1200, "", 2, 290], ["11", "Flat", 800, "", 1, 120]],
+  );
 });

@@ -8,7 +8,7 @@
  * the whole account can show (a point every few metres at most), which takes a Strava segment's
  * full-resolution line from hundreds of points to a few dozen.
  */
-import type { Database } from "../store/db.ts";
+import { columnsOf, type Database } from "../store/db.ts";
 import { hasDeletedAt, LIVE_EFFORTS } from "../store/views.ts";
 import { outcomeText, type Stats } from "./stats.ts";
 
@@ -56,9 +56,13 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
   const activityIndex = new Map<string, number>();
   const segments: ReportSegment[] = [];
   const byId = new Map<string, ReportSegment>();
-  const rows = db.prepare(
-    `SELECT CAST(id AS TEXT) id, name, activity_type, distance, average_grade, polyline
-     FROM segments WHERE details_status = 'ok' ORDER BY id`,
+  // Stats may meet an older schema (the seed toolkit's): a column it lacks is read as NULL, and
+  // without details_status every stored segment counts as detailed (the seed stored only those).
+  const has = new Set(columnsOf(db, "segments"));
+  const col = (name: string) => has.has(name) ? name : `NULL AS ${name}`;
+  const rows = !has.has("id") ? [] : db.prepare(
+    `SELECT CAST(id AS TEXT) id, ${["name", "activity_type", "distance", "average_grade", "polyline"].map(col)}
+     FROM segments WHERE ${has.has("details_status") ? "details_status = 'ok'" : "1"} ORDER BY id`,
   ).all() as { id: string; name: string | null; activity_type: string | null; [k: string]: unknown }[];
   for (const r of rows) {
     const segment: ReportSegment = {
@@ -75,6 +79,8 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
     byId.set(r.id, segment);
   }
   const live = hasDeletedAt(db) ? LIVE_EFFORTS : "1";
+  const effortColumns = new Set(columnsOf(db, "segment_efforts"));
+  const readable = ["segment_id", "start_date", "elapsed_time", "activity_id"].every((c) => effortColumns.has(c));
   // In idx_segment_efforts_dated order (segment, date; the id is the rowid), so no sort is needed.
   const efforts = db.prepare(
     `SELECT CAST(segment_id AS TEXT) s, CAST(strftime('%s', start_date) AS INTEGER) t, elapsed_time,
@@ -82,7 +88,7 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
      FROM segment_efforts WHERE elapsed_time IS NOT NULL AND ${live} ORDER BY segment_id, start_date, id`,
   );
   // all() rather than iterate(): a third faster on 30,000 rows, and they are a few MB at most.
-  for (const row of efforts.all() as Record<string, unknown>[]) {
+  for (const row of (readable && rows.length > 0 ? efforts.all() : []) as Record<string, unknown>[]) {
     const segment = byId.get(row.s as string);
     if (!segment) continue;
     const activity = String(row.a);
