@@ -152,11 +152,16 @@ Deno.test("report: in headless Chromium it draws the table, map and history with
     input.value = ${JSON.stringify(word)};
     input.dispatchEvent(new Event("input"));
     setTimeout(() => ok([document.querySelectorAll("#segments tbody tr").length,
-      [...document.querySelectorAll("#map path.rides")].map((p) => p.getAttribute("d") || "").join("")
-        .split("M").length - 1]), 400);
+      [...document.querySelectorAll("#map path.hit")].map((p) => p.getAttribute("d") || "").join("")
+        .split("M").length - 1, document.querySelectorAll("#map path.dim").length]), 400);
   })`);
   const matching = data.segments.filter((s) => s.n.toLowerCase().includes(word.toLowerCase()));
-  deepStrictEqual(filtered, [Math.min(50, matching.length), matching.filter((s) => s.p).length]);
+  ok(matching.length < data.segments.length, `the filter ${word} leaves some out`);
+  deepStrictEqual(
+    filtered,
+    [Math.min(50, matching.length), matching.filter((s) => s.p).length, 5],
+    "matches drawn over the rest, dimmed",
+  );
   const sorted = await browser.evaluate<string[]>(`(() => {
     document.getElementById("filter").value = "";
     document.querySelector('th[data-k="n"]').click();

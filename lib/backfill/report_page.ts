@@ -62,7 +62,7 @@ h1{font-size:22px;margin:16px 0 0}header p{margin:2px 0 12px;color:#666}
 @media (max-width:900px){#views{grid-template-columns:1fr}}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 #map{width:100%;height:360px;background:#eef2f0;cursor:grab;display:block}
-#map path{fill:none;stroke-linecap:round;stroke-linejoin:round}#map path.sel{stroke:#06c}
+#map path{fill:none;stroke-linecap:round;stroke-linejoin:round}#map path.sel{stroke:#06c}#map path.dim{stroke-opacity:.12}
 #chart{width:100%;height:auto;display:block}#chart text{font-size:11px;fill:#555}
 #chart .grid{stroke:#eee}#chart .best{fill:none;stroke:#e8590c;stroke-width:2}
 #chart circle{fill:#4a7ab5;fill-opacity:.65}#chart circle.pr{fill:#e8590c;fill-opacity:1;stroke:#fff}
@@ -272,8 +272,8 @@ let ox = 0, oy = 0;
 const mx = (lng) => (lng + 180) * DEG - ox;
 const my = (lat) => (1 - Math.log(Math.tan(Math.PI / 4 + Math.max(-85, Math.min(85, lat)) * Math.PI / 360)) / Math.PI) * WORLD / 2 - oy;
 const bucket = (n) => { let k = 0; COLOURS.forEach(([min], j) => { if (n >= min) k = j; }); return k; };
-// One path per colour (and one for the chosen segment): 11,000 path elements made every filter,
-// zoom and pan take a second to style and paint; five long ones take milliseconds.
+// One path per colour (again for a filter's matches; one for the chosen segment): 11,000 path
+// elements made every filter, zoom and pan take a second to style and paint; five long ones do not.
 function drawMap() {
   const m = $("map");
   let any = false;
@@ -294,7 +294,10 @@ function drawMap() {
     s.line = d;
     s.xy = xy;
   }
-  for (const [, col] of COLOURS) svg("path", { stroke: col, class: "rides" }, m);
+  const all = COLOURS.map(() => []);
+  for (const s of shaped) if (s.line) all[bucket(s.c)].push(s.line);
+  COLOURS.forEach(([, col], k) => svg("path", { stroke: col, class: "rides", d: all[k].join("") }, m));
+  for (const [, col] of COLOURS) svg("path", { stroke: col, class: "hit" }, m);
   svg("path", { class: "sel" }, m);
   mapReady = true;
   applyFilter();
@@ -327,11 +330,14 @@ function bounds(list) {
   }
   return box(x0, y0, x1, y1);
 }
+// A filter dims every line and draws the matching ones over them; the full lines are drawn once
+// (setting them again took most of a second on 11,000 segments).
 function redrawMap() {
-  const parts = COLOURS.map(() => []);
-  for (const s of rows) if (s.line) parts[bucket(s.c)].push(s.line);
-  const paths = $("map").querySelectorAll("path.rides");
-  parts.forEach((p, k) => paths[k].setAttribute("d", p.join("")));
+  const m = $("map"), filtered = rows.length < D.segments.length, parts = COLOURS.map(() => []);
+  if (filtered) for (const s of rows) if (s.line) parts[bucket(s.c)].push(s.line);
+  const hits = m.querySelectorAll("path.hit");
+  parts.forEach((p, k) => hits[k].setAttribute("d", p.join("")));
+  for (const p of m.querySelectorAll("path.rides")) p.classList.toggle("dim", filtered);
 }
 // The shown segment nearest to a point of the screen, within 8 pixels (the most ridden on a tie).
 function nearest(cx, cy) {
