@@ -2,17 +2,15 @@
  * Benchmark of the answer views (run with `deno task bench:views`).
  *
  * Builds a database migrated like the real one with 20,000 activities (1% marked deleted) and
- * 400,000 segment efforts over 3,000 segments of Zipf-like popularity (seeded, so every run
- * holds the same rows), then times each view's usual questions: the median of --runs runs, in
+ * 400,000 segment efforts over 3,000 segments of Zipf-like popularity (bench/large_db.ts; seeded,
+ * so every run holds the same rows), then times each view's usual questions: the median of --runs runs, in
  * milliseconds, plus the query plan's first line so a lost index shows as a SCAN.
  *
  * Options: --activities N (20000), --efforts N (400000), --segments N (3000), --runs N (5),
  * --json, --keep (leave the database in the temp folder).
  */
 import { parseArgs } from "node:util";
-import { openDatabase, transaction } from "../lib/store/db.ts";
-import { migrate } from "../lib/store/schema.ts";
-import { mulberry32 } from "../lib/testing/sim_random.ts";
+import { buildLargeDatabase } from "./large_db.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,54 +30,8 @@ const RUNS = Number(values.runs);
 
 const dir = Deno.makeTempDirSync({ prefix: "views_bench_" });
 const path = `${dir}/views.db`;
-const db = openDatabase(path, { create: true });
-migrate(db);
-
 const built = performance.now();
-const rand = mulberry32(14);
-// Popularity: segment i is ridden with weight 1/(i+1)^0.9, like the simulator's pool.
-const cumulative: number[] = [];
-let sum = 0;
-for (let i = 0; i < SEGMENTS; i++) cumulative.push(sum += 1 / (i + 1) ** 0.9);
-function pickSegment(): number {
-  const x = rand() * sum;
-  let lo = 0, hi = cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cumulative[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-const START = Date.UTC(2016, 0, 1) / 1000;
-const iso = (s: number) => new Date(s * 1000).toISOString().slice(0, 19) + "Z";
-transaction(db, () => {
-  const segment = db.prepare("INSERT INTO segments (id, name, details_status) VALUES (?, ?, 'ok')");
-  for (let i = 0; i < SEGMENTS; i++) segment.run(1_000_000 + i, `Segment ${i}`);
-  const activity = db.prepare(
-    `INSERT INTO activities (id, name, sport_type, start_date, distance, elapsed_time, segment_efforts_processed,
-       efforts_status, deleted_at) VALUES (?, ?, 'Ride', ?, 30000, 3600, 1, 'ok', ?)`,
-  );
-  const effort = db.prepare(
-    `INSERT INTO segment_efforts (id, activity_id, segment_id, name, start_date, elapsed_time, moving_time)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const perActivity = EFFORTS / ACTIVITIES;
-  let effortId = 3_000_000_000_000;
-  let made = 0;
-  for (let a = 0; a < ACTIVITIES; a++) {
-    const start = START + a * 14_400;
-    const id = 10_000_000 + a;
-    activity.run(id, `Ride ${a}`, iso(start), rand() < 0.01 ? iso(start + 86400) : null);
-    const n = Math.round((a + 1) * perActivity) - made;
-    for (let k = 0; k < n; k++) {
-      const s = pickSegment();
-      const time = 120 + (s % 600) + Math.floor(rand() * 90);
-      effort.run(effortId++, id, 1_000_000 + s, `Segment ${s}`, iso(start + k * 60), time, time);
-    }
-    made += n;
-  }
-});
+const db = buildLargeDatabase(path, { activities: ACTIVITIES, efforts: EFFORTS, segments: SEGMENTS });
 const buildSeconds = (performance.now() - built) / 1000;
 
 const top = Number(

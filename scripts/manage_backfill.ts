@@ -4,6 +4,7 @@
  *
  *   deno task backfill            # one-time, with the defaults
  *   deno task stats [--json]
+ *   deno task report              # stats, and report.html in this folder
  */
 import "../lib/require_deno.ts"; // first: one line instead of a stack trace on an old Deno
 import { printedInfo, runMain } from "../lib/cli.ts";
@@ -15,6 +16,10 @@ import type { QueueFilter } from "../lib/store/queue_filter.ts";
 import { DEFAULT_STATE_PATH, readState } from "../lib/backfill/state_file.ts";
 import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stats.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
+import { collectReport, reportLine } from "../lib/backfill/report_data.ts";
+import { reportHtml } from "../lib/backfill/report_page.ts";
+import { writeFileAtomic } from "../lib/atomic_file.ts";
+import { PRIVATE_MODE } from "../lib/file_mode.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
 import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/backfill/idle_refresh.ts";
@@ -73,6 +78,18 @@ export const FLAGS = {
   },
   state: { kind: "file", arg: "PATH", default: DEFAULT_STATE_PATH, help: "run state file" },
   json: { kind: "boolean", help: "stats: print JSON instead of a table" },
+  html: {
+    kind: "file",
+    arg: "PATH",
+    help: "stats: also write a self-contained HTML report (table, charts, map) to PATH",
+  },
+  units: {
+    kind: "choice",
+    arg: "UNITS",
+    choices: ["metric", "imperial"],
+    default: "metric",
+    help: "--html: distances in km (metric) or miles (imperial)",
+  },
 } as const satisfies FlagTable;
 
 const USAGE = helpText({
@@ -103,6 +120,12 @@ export async function main(args: string[]): Promise<number> {
   if (printedInfo(values, USAGE)) return 0;
   const { mode } = values;
   if (values.json && mode !== "stats") throw new UsageError("--json applies only to --mode stats (see --help)");
+  if (values.html !== undefined && mode !== "stats") {
+    throw new UsageError("--html applies only to --mode stats (see --help)");
+  }
+  if (given.has("units") && values.html === undefined) {
+    throw new UsageError("--units applies only to --html (see --help)");
+  }
   // Ignoring these silently would let `--mode one-time --max-runs 3` run until everything is done.
   const unused = CONTINUOUS_ONLY.find((name) => given.has(name));
   if (unused && mode !== "continuous") {
@@ -133,6 +156,13 @@ async function printStats(values: Values, filter: QueueFilter | undefined): Prom
     reading.note,
   );
   console.log(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats, Date.now()));
+  if (values.html === undefined) return;
+  const report = collectReport(reading.db, stats, Date.now(), values.units);
+  const html = reportHtml(report);
+  // Private like the database: the map shows where the athlete rides, and so where they live.
+  writeFileAtomic(values.html, html, { mode: PRIVATE_MODE });
+  // With --json, stdout stays one JSON document.
+  (values.json ? console.error : console.log)(reportLine(values.html, report, html));
 }
 
 /** `--mode one-time` or `continuous`: a session, the runs with their output, and the ending line. */

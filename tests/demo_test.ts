@@ -13,6 +13,8 @@ Deno.test("quickstart: `deno task demo` runs the whole job against the simulator
   ok(stdout.includes("done: nothing pending"), stdout);
   ok(/Activities\n\s+total\s+150\n/.test(stdout), stdout);
   ok(/demo done in [\d.]+ s: \d+ API requests, 0 answered 429/.test(stdout), stdout);
+  ok(/^report: wrote report\.html \(\d+ segments, [1-9]\d* efforts/m.test(stdout), stdout);
+  ok((await Deno.readTextFile(`${ROOT}demo/report.html`)).includes('id="report-data"'), "demo/report.html written");
 });
 
 Deno.test("`deno task sim --export PATH` serves the simulator and writes its athlete's export for import_archive", async () => {

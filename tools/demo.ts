@@ -2,7 +2,8 @@
  * `deno task demo`: the whole job on a machine with no Strava account. Starts the built-in
  * Strava simulator, writes the simulated athlete's bulk export to demo/export.zip, and runs the
  * real scripts, each under the permissions its binary gets (plus the simulator's address):
- * update_schema --create, import_archive, manage_backfill --mode one-time, and the stats.
+ * update_schema --create, import_archive, manage_backfill --mode one-time, and the stats with
+ * the HTML report (demo/report.html).
  *
  * The simulated app has raised rate limits (the tool reads them from Strava's headers, as it
  * would for a real app with raised limits), so the demo finishes in seconds instead of days.
@@ -69,7 +70,8 @@ console.log("wrote demo/export.zip (the athlete's bulk export) and demo/.env (ap
 await run(sim, "update_schema", ["--create"]);
 await run(sim, "import_archive", ["export.zip"]);
 await run(sim, "manage_backfill", ["--mode", "one-time", "--activities", "100", "--segments", "100"]);
-await run(sim, "manage_backfill", ["--mode", "stats"]);
+// The stats, and the HTML report of the result (open demo/report.html in a browser).
+await run(sim, "manage_backfill", ["--mode", "stats", "--html", "report.html"]);
 
 const api = sim.requests.filter((r) => r.path.startsWith("/api/"));
 console.log(

@@ -15,6 +15,9 @@ import { columnsOf, type Database } from "./db.ts";
  */
 const LIVE = "activity_id NOT IN (SELECT id FROM activities WHERE deleted_at IS NOT NULL AND id IS NOT NULL)";
 
+/** The condition that keeps an effort of a live activity (for queries beside the views: the HTML report). */
+export const LIVE_EFFORTS = LIVE;
+
 /** View name → its SELECT. docs/queries.md shows an example query of each. */
 export const VIEWS: Readonly<Record<string, string>> = {
   // One row per segment with a live effort: the fastest effort (ties: the earliest). One index
