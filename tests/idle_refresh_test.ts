@@ -2,7 +2,8 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { runBackfill } from "../lib/backfill/engine.ts";
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { type IdleRefreshOptions } from "../lib/backfill/idle_refresh.ts";
-import { readsLeftToday, type RefreshSummary } from "../lib/backfill/refresh.ts";
+import type { RefreshSummary } from "../lib/backfill/refresh.ts";
+import { readsLeftToday } from "../lib/backfill/run_scope.ts";
 import { deleteActivity } from "../lib/testing/sim_world.ts";
 import { engineWorld } from "./helpers.ts";
 

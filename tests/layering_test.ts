@@ -244,7 +244,7 @@ Deno.test("layering: every import in lib/ and scripts/ runs one way, and lib/tes
   const edges = await importEdges(files);
   ok(edges.length > 50, `only ${edges.length} edges found: is the graph read right?`);
   ok(
-    edges.some(([a, b]) => a === "lib/backfill/request_gate.ts" && b.startsWith("lib/strava/")),
+    edges.some(([a, b]) => a === "lib/backfill/run_scope.ts" && b.startsWith("lib/strava/")),
     "backfill → strava edge seen",
   );
   strictEqual(layerViolations(edges).join("\n"), "");

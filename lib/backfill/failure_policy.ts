@@ -86,9 +86,11 @@ export class FailurePolicy {
 
   /**
    * Files a failed fetch (or store) of a record. Rethrows what is neither Strava's failure nor
-   * the record's (database errors, AuthError, bugs): those end the run.
+   * the record's (database errors, AuthError, bugs): those end the run. `keep` (a refresh of a
+   * record whose stored copy is good): a failure other than a 404/403 is handed to it instead of
+   * marked or charged, and counts toward the failures in a row like any other.
    */
-  async failed(kind: RecordKind, id: bigint, err: unknown): Promise<void> {
+  async failed(kind: RecordKind, id: bigint, err: unknown, keep?: (message: string) => void): Promise<void> {
     if (err instanceof InvalidRecordError) {
       this.succeeded(); // Strava answered with a body
       this.charge(kind, id, err.final ? "failed" : null, `cannot store: ${err.message}`);
@@ -96,6 +98,13 @@ export class FailurePolicy {
     }
     if (!(err instanceof StravaError)) throw err;
     const message = err.message.slice(0, 500);
+    if (keep && !(err instanceof NotFoundError || err instanceof ForbiddenError)) {
+      keep(message);
+      this.lastFailure = message;
+      this.lastKind = kind;
+      if (++this.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) await this.check(kind, "in a row");
+      return;
+    }
     if (err instanceof ResponseTooLargeError) {
       // Strava answered; asking again would get the same body: fail the record now, with the reason.
       this.succeeded();

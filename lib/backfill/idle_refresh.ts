@@ -6,7 +6,8 @@
  * always served first and a refresh never delays the backfill.
  */
 import { logger } from "../log.ts";
-import { readsLeftToday, type RefreshSummary, runRefresh } from "./refresh.ts";
+import { type RefreshSummary, runRefresh } from "./refresh.ts";
+import { readsLeftToday } from "./run_scope.ts";
 import type { EngineContext, RunSummary } from "./run_types.ts";
 
 const log = logger("manage");

@@ -26,7 +26,6 @@ function lister(run: RunScope, phase: string): Lister {
   return {
     run,
     phase,
-    send: (what, request) => run.gate.call(what, request),
     store: (list) => {
       run.summary.listed.added += upsertListedActivities(run.ctx.db, list, run.stamp());
     },

@@ -48,19 +48,14 @@ export const MAX_REASKS = 2;
 
 type Json = Record<string, unknown>;
 
-/** How a listing sends its requests and what it does with each page. */
+/** What a listing is part of and what it does with each page. */
 export interface Lister {
   run: RunScope;
   /** The progress line's phase ("listing", "survey", "refresh: listing"). */
   phase: string;
-  /** Sends one request (the run's gate, or a refresh pass's send that keeps its reserve). */
-  send: <T>(what: string, request: () => Promise<T>) => Promise<T>;
   /** Stores one page (an answered page: the caller may count it as Strava answering). */
   store: (list: Json[]) => void;
 }
-
-/** Ids listed so far, over the whole run (run.summary.listed.seen counts them once each). */
-const listedInRun = new WeakMap<RunScope, Set<bigint>>();
 
 /** Start of a listed activity in epoch seconds, or null when it has none Strava could mean. */
 function startOf(activity: Json): number | null {
@@ -76,22 +71,20 @@ async function page(
 ): Promise<{ list: Json[]; fresh: number }> {
   const { run } = l;
   const n = run.summary.listed.pages + 1;
-  run.gate.report(l.phase, n - 1, n, 1);
-  const list = await l.send(
+  run.report(l.phase, 1);
+  const list = await run.send(
     `activity list page ${n}`,
     () => run.ctx.client.listActivities({ ...query, perPage: PER_PAGE }),
   );
   run.summary.listed.pages++;
-  let inRun = listedInRun.get(run);
-  if (!inRun) listedInRun.set(run, inRun = new Set());
   let fresh = 0;
   for (const activity of list) {
     const id = idOf(activity.id);
     if (id === null) continue;
     if (!seen.has(id)) fresh++;
     seen.add(id);
-    if (!inRun.has(id)) run.summary.listed.seen++;
-    inRun.add(id);
+    if (!run.listed.has(id)) run.summary.listed.seen++;
+    run.listed.add(id);
   }
   l.store(list);
   const where = query.after !== undefined
@@ -105,7 +98,7 @@ async function page(
     page: query.page,
     count: list.length,
     fresh,
-    usage: run.gate.usage(),
+    usage: run.usage(),
   });
   return { list, fresh };
 }

@@ -14,7 +14,7 @@ import { logger } from "../log.ts";
 import { type BackfillState, readState, writeState } from "./state_file.ts";
 import { isoSeconds } from "../time_format.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
-import { msPerRequest, requestTiming } from "./request_gate.ts";
+import { msPerRequest } from "./run_scope.ts";
 import { loggedRun, logStoppedBetweenCycles, type RunEnding, summaryEnding } from "./run_log.ts";
 
 const log = logger("manage");
@@ -78,8 +78,7 @@ async function recorded(
   state.last_outcome = "running";
   writeState(statePath, state);
   const recordEnd = () => {
-    const timing = requestTiming(ctx);
-    if (timing.count > 0) state.ms_per_request = Math.round(msPerRequest(timing));
+    if (ctx.timing?.count) state.ms_per_request = Math.round(msPerRequest(ctx.timing));
     state.last_end = isoSeconds(ctx.now());
     writeState(statePath, state);
   };

@@ -23,8 +23,7 @@
  * mark many deleted) + re-queued activities fetched + segments refreshed. Nothing else.
  */
 import { logger } from "../log.ts";
-import { saveActivityEfforts } from "../store/backfill_store.ts";
-import { saveSegmentDetails } from "../store/backfill_store.ts";
+import { saveActivityEfforts, saveSegmentDetails } from "../store/backfill_store.ts";
 import {
   applyListedPage,
   countRequeuedActivities,
@@ -36,14 +35,12 @@ import {
   requeuedActivities,
   staleSegments,
 } from "../store/refresh_store.ts";
-import { ForbiddenError, NotFoundError, StravaError } from "../strava/client.ts";
 import { isoSeconds } from "../time_format.ts";
 import { pagesText } from "./summary.ts";
-import { MAX_CONSECUTIVE_FAILURES, StravaUnreachableError } from "./failure_policy.ts";
 import { listWithEvidence } from "./listing.ts";
-import { closeRun, createRunScope, endRunOnError, type RunScope } from "./run_scope.ts";
+import { closeRun, eachRecord, endRunOnError, RunScope } from "./run_scope.ts";
 import { type RunEnding, summaryEnding } from "./run_log.ts";
-import { type EngineContext, type RunSummary, StopRun } from "./run_types.ts";
+import type { EngineContext, RunSummary } from "./run_types.ts";
 
 const log = logger("refresh");
 
@@ -59,20 +56,9 @@ export interface RefreshLimits {
   refreshAfterDays: number;
   /**
    * Reads of the day to leave unspent (continuous mode's idle refresh): the pass stops cleanly
-   * before a request once the day's reads left are down to this. Unset: no reserve.
+   * before a request once the day's reads left are down to this (RunLimits.reserveReads). Unset: no reserve.
    */
   reserveReads?: number;
-}
-
-/** The pass reached the day's reserve (RefreshLimits.reserveReads): it ends cleanly, like a spent budget. */
-class ReserveReached extends StopRun {
-  override name = "ReserveReached";
-}
-
-/** Reads left today: the smaller of the read and overall budgets. */
-export function readsLeftToday(ctx: EngineContext): number {
-  const { read, overall } = ctx.limiter.status();
-  return Math.min(read.remainingDay, overall.remainingDay);
 }
 
 /** What a refresh pass changed. */
@@ -110,19 +96,10 @@ export interface RefreshSummary {
   limits: RefreshLimits;
 }
 
-/** One pass in progress: the run's scope, its counts and limits, and its one way to send a request. */
-interface Pass {
-  run: RunScope;
-  counts: RefreshCounts;
-  limits: RefreshLimits;
-  send<T>(what: string, request: () => Promise<T>): Promise<T>;
-  /** Stale segments when step 3 began (unset: it did not begin). */
-  segmentsDueAtStart?: number;
-}
-
 /** Runs one refresh pass; see the module comment. */
 export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Promise<RefreshSummary> {
-  const run = createRunScope(ctx, { mode: "both", activities: limits.activities, segments: limits.segments });
+  const { activities, segments, reserveReads } = limits;
+  const run = new RunScope(ctx, { mode: "both", activities, segments, reserveReads });
   const counts: RefreshCounts = {
     listingComplete: false,
     added: 0,
@@ -139,36 +116,26 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
     segmentsDue: 0,
     activitiesDue: 0,
   };
-  const reserve = limits.reserveReads;
-  const pass: Pass = {
-    run,
-    counts,
-    limits,
-    // Every request of the pass: stop before one that would eat into the day's reserve.
-    send: (what, request) => {
-      if (reserve !== undefined && readsLeftToday(ctx) <= reserve) {
-        throw new ReserveReached(`reserve of ${reserve} reads reached`);
-      }
-      return run.gate.call(what, request);
-    },
-  };
+  /** Stale segments when step 3 began (unset: it did not begin). */
+  let dueAtStart: number | undefined;
   try {
-    await listAll(pass);
-    await refetch(pass, requeuedActivities(ctx.db, limits.activities));
-    await refreshSegments(pass);
+    await listAll(run, counts);
+    await refetch(run, counts, requeuedActivities(ctx.db, activities));
+    const before = staleBefore(ctx, limits);
+    dueAtStart = countStaleSegments(ctx.db, before);
+    await refreshSegments(run, counts, staleSegments(ctx.db, before, segments));
     await run.policy.ended();
   } catch (err) {
-    if (err instanceof ReserveReached) {
-      counts.stoppedAtReserve = true;
-      log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve });
-    } else {
-      endRunOnError(run, err);
-    }
+    endRunOnError(run, err);
   } finally {
     closeRun(run);
   }
+  if (run.reserveReached) {
+    counts.stoppedAtReserve = true;
+    log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve: reserveReads });
+  }
   // Only for a pass that did not throw: a count must not replace the error that ended it.
-  countDue(pass);
+  countDue(run, counts, limits, dueAtStart);
   log.info(
     "refresh: {added} new, {updated} updated, {deleted} deleted, {reappeared} back, {requeued} cropped or " +
       "re-processed ({refetched} fetched again), {segments} segments refreshed",
@@ -178,13 +145,12 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
 }
 
 /**
- * Step 1: the whole list, by time (lib/backfill/listing.ts); returns the activities put back in
- * the queue. Unlisted activities are marked deleted only when the listing is evidence of their
+ * Step 1: the whole list, by time (lib/backfill/listing.ts); changed activities go back in the
+ * queue. Unlisted activities are marked deleted only when the listing is evidence of their
  * absence; otherwise none is, and the summary says so.
  */
-async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
+async function listAll(run: RunScope, counts: RefreshCounts): Promise<void> {
   const { db } = run.ctx;
-  const requeued: bigint[] = [];
   let sawPrivate = false;
   const store = (list: Record<string, unknown>[]) => {
     run.policy.succeeded();
@@ -196,15 +162,14 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
     counts.reappeared += changes.reappeared;
     counts.revived += changes.revived;
     counts.requeued += changes.requeued.length;
-    requeued.push(...changes.requeued);
   };
   // A listing without a single private activity may come from a token that cannot see them
   // (no activity:read_all): then stored private ones missing from it are not taken for deleted.
-  const evidence = await listWithEvidence({ run, phase: "refresh: listing", send, store }, {
+  const evidence = await listWithEvidence({ run, phase: "refresh: listing", store }, {
     count: (listed, before) => countUnlistedLive(db, listed, before, { keepPrivate: !sawPrivate }),
     live: () => countUnlistedLive(db, null, null),
   });
-  if (evidence.listed === null) return requeued;
+  if (evidence.listed === null) return;
   const seen = evidence.listed;
   counts.listingComplete = true;
   const unseenPrivate = sawPrivate ? 0 : countUnlistedPrivate(db, seen);
@@ -221,83 +186,63 @@ async function listAll({ run, counts, send }: Pass): Promise<bigint[]> {
       n: counts.deleted,
     });
   }
-  return requeued;
 }
 
 /** Step 2: cropped or re-processed activities, fetched again; their efforts replaced. */
-async function refetch({ run, counts, send }: Pass, ids: bigint[]): Promise<void> {
-  const { db, client } = run.ctx;
-  const settled = () => run.summary.efforts.not_found + run.summary.efforts.forbidden + run.summary.efforts.failed;
-  for (const [done, id] of ids.entries()) {
-    run.gate.report("refresh: activities", done, ids.length, ids.length - done);
-    try {
-      const activity = await send(`activity ${id}`, () => client.getActivity(id));
-      const n = saveActivityEfforts(db, id, activity, run.stamp());
-      run.summary.efforts.fetched++;
-      run.summary.efforts.efforts_stored += n;
-      counts.refetched++;
-      log.info("activity {id} changed on Strava: its {n} segment efforts replaced; {usage}", {
-        id,
-        n,
-        usage: run.gate.usage(),
-      });
-      run.policy.succeeded();
-    } catch (err) {
-      if (err instanceof StopRun) throw err;
-      const before = settled();
-      await run.policy.failed("activity", id, err);
-      counts.refetchSettled += settled() - before;
-    }
+async function refetch(run: RunScope, counts: RefreshCounts, ids: bigint[]): Promise<void> {
+  const { db } = run.ctx;
+  const e = run.summary.efforts;
+  const settled = () => e.not_found + e.forbidden + e.failed;
+  const before = settled();
+  try {
+    await eachRecord(run, "activity", ids, {
+      phase: "refresh: activities",
+      store: (id, activity) => {
+        const n = saveActivityEfforts(db, id, activity, run.stamp());
+        e.fetched++;
+        e.efforts_stored += n;
+        counts.refetched++;
+        log.info("activity {id} changed on Strava: its {n} segment efforts replaced; {usage}", {
+          id,
+          n,
+          usage: run.usage(),
+        });
+      },
+    });
+  } finally {
+    counts.refetchSettled += settled() - before;
   }
 }
 
 /**
  * Step 3: stale segment details. A 404/403 goes through the failure policy (settled, as in the
- * backfill); a transient failure must not turn stored details into `failed`, so it is only
- * counted here, and enough of them in a row end the run like the policy's.
+ * backfill); a transient failure must not turn stored details into `failed`, so the policy
+ * hands it back (`keep`): the details stay, the segment goes behind every other due one, and
+ * enough of them in a row end the run as the policy's own do.
  */
-async function refreshSegments(pass: Pass): Promise<void> {
-  const { run, counts, limits, send } = pass;
-  const { db, client } = run.ctx;
-  const before = staleBefore(pass);
-  pass.segmentsDueAtStart = countStaleSegments(db, before);
-  const ids = staleSegments(db, before, limits.segments);
-  let inARow = 0;
-  for (const [done, id] of ids.entries()) {
-    run.gate.report("refresh: segments", done, ids.length, ids.length - done);
-    try {
-      const segment = await send(`segment ${id}`, () => client.getSegment(id));
+async function refreshSegments(run: RunScope, counts: RefreshCounts, ids: bigint[]): Promise<void> {
+  const { db } = run.ctx;
+  await eachRecord(run, "segment", ids, {
+    phase: "refresh: segments",
+    store: (id, segment) => {
       saveSegmentDetails(db, id, segment, run.stamp());
       run.summary.segments.fetched++;
       counts.segmentsRefreshed++;
-      inARow = 0;
-      run.policy.succeeded();
-    } catch (err) {
-      if (err instanceof StopRun) throw err;
-      if (err instanceof NotFoundError || err instanceof ForbiddenError || !(err instanceof StravaError)) {
-        await run.policy.failed("segment", id, err);
-        continue;
-      }
+    },
+    keep: (id, message) => {
       counts.segmentErrors++;
-      markRefreshFailed(db, id, err.message.slice(0, 500), run.stamp());
-      log.warn("segment {id}: refresh failed, details kept ({message})", { id, message: err.message.slice(0, 500) });
-      if (++inARow >= MAX_CONSECUTIVE_FAILURES) {
-        throw new StravaUnreachableError(
-          `Strava failed ${inARow} times in a row (last: ${
-            err.message.slice(0, 500)
-          }); nothing was lost, run again later`,
-        );
-      }
-    }
-  }
+      markRefreshFailed(db, id, message, run.stamp());
+      log.warn("segment {id}: refresh failed, details kept ({message})", { id, message });
+    },
+  });
   if (ids.length > 0) {
     log.info("refreshed {n} of {total} stale segments", { n: counts.segmentsRefreshed, total: ids.length });
   }
 }
 
 /** Segment details fetched before this instant are stale (ISO; null: all). */
-function staleBefore({ run, limits }: Pass): string | null {
-  return limits.refreshAfterDays === 0 ? null : isoSeconds(run.ctx.now() - limits.refreshAfterDays * DAY_MS);
+function staleBefore(ctx: EngineContext, limits: RefreshLimits): string | null {
+  return limits.refreshAfterDays === 0 ? null : isoSeconds(ctx.now() - limits.refreshAfterDays * DAY_MS);
 }
 
 /**
@@ -305,13 +250,12 @@ function staleBefore({ run, limits }: Pass): string | null {
  * ones it refreshed or settled (with `refreshAfterDays` 0 every detailed segment is stale, so
  * counting afterwards would count the refreshed ones again); before step 3, all stale ones.
  */
-function countDue(pass: Pass): void {
-  const { run, counts } = pass;
+function countDue(run: RunScope, counts: RefreshCounts, limits: RefreshLimits, dueAtStart?: number): void {
   const { db } = run.ctx;
   const g = run.summary.segments;
-  counts.segmentsDue = pass.segmentsDueAtStart === undefined
-    ? countStaleSegments(db, staleBefore(pass))
-    : Math.max(0, pass.segmentsDueAtStart - counts.segmentsRefreshed - g.not_found - g.forbidden - g.failed);
+  counts.segmentsDue = dueAtStart === undefined
+    ? countStaleSegments(db, staleBefore(run.ctx, limits))
+    : Math.max(0, dueAtStart - counts.segmentsRefreshed - g.not_found - g.forbidden - g.failed);
   counts.activitiesDue = countRequeuedActivities(db);
 }
 

@@ -20,7 +20,6 @@ import { logger } from "../log.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
 import { formatLocalAndUtc } from "../time_format.ts";
-import { requestTiming } from "./request_gate.ts";
 import type { EngineContext, RunSummary } from "./run_types.ts";
 
 const log = logger("run");
@@ -109,7 +108,7 @@ function outcomeText(ctx: EngineContext, end: RunEnding): string {
 
 /** The API requests `ctx` has sent: every attempt when the context counts them, else each request of the gate. */
 function requestsSent(ctx: EngineContext): number {
-  return ctx.requestsSent?.() ?? requestTiming(ctx).count;
+  return ctx.requestsSent?.() ?? ctx.timing?.count ?? 0;
 }
 
 /** "1 activity, 3 segments": pending counts in words (here and in the summaries, lib/backfill/summary.ts). */

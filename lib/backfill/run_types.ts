@@ -1,7 +1,7 @@
 /**
- * The engine's vocabulary: what it is given (context, limits), what it reports (summaries), and
- * the typed signals that end a run early. Every phase module, and every caller of the engine,
- * imports these from here.
+ * The engine's vocabulary: what it is given (context, limits) and what it reports (summaries).
+ * Every phase module, and every caller of the engine, imports these from here; the typed stops
+ * that end a run early live with the run's end in lib/backfill/run_scope.ts.
  */
 import type { Database } from "../store/db.ts";
 import type { RateLimiter } from "../strava/rate_limit.ts";
@@ -35,9 +35,21 @@ export interface EngineContext {
   signal?: AbortSignal;
   /**
    * API requests sent so far, every attempt (a retry too), for the run's end line
-   * (lib/backfill/run_log.ts); unset: the request gate's count, a retry not counted.
+   * (lib/backfill/run_log.ts); unset: `timing.count`, a retry not counted.
    */
   requestsSent?: () => number;
+  /**
+   * Requests sent and the time they took (waits for the budget excluded), over the whole command
+   * (a one-time run is many batches): the progress line counts the whole job and the ETA learns
+   * the latency from the first record. Unset: the first run on this context starts it.
+   */
+  timing?: RequestTiming;
+}
+
+/** Requests sent and their total time; see EngineContext.timing. */
+export interface RequestTiming {
+  count: number;
+  ms: number;
 }
 
 /** How much work one run may do. */
@@ -58,6 +70,11 @@ export interface RunLimits {
   tried?: TriedRecords;
   /** Which pending activities (and the segments they reach) this run fetches; unset: all. */
   filter?: QueueFilter;
+  /**
+   * Reads of the day to leave unspent (continuous mode's idle refresh): the run stops cleanly
+   * (ReserveReached) before a request once the day's reads left are down to this. Unset: none.
+   */
+  reserveReads?: number;
 }
 
 /** Ids of records that failed in this command, per table. */
@@ -124,26 +141,4 @@ export function emptySummary(): RunSummary {
     pendingActivities: 0,
     pendingSegments: 0,
   };
-}
-
-/**
- * Thrown inside the engine to unwind when the run must end cleanly with work left; runBackfill
- * catches it and records why in the summary. Never escapes the engine.
- */
-export abstract class StopRun extends Error {}
-
-/** The rate budget is spent and the run may not wait (`--no-wait`). */
-export class BudgetSpent extends StopRun {
-  override name = "BudgetSpent";
-  constructor(readonly until: number, readonly reason: string) {
-    super(`rate budget spent (${reason})`);
-  }
-}
-
-/** SIGINT/SIGTERM: stop after the record in flight. */
-export class Interrupted extends StopRun {
-  override name = "Interrupted";
-  constructor() {
-    super("interrupted");
-  }
 }
