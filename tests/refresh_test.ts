@@ -415,3 +415,21 @@ Deno.test("refresh: Strava down once the listing is done ends the pass as an out
   strictEqual(Number(row.efforts_attempts ?? 0), 0, "an outage burns no attempt");
   strictEqual(Number(row.segment_efforts_processed), 0, "the cropped activity is still pending");
 });
+
+Deno.test("refresh: a segment whose refresh keeps failing keeps its details and the pass goes on; all failing is an outage", async () => {
+  await using h = await backfilled(30);
+  const details = () => rows(h.db, "SELECT id, name, details_status FROM segments ORDER BY id");
+  const before = details();
+  const detailed = before.filter((r) => r.details_status === "ok").map((r) => r.id as bigint);
+  const [bad] = detailed;
+  h.sim.addFault({ path: new RegExp(`/segments/${bad}$`), kind: "503", times: 1000 });
+  const one = await h.refresh({ refreshAfterDays: 0 });
+  strictEqual(one.refresh.segmentErrors, 1);
+  strictEqual(one.refresh.segmentsRefreshed, detailed.length - 1);
+  strictEqual(one.run.segments.failed + one.run.segments.retry_later, 0, "the failure is not charged");
+  deepStrictEqual(details(), before, "details kept");
+  // Every segment failing: the policy's check request does not answer either, so the pass ends as an outage.
+  h.sim.addFault({ path: /\/(segments|activities)\/\d+$/, kind: "503", times: 1000 });
+  await rejects(() => h.refresh({ refreshAfterDays: 0 }), /Strava failed 3 times in a row/);
+  deepStrictEqual(details(), before, "details kept");
+});

@@ -24,7 +24,6 @@ export const SURVEY_FACTOR = 20;
 /** A lister that stores each page as listed activities (new ones pending, known ones' API fields refreshed). */
 function lister(run: RunScope, phase: string): Lister {
   return {
-    run,
     phase,
     store: (list) => {
       run.summary.listed.added += upsertListedActivities(run.ctx.db, list, run.stamp());
@@ -41,7 +40,7 @@ export async function listNewActivities(run: RunScope): Promise<void> {
   if (await surveyImportedActivities(run)) return;
   const newest = newestStartEpoch(run.ctx.db);
   // One second earlier: `after` is exclusive, and two activities may share a start second.
-  await listNewer(lister(run, "listing"), newest === null ? 0 : Math.max(0, newest - 1));
+  await listNewer(run, lister(run, "listing"), newest === null ? 0 : Math.max(0, newest - 1));
 }
 
 /** The pages a survey would cost, if one is due and the budget allows it now; else null. */
@@ -76,7 +75,7 @@ export async function surveyImportedActivities(run: RunScope): Promise<boolean> 
     due,
   );
   const { db } = run.ctx;
-  const evidence = await listWithEvidence(lister(run, "survey"), {
+  const evidence = await listWithEvidence(run, lister(run, "survey"), {
     count: (listed, before) => countSettleableUnlisted(db, listed, before),
     live: () => countLiveActivities(db),
   });

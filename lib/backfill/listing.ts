@@ -48,9 +48,8 @@ export const MAX_REASKS = 2;
 
 type Json = Record<string, unknown>;
 
-/** What a listing is part of and what it does with each page. */
+/** What a listing does with each page (as RecordLoop does with each record, lib/backfill/run_scope.ts). */
 export interface Lister {
-  run: RunScope;
   /** The progress line's phase ("listing", "survey", "refresh: listing"). */
   phase: string;
   /** Stores one page (an answered page: the caller may count it as Strava answering). */
@@ -65,11 +64,11 @@ function startOf(activity: Json): number | null {
 
 /** One list request through the lister; adds its ids to `seen` and returns the page and how many ids were new to it. */
 async function page(
+  run: RunScope,
   l: Lister,
   query: { after?: number; before?: number; page: number },
   seen: Set<bigint>,
 ): Promise<{ list: Json[]; fresh: number }> {
-  const { run } = l;
   const n = run.summary.listed.pages + 1;
   run.report(l.phase, 1);
   const list = await run.send(
@@ -107,11 +106,11 @@ async function page(
  * Lists the activities that started after `after` (epoch s), oldest first, storing every page;
  * returns the ids seen. A short page ends it (see the module comment: the next listing goes on).
  */
-export async function listNewer(l: Lister, after: number): Promise<Set<bigint>> {
+export async function listNewer(run: RunScope, l: Lister, after: number): Promise<Set<bigint>> {
   const seen = new Set<bigint>();
   const cursor = { after, page: 1 };
   for (;;) {
-    const { list, fresh } = await page(l, cursor, seen);
+    const { list, fresh } = await page(run, l, cursor, seen);
     // A full page of known ids is Strava repeating itself (see listHistory): the next listing goes on.
     if (list.length < PER_PAGE || fresh === 0) return seen;
     const starts = list.map(startOf).filter((s): s is number => s !== null);
@@ -140,6 +139,7 @@ interface HistoryEnd {
  * is incomplete.
  */
 async function listHistory(
+  run: RunScope,
   l: Lister,
   seen: Set<bigint>,
   olderRemovable: (start: number | null) => number,
@@ -150,7 +150,7 @@ async function listHistory(
   let reasks = 0;
   let reasking = false;
   for (;;) {
-    const { list, fresh } = await page(l, { before, page: pageNo }, seen);
+    const { list, fresh } = await page(run, l, { before, page: pageNo }, seen);
     const starts = list.map(startOf).filter((s): s is number => s !== null);
     const pageOldest = starts.length > 0 ? Math.min(...starts) : null;
     if (pageOldest !== null && (oldest === null || pageOldest < oldest)) oldest = pageOldest;
@@ -188,7 +188,7 @@ async function listHistory(
     }
     log.info(
       "list page {n} ended the listing with {count} activities, but {remaining} stored ones are older: asking again from there",
-      { n: l.run.summary.listed.pages, count: list.length, remaining },
+      { n: run.summary.listed.pages, count: list.length, remaining },
     );
     reasks++;
     reasking = true;
@@ -213,16 +213,16 @@ export type Evidence = { listed: Set<bigint>; absence: null } | { listed: null; 
  * second full listing only when the first would remove more than a small share. When nothing may be
  * concluded, `absence` says why and the run's summary carries it.
  */
-export async function listWithEvidence(l: Lister, removable: Removable): Promise<Evidence> {
+export async function listWithEvidence(run: RunScope, l: Lister, removable: Removable): Promise<Evidence> {
   const first = new Set<bigint>();
-  const end = await listHistory(l, first, (start) => removable.count(first, start));
+  const end = await listHistory(run, l, first, (start) => removable.count(first, start));
   let verdict: Evidence;
   if (!end.complete) verdict = { listed: null, absence: end.why! };
-  else verdict = await judge(l, removable, first);
+  else verdict = await judge(run, l, removable, first);
   if (verdict.absence !== null) {
     const text = `${verdict.absence}: nothing concluded from absence in this run; the activities not listed stay as ` +
       "they were and the next listing looks at them again";
-    l.run.summary.listed.absence = text;
+    run.summary.listed.absence = text;
     log.warn("{text}", { text });
     return { listed: null, absence: text };
   }
@@ -230,7 +230,7 @@ export async function listWithEvidence(l: Lister, removable: Removable): Promise
 }
 
 /** A complete first listing: evidence as it stands, or asked again in full when it would remove too much. */
-async function judge(l: Lister, removable: Removable, first: Set<bigint>): Promise<Evidence> {
+async function judge(run: RunScope, l: Lister, removable: Removable, first: Set<bigint>): Promise<Evidence> {
   const removing = removable.count(first, null);
   if (removing === 0) return { listed: first, absence: null };
   if (first.size === 0) return { listed: null, absence: "the listing holds no activity at all" };
@@ -239,7 +239,7 @@ async function judge(l: Lister, removable: Removable, first: Set<bigint>): Promi
   const why = "the listing would take {removing} of {live} stored activities for gone: listing everything again";
   log.info(why, { removing, live });
   const second = new Set<bigint>();
-  const end = await listHistory(l, second, (start) => removable.count(second, start));
+  const end = await listHistory(run, l, second, (start) => removable.count(second, start));
   if (!end.complete) return { listed: null, absence: `the second listing did not confirm the first: ${end.why}` };
   if (second.size === 0) return { listed: null, absence: "the second listing holds no activity at all" };
   // Gone only when absent from both: an activity either listing saw is on Strava.

@@ -136,9 +136,8 @@ function answeredIn(s: RunSummary): boolean {
   return s.listed.pages > 0 || phase(s.efforts) + phase(s.segments) > 0;
 }
 
-const ended = (s: RunSummary) => s.stoppedUntil !== null || s.interrupted;
-const outcomeOf = (s: RunSummary): ManageResult["outcome"] =>
-  s.interrupted ? "interrupted" : s.stoppedUntil !== null ? "stopped at rate budget" : "done";
+const outcomeOf = (s: RunSummary): ManageResult["outcome"] => summaryEnding(s).outcome;
+const ended = (s: RunSummary) => outcomeOf(s) !== "done";
 
 /** `--mode one-time`: everything pending, in batches, efforts before segments. */
 export async function runOneTime(ctx: EngineContext, options: ManageOptions): Promise<ManageResult> {

@@ -165,7 +165,7 @@ async function listAll(run: RunScope, counts: RefreshCounts): Promise<void> {
   };
   // A listing without a single private activity may come from a token that cannot see them
   // (no activity:read_all): then stored private ones missing from it are not taken for deleted.
-  const evidence = await listWithEvidence({ run, phase: "refresh: listing", store }, {
+  const evidence = await listWithEvidence(run, { phase: "refresh: listing", store }, {
     count: (listed, before) => countUnlistedLive(db, listed, before, { keepPrivate: !sawPrivate }),
     live: () => countUnlistedLive(db, null, null),
   });
