@@ -20,7 +20,7 @@ import {
   skipActivitiesWithoutEfforts,
 } from "../store/backfill_store.ts";
 import { listNewActivities, surveyImportedActivities } from "./list_phase.ts";
-import { closeRun, eachRecord, endRunOnError, RunScope } from "./run_scope.ts";
+import { eachRecord, RunScope, runToEnd } from "./run_scope.ts";
 import type { EngineContext, RunLimits, RunSummary } from "./run_types.ts";
 
 const log = logger("backfill");
@@ -29,16 +29,11 @@ const log = logger("backfill");
 export async function runBackfill(ctx: EngineContext, limits: RunLimits): Promise<RunSummary> {
   const run = new RunScope(ctx, limits);
   const { mode } = limits;
-  try {
+  await runToEnd(run, async () => {
     if (mode === "activities") await listNewActivities(run);
     if (mode === "both" || mode === "efforts") await effortsPhase(run);
     if (mode === "both" || mode === "segments") await segmentsPhase(run);
-    await run.policy.ended();
-  } catch (err) {
-    endRunOnError(run, err);
-  } finally {
-    closeRun(run);
-  }
+  });
   return run.summary;
 }
 

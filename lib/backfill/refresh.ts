@@ -38,7 +38,7 @@ import {
 import { isoSeconds } from "../time_format.ts";
 import { pagesText } from "./summary.ts";
 import { listWithEvidence } from "./listing.ts";
-import { closeRun, eachRecord, endRunOnError, RunScope } from "./run_scope.ts";
+import { eachRecord, RunScope, runToEnd } from "./run_scope.ts";
 import { type RunEnding, summaryEnding } from "./run_log.ts";
 import type { EngineContext, RunSummary } from "./run_types.ts";
 
@@ -118,18 +118,13 @@ export async function runRefresh(ctx: EngineContext, limits: RefreshLimits): Pro
   };
   /** Stale segments when step 3 began (unset: it did not begin). */
   let dueAtStart: number | undefined;
-  try {
+  await runToEnd(run, async () => {
     await listAll(run, counts);
     await refetch(run, counts, requeuedActivities(ctx.db, activities));
     const before = staleBefore(ctx, limits);
     dueAtStart = countStaleSegments(ctx.db, before);
     await refreshSegments(run, counts, staleSegments(ctx.db, before, segments));
-    await run.policy.ended();
-  } catch (err) {
-    endRunOnError(run, err);
-  } finally {
-    closeRun(run);
-  }
+  });
   if (run.reserveReached) {
     counts.stoppedAtReserve = true;
     log.info("refresh stopped: the day's reads left are down to the reserve ({reserve})", { reserve: reserveReads });

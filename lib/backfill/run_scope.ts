@@ -3,7 +3,7 @@
  * (the context, the limits, the summary being filled, the failure policy), its one way to send a
  * request, the one loop over records that every phase uses (`eachRecord`: efforts, segments,
  * refresh's re-fetches and segment refreshes), the typed stops that end a run early with work
- * left, and the run's end (`endRunOnError`, `closeRun`).
+ * left, and the run's end (`runToEnd`).
  *
  * A request (`RunScope.send`) is sent only when the day's reserve allows it (a refresh in
  * continuous mode), no signal came, and the database path still names the file the run opened
@@ -252,12 +252,30 @@ export async function eachRecord(run: RunScope, kind: RecordKind, ids: bigint[],
 }
 
 /**
+ * Runs a run's phases to its end, the one way every run ends: failures no later request
+ * confirmed are checked (FailurePolicy.ended); then, however it ended, the progress line is
+ * cleared and what is still pending (within its filter) is counted into the summary.
+ */
+export async function runToEnd(run: RunScope, phases: () => Promise<void>): Promise<void> {
+  try {
+    await phases();
+    await run.policy.ended();
+  } catch (err) {
+    endRunOnError(run, err);
+  } finally {
+    run.progress.clear();
+    run.summary.pendingActivities = countPendingActivities(run.ctx.db, run.limits.filter);
+    run.summary.pendingSegments = countPendingSegments(run.ctx.db, run.limits.filter);
+  }
+}
+
+/**
  * What an error that left a run's phases means for the run. A stop (budget, signal, the day's
  * reserve) is an ordinary end, kept in the summary (the caller still returns it); a list page
  * that failed after the client's retries is the same outage as failed records; anything else
  * is rethrown.
  */
-export function endRunOnError(run: RunScope, err: unknown): void {
+function endRunOnError(run: RunScope, err: unknown): void {
   if (err instanceof BudgetSpent) {
     run.summary.stoppedUntil = err.until;
     run.summary.stoppedReason = err.reason;
@@ -272,11 +290,4 @@ export function endRunOnError(run: RunScope, err: unknown): void {
   } else {
     throw explainWriteError(run.ctx.db, err); // a full disk says so and names the database
   }
-}
-
-/** However a run ends: the progress line cleared and what is still pending (within its filter) counted. */
-export function closeRun(run: RunScope): void {
-  run.progress.clear();
-  run.summary.pendingActivities = countPendingActivities(run.ctx.db, run.limits.filter);
-  run.summary.pendingSegments = countPendingSegments(run.ctx.db, run.limits.filter);
 }
