@@ -100,8 +100,7 @@ export class FailurePolicy {
     const message = err.message.slice(0, 500);
     if (keep && !(err instanceof NotFoundError || err instanceof ForbiddenError)) {
       keep(message);
-      this.lastFailure = message;
-      this.lastKind = kind;
+      this.lastFailure = message; // not lastKind: the check at the end is about the unconfirmed ones
       if (++this.consecutiveFailures >= MAX_CONSECUTIVE_FAILURES) await this.check(kind, "in a row");
       return;
     }
