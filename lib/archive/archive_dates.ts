@@ -11,7 +11,7 @@
  */
 
 /** Order of day and month in a numeric date. */
-export type DayOrder = "day-first" | "month-first";
+type DayOrder = "day-first" | "month-first";
 
 /** How a file's ambiguous numeric dates were read. */
 export interface OrderDecision {

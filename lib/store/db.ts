@@ -17,13 +17,13 @@ export const DEFAULT_DB_PATH = "data/segments.db";
 const SQLITE_MAGIC = "SQLite format 3\0";
 
 /** How long a write waits for another program's write lock before giving up (ms). */
-export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 /** An open database. */
 export type Database = DatabaseSync;
 
 /** Options for `openDatabase`. */
-export interface OpenOptions {
+interface OpenOptions {
   /** Create the file (mode 0600, and its folder) when missing. Without it a missing file is a UsageError. */
   create?: boolean;
   /** Open read-only (`openReadOnly`); never creates. */

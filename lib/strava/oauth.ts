@@ -21,10 +21,10 @@ export const STRAVA_API_SETTINGS_URL = "https://www.strava.com/settings/api";
 export const DEFAULT_SCOPE = "read,activity:read_all";
 
 /** Default time limit of one request to the token endpoint. */
-export const DEFAULT_OAUTH_TIMEOUT_MS = 30_000;
+const DEFAULT_OAUTH_TIMEOUT_MS = 30_000;
 
 /** The application's credentials and the OAuth base URL (STRAVA_OAUTH_URL). */
-export interface OAuthClientConfig {
+interface OAuthClientConfig {
   oauthUrl: string;
   clientId: string;
   clientSecret: string;
@@ -81,7 +81,7 @@ export function blamesClient(body: string): boolean {
  * Whether a 400/401 body says the token is the problem: Strava's `errors[].field` "token" (or a
  * Token resource), or an RFC 6749 error `invalid_token` / `invalid_grant`.
  */
-export function blamesToken(body: string): boolean {
+function blamesToken(body: string): boolean {
   try {
     const json = JSON.parse(body) as { error?: unknown; errors?: { resource?: string; field?: string }[] };
     if (json.error === "invalid_token" || json.error === "invalid_grant") return true;
@@ -115,7 +115,7 @@ export function checkOAuthUrl(oauthUrl: string): URL {
 }
 
 /** The hand-built authorization server description of Strava (no discovery). */
-export function stravaAuthorizationServer(oauthUrl: string): oauth.AuthorizationServer {
+function stravaAuthorizationServer(oauthUrl: string): oauth.AuthorizationServer {
   const base = oauthUrl.replace(/\/+$/, "");
   return {
     issuer: base,
@@ -126,7 +126,7 @@ export function stravaAuthorizationServer(oauthUrl: string): oauth.Authorization
 }
 
 /** Parameters of the authorize URL. */
-export interface AuthorizeUrlParams {
+interface AuthorizeUrlParams {
   oauthUrl: string;
   clientId: string;
   redirectUri: string;
@@ -164,7 +164,7 @@ export function scopeSet(scope: string | null | undefined): Set<string> {
 }
 
 /** What the redirect to the callback carried, once its state has been checked. */
-export type CallbackResult =
+type CallbackResult =
   | { kind: "code"; params: URLSearchParams; scope: string | null }
   | { kind: "error"; error: string; description?: string }
   | { kind: "invalid"; reason: string };
