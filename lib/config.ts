@@ -99,8 +99,15 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /**
  * Checks a service URL (STRAVA_API_URL, STRAVA_OAUTH_URL): a URL, https anywhere, plain http
  * only on loopback (the simulator). Returns it without trailing slashes.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual, throws } from "node:assert/strict";
+ * strictEqual(checkServiceUrl("STRAVA_API_URL", "http://127.0.0.1:8080/api/v3/"), "http://127.0.0.1:8080/api/v3");
+ * throws(() => checkServiceUrl("STRAVA_API_URL", "http://example.com/api/v3"), /must use https/);
+ * ```
  */
-function checkServiceUrl(name: ConfigName, value: string): string {
+export function checkServiceUrl(name: ConfigName, value: string): string {
   let url: URL;
   try {
     url = new URL(value);

@@ -12,6 +12,7 @@
  * response body (tokens included) in their `cause`, so they are never passed on.
  */
 import * as oauth from "oauth4webapi";
+import { checkServiceUrl } from "../config.ts";
 import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors.ts";
 
 /** Where Strava's client id and secret come from (shown in error messages). */
@@ -93,25 +94,9 @@ function blamesToken(body: string): boolean {
   }
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** Whether `url` is plain http on this machine (the simulator): the only http oauth4webapi may use. */
-function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === "http:" && LOOPBACK.has(url.hostname);
-}
-
-/** Checks STRAVA_OAUTH_URL: https anywhere, http only on loopback. */
+/** Checks STRAVA_OAUTH_URL as every service URL is checked: https anywhere, http only on loopback. */
 export function checkOAuthUrl(oauthUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(oauthUrl);
-  } catch {
-    throw new UsageError(`STRAVA_OAUTH_URL is not a URL: '${oauthUrl}'`);
-  }
-  if (url.protocol !== "https:" && !isLoopbackHttp(url)) {
-    throw new UsageError(`STRAVA_OAUTH_URL must use https (plain http is allowed only on 127.0.0.1/localhost)`);
-  }
-  return url;
+  return new URL(checkServiceUrl("STRAVA_OAUTH_URL", oauthUrl));
 }
 
 /** The hand-built authorization server description of Strava (no discovery). */
@@ -208,7 +193,7 @@ function requestOptions(config: OAuthClientConfig, signal: AbortSignal): oauth.T
     options[oauth.customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
     // An injected transport (the in-process simulator) never touches the network.
     if (new URL(config.oauthUrl).protocol === "http:") options[oauth.allowInsecureRequests] = true;
-  } else if (isLoopbackHttp(checkOAuthUrl(config.oauthUrl))) {
+  } else if (checkOAuthUrl(config.oauthUrl).protocol === "http:") {
     options[oauth.allowInsecureRequests] = true;
   }
   return options;
