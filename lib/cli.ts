@@ -7,7 +7,7 @@ import { closeLogging, logRunError } from "./log.ts";
 import { versionLine } from "./version.ts";
 
 /** Output of a script's informational flags. */
-export type Print = (text: string) => void;
+type Print = (text: string) => void;
 
 /**
  * Handles `--help` and `--version`: prints the text asked for and returns true (the script then
@@ -33,7 +33,7 @@ export function printedInfo(
 }
 
 /** Where `runMain` writes; injectable so tests can capture output. */
-export interface Console {
+interface Console {
   error(line: string): void;
 }
 

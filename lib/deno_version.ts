@@ -14,7 +14,7 @@
 export const MIN_DENO = "2.7.1";
 
 /** The Deno to install, and how (Deno is on npm). */
-export const INSTALL_HINT = "npm install -g deno@2.9.6";
+const INSTALL_HINT = "npm install -g deno@2.9.6";
 
 /**
  * Compares two `x.y.z` versions numerically (a pre-release suffix is ignored).

@@ -37,18 +37,8 @@ export function createPrivateFile(path: string): boolean {
 
 /**
  * The permission bits of `path` when group or others may read it, else null (also on Windows).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * const info = (mode: number) => ({ mode }) as Deno.FileInfo;
- * if (Deno.build.os !== "windows") {
- *   strictEqual(sharedMode("tokens.json", info(0o100644)), 0o644);
- *   strictEqual(sharedMode("tokens.json", info(0o100600)), null);
- * }
- * ```
  */
-export function sharedMode(path: string, info?: Deno.FileInfo): number | null {
+function sharedMode(path: string, info?: Deno.FileInfo): number | null {
   if (Deno.build.os === "windows") return null;
   const mode = (info ?? Deno.statSync(path)).mode;
   if (mode === null || (mode & 0o044) === 0) return null;

@@ -17,12 +17,12 @@ interface FlagBase {
 }
 
 /** A switch: present or not. */
-export interface BooleanFlag extends FlagBase {
+interface BooleanFlag extends FlagBase {
   kind: "boolean";
 }
 
 /** A whole number within [min, max]. */
-export interface IntegerFlag extends FlagBase {
+interface IntegerFlag extends FlagBase {
   kind: "integer";
   /** Placeholder in `--help` (`N`, `SECONDS`). */
   arg: string;
@@ -32,7 +32,7 @@ export interface IntegerFlag extends FlagBase {
 }
 
 /** A number within (above, max]. */
-export interface NumberFlag extends FlagBase {
+interface NumberFlag extends FlagBase {
   kind: "number";
   arg: string;
   default: number;
@@ -42,7 +42,7 @@ export interface NumberFlag extends FlagBase {
 }
 
 /** Free text. */
-export interface StringFlag extends FlagBase {
+interface StringFlag extends FlagBase {
   kind: "string";
   arg: string;
   /** Value when the flag is absent; without one the value is `undefined`. */
@@ -53,14 +53,14 @@ export interface StringFlag extends FlagBase {
  * The path of a file: one naming an existing directory is refused at parse time, so no script
  * gets as far as a raw OS error.
  */
-export interface FileFlag extends FlagBase {
+interface FileFlag extends FlagBase {
   kind: "file";
   arg: string;
   default?: string;
 }
 
 /** One of a fixed list of words. */
-export interface ChoiceFlag<C extends string = string> extends FlagBase {
+interface ChoiceFlag<C extends string = string> extends FlagBase {
   kind: "choice";
   arg: string;
   choices: readonly C[];
@@ -74,7 +74,7 @@ export type Flag = BooleanFlag | IntegerFlag | NumberFlag | StringFlag | FileFla
 export type FlagTable = Record<string, Flag>;
 
 /** The value type a flag parses to. */
-export type FlagValue<F extends Flag> = F extends BooleanFlag ? boolean
+type FlagValue<F extends Flag> = F extends BooleanFlag ? boolean
   : F extends IntegerFlag | NumberFlag ? number
   : F extends ChoiceFlag<infer C> ? C
   : F extends { default: string } ? string
@@ -91,7 +91,7 @@ export const COMMON_FLAGS = {
 } as const satisfies FlagTable;
 
 /** What `parseFlags` returns. */
-export interface ParsedFlags<T extends FlagTable> {
+interface ParsedFlags<T extends FlagTable> {
   values: FlagValues<T & typeof COMMON_FLAGS>;
   /** Long names of the flags the user gave (to tell an explicit `--env .env` from the default). */
   given: ReadonlySet<string>;

@@ -144,7 +144,7 @@ export function parseJson(text: string, options: { keepSource?: boolean } = {}):
  * Where `parseJson(text, { keepSource: true })` keeps the text of an object (not enumerable, so
  * never stringified): a record stored as received needs no second serialization of megabytes.
  */
-export const SOURCE_TEXT: unique symbol = Symbol("strava-backfill source text");
+const SOURCE_TEXT: unique symbol = Symbol("strava-backfill source text");
 
 /**
  * A record's JSON for a `raw_json` column: the text it was parsed from if kept, else stringified.

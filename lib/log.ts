@@ -36,7 +36,7 @@ export function logger(...category: string[]): Logger {
 }
 
 /** Options for `setupLogging`. */
-export interface LoggingOptions {
+interface LoggingOptions {
   /** Path of the log file. */
   path: string;
   /** Log debug lines too (each request, each usage header). */

@@ -35,7 +35,7 @@ export interface Progress {
 export const silentProgress: Progress = { update() {}, waiting() {}, clear() {} };
 
 /** Options for `terminalProgress`. */
-export interface TerminalProgressOptions {
+interface TerminalProgressOptions {
   write: (text: string) => void;
   now: () => number;
   /** Terminal width; the line is cut to fit. */
@@ -100,7 +100,7 @@ export function terminalProgress({ write, now, columns = 100 }: TerminalProgress
 }
 
 /** Options for `waitNotice`. */
-export interface WaitNoticeOptions {
+interface WaitNoticeOptions {
   /** Writes one line (a newline is added). */
   writeLine: (line: string) => void;
   now: () => number;
@@ -136,7 +136,7 @@ export function waitNotice({ writeLine, now }: WaitNoticeOptions): Progress {
 }
 
 /** The progress line of import_archive.ts. */
-export interface ImportProgress {
+interface ImportProgress {
   /** Bytes of the file read so far (for the share shown). */
   bytes(n: number): void;
   /** Rows written so far; redraws the line at most every 250 ms. */
@@ -146,7 +146,7 @@ export interface ImportProgress {
 }
 
 /** Options for `importProgress`. */
-export interface ImportProgressOptions {
+interface ImportProgressOptions {
   write: (text: string) => void;
   /** A monotonic clock in ms (performance.now). */
   now: () => number;

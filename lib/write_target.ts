@@ -35,21 +35,8 @@ function realFolder(dir: string): string {
  * Where writing `path` would land when that is outside what this process may write, through a
  * symlink of the file or of a folder on its way; null when it lands where the permissions allow
  * (or `path` itself is not allowed: Deno refuses that by itself, naming the flag).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * const dir = Deno.makeTempDirSync();
- * Deno.writeTextFileSync(`${dir}/real.log`, "");
- * Deno.symlinkSync(`${dir}/real.log`, `${dir}/backfill.log`);
- * // Under permissions that grant the whole temp folder, the link stays inside what may be written.
- * if (Deno.permissions.querySync({ name: "write", path: dir }).state === "granted") {
- *   strictEqual(linkedOutside(`${dir}/backfill.log`), null);
- * }
- * Deno.removeSync(dir, { recursive: true });
- * ```
  */
-export function linkedOutside(path: string): string | null {
+function linkedOutside(path: string): string | null {
   let current = resolve(path);
   if (!granted(current)) return null;
   for (let hops = 0; hops <= MAX_LINKS; hops++) {

@@ -26,11 +26,11 @@ import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/bac
 import { formatRefreshLeft, formatRefreshSummary, type RefreshSummary } from "../lib/backfill/refresh.ts";
 
 /** Default `--interval` in seconds. */
-export const DEFAULT_INTERVAL_SECONDS = 300;
+const DEFAULT_INTERVAL_SECONDS = 300;
 /** Shortest `--interval`: 0 would busy-loop (a state-file write per cycle, thousands a minute). */
-export const MIN_INTERVAL_SECONDS = 1;
+const MIN_INTERVAL_SECONDS = 1;
 /** Longest `--interval` (one week): for rarer runs, schedule one-time runs from cron instead. */
-export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
+const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
 
 /** This script's flags. */
 export const FLAGS = {

@@ -1,7 +1,27 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { DateOrderError, DateReader, dayOrderOf, parseActivityDate } from "../lib/archive/archive_dates.ts";
+import { DateOrderError, DateReader, dayOrderOf } from "../lib/archive/archive_dates.ts";
 import { displayNumber } from "../lib/archive/archive_cells.ts";
 import { DATE_LOCALES } from "../lib/archive/export_languages.ts";
+
+/**
+ * Converts one `Activity Date` (UTC) to `YYYY-MM-DDTHH:MM:SSZ`, or null when the text is not a
+ * date; month names of every locale of `locales`, an ambiguous numeric date read by `convention`.
+ * (One `DateReader` for one cell: the import reads a whole file with one reader.)
+ */
+function parseActivityDate(
+  text: string,
+  locales: readonly string[] = ["en"],
+  convention: ReturnType<typeof dayOrderOf> = "month-first",
+): string | null {
+  const reader = new DateReader(locales, convention);
+  reader.settleByConvention();
+  try {
+    return reader.read(text) ?? null;
+  } catch (err) {
+    if (err instanceof DateOrderError) return null;
+    throw err;
+  }
+}
 
 Deno.test("parseActivityDate: the export's English UTC dates to ISO-8601", () => {
   strictEqual(parseActivityDate("Oct 6, 2022, 11:19:20 PM"), "2022-10-06T23:19:20Z");

@@ -247,7 +247,7 @@ function localFlag(cell: string | undefined): number | null {
 // --- Reading an export ----------------------------------------------------------------------
 
 /** Options for `readActivities`. */
-export interface ReadOptions {
+interface ReadOptions {
   /** Names the file in messages, e.g. `export.zip:activities.csv`. */
   label: string;
   /** Called with the number of bytes read so far (progress). */

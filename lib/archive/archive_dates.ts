@@ -11,7 +11,7 @@
  */
 
 /** Order of day and month in a numeric date. */
-export type DayOrder = "day-first" | "month-first";
+type DayOrder = "day-first" | "month-first";
 
 /** How a file's ambiguous numeric dates were read. */
 export interface OrderDecision {
@@ -285,24 +285,4 @@ export function dayOrderOf(locale: string): DayOrder {
   const parts = new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" })
     .formatToParts(Date.UTC(2022, 11, 9)).map((p) => p.type);
   return parts.indexOf("month") < parts.indexOf("day") ? "month-first" : "day-first";
-}
-
-/**
- * Converts one `Activity Date` (UTC) to `YYYY-MM-DDTHH:MM:SSZ`, or null when the text is not a
- * date; month names of every locale of `locales`, an ambiguous numeric date read by `convention`.
- * A file's dates are read with one `DateReader`, which lets the file settle ambiguous ones.
- */
-export function parseActivityDate(
-  text: string,
-  locales: readonly string[] = ["en"],
-  convention: DayOrder = "month-first",
-): string | null {
-  const reader = new DateReader(locales, convention);
-  reader.settleByConvention();
-  try {
-    return reader.read(text) ?? null;
-  } catch (err) {
-    if (err instanceof DateOrderError) return null;
-    throw err;
-  }
 }

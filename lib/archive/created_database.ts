@@ -38,7 +38,7 @@ export class CreatedDatabase {
 }
 
 /** The ancestors of `path` that do not exist, outermost first. */
-export function missingFolders(path: string): string[] {
+function missingFolders(path: string): string[] {
   const missing: string[] = [];
   for (let dir = dirname(path);; dir = dirname(dir)) {
     try {

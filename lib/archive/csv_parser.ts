@@ -15,7 +15,7 @@ const LF = 10;
 const CR = 13;
 
 /** A record longer than this is a quote that never closes, or not an export at all. */
-export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 
 /**
  * An incremental RFC 4180 parser: quoted fields with commas, doubled quotes and line breaks;

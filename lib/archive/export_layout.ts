@@ -11,7 +11,7 @@ import type { OrderDecision } from "./archive_dates.ts";
 import { ENGLISH, ENGLISH_HEADER_92, type ExportLanguage, LANGUAGES } from "./export_languages.ts";
 
 /** A column layout of a known export version. */
-export interface Layout {
+interface Layout {
   /** Number of columns. */
   readonly width: number;
   /** For messages: "the 94-column layout of early 2025". */
@@ -41,10 +41,10 @@ export const LAYOUTS: readonly Layout[] = [
 ];
 
 /** Header names the tool requires (in English); an export without them is not a Strava activities export. */
-export const REQUIRED_COLUMNS = ["Activity ID", "Activity Date", "Activity Name", "Activity Type"] as const;
+const REQUIRED_COLUMNS = ["Activity ID", "Activity Date", "Activity Name", "Activity Type"] as const;
 
 /** What a header was recognized as. */
-export interface RecognizedHeader {
+interface RecognizedHeader {
   /** The English name of each column (a name the tool does not know is kept as written). */
   names: string[];
   /** The header's language; null when none of its words is known (read by layout alone). */
@@ -64,7 +64,7 @@ function repeats(names: readonly string[]): number[][] {
 const REPEATS = new Map(LAYOUTS.map((l) => [l, repeats(l.names)]));
 
 /** The known layout `cells` has: its width, with the same name wherever the layout repeats one. */
-export function matchLayout(cells: readonly string[]): Layout | null {
+function matchLayout(cells: readonly string[]): Layout | null {
   const layout = LAYOUTS.find((l) => l.width === cells.length);
   if (layout === undefined) return null;
   const same = REPEATS.get(layout)!.every((group) => group.every((i) => cells[i] === cells[group[0]]));

@@ -31,13 +31,13 @@ export interface ActivitiesSource extends AsyncDisposable {
 }
 
 /** Options for `openActivitiesCsv`. */
-export interface OpenOptions {
+interface OpenOptions {
   /** Called with the size of every read made in an archive (lets tests prove random access). */
   onArchiveRead?: (bytes: number) => void;
 }
 
 /** The name Strava gives the file inside the export. */
-export const ACTIVITIES_CSV = "activities.csv";
+const ACTIVITIES_CSV = "activities.csv";
 
 function describeFsError(path: string, err: unknown): unknown {
   if (err instanceof Deno.errors.NotFound) return new UsageError(`${path} does not exist`);

@@ -24,7 +24,7 @@ import { UsageError } from "../errors.ts";
 const log = getLogger(["strava-backfill", "import"]);
 
 /** How the rows of one import went. */
-export interface ImportCounts {
+interface ImportCounts {
   /** New activities. */
   added: number;
   /** Existing activities whose archive fields changed. */
@@ -36,7 +36,7 @@ export interface ImportCounts {
 }
 
 /** A row that could not be imported. */
-export interface BadRow {
+interface BadRow {
   line: number;
   error: string;
 }
@@ -52,7 +52,7 @@ export interface ImportResult extends ImportCounts {
 }
 
 /** Options for `importActivities`. */
-export interface ImportOptions {
+interface ImportOptions {
   /** Import the good rows and report the bad ones, instead of refusing the whole file. */
   skipInvalid?: boolean;
   /** Names the file in messages. */

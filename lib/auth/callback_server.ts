@@ -27,7 +27,7 @@ export interface Authorization {
 }
 
 /** A small HTML page for the browser tab, never cached and never leaking the address as a referrer. */
-export function callbackPage(status: number, title: string, text: string): Response {
+function callbackPage(status: number, title: string, text: string): Response {
   const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head>` +
     `<body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${escape(title)}</h1>` +
@@ -64,7 +64,7 @@ export function exchangeError(err: unknown): unknown {
 }
 
 /** Options of `browserFlow`. */
-export interface BrowserFlowOptions {
+interface BrowserFlowOptions {
   client: OAuthClient;
   /** Callback port; 0 picks a free one. */
   port: number;
@@ -209,7 +209,7 @@ async function answer(request: Request, o: BrowserFlowOptions, w: Waiting): Prom
  * "5 minutes", "1 second": the --timeout as the user typed it, in words. Not formatDuration
  * (lib/time_format.ts), whose "5m 00s" suits a progress line, not a sentence.
  */
-export function describeWait(ms: number): string {
+function describeWait(ms: number): string {
   const seconds = Math.round(ms / 1000);
   if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? "" : "s"}`;
   return `${seconds} second${seconds === 1 ? "" : "s"}`;

@@ -29,7 +29,7 @@ import {
 import { openExistingDatabase, type SetupAuthDeps } from "./setup.ts";
 
 /** The settings of one `setup_auth.ts --revoke` run. */
-export interface RevokeOptions {
+interface RevokeOptions {
   /** The --env file, when given (else .env, which may be missing). */
   envPath?: string;
   dbPath: string;

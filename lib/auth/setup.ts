@@ -40,7 +40,7 @@ export interface SetupAuthDeps {
 }
 
 /** The settings of one setup_auth.ts run, flags already parsed and checked. */
-export interface SetupAuthOptions {
+interface SetupAuthOptions {
   /** The --env file, when given (else .env, which may be missing). */
   envPath?: string;
   dbPath: string;
@@ -117,7 +117,7 @@ export async function setupAuth(
 }
 
 /** Parses --code: a bare code, or the whole redirect address (which also tells the granted scope). */
-export function codeQuery(value: string): URLSearchParams {
+function codeQuery(value: string): URLSearchParams {
   const text = value.trim();
   if (text === "") throw new UsageError("--code needs the authorization code or the redirect address");
   if (/^https?:\/\//i.test(text) || text.includes("code=") || text.includes("error=")) {
@@ -139,7 +139,7 @@ export function openExistingDatabase(path: string): Database | undefined {
 }
 
 /** --code: no server; the state cannot be checked (the run that made it is gone). */
-export async function finishWithCode(
+async function finishWithCode(
   value: string,
   port: number,
   client: OAuthClient,
@@ -157,7 +157,7 @@ export async function finishWithCode(
 }
 
 /** Saves the pair in the database (when there is one) and tokens.json; reports what could not be saved. */
-export function storeAuthorization(
+function storeAuthorization(
   authorization: Authorization,
   db: Database | undefined,
   tokensPath: string,
@@ -195,7 +195,7 @@ export function storeAuthorization(
  * Tells who was authorized, with what scope, and where the pair went; warns when the grant
  * falls short of `requested` in a way that makes the backfill skip activities.
  */
-export function reportAuthorization(
+function reportAuthorization(
   authorization: Authorization,
   requested: string,
   savedDb: string | undefined,

@@ -17,10 +17,10 @@ import { describeFilter, type QueueFilter } from "../store/queue_filter.ts";
 import { countPendingActivities, countPendingSegments } from "../store/backfill_store.ts";
 
 /** Default number of records per batch (`--activities`, `--segments`). */
-export const DEFAULT_BATCH = 50;
+const DEFAULT_BATCH = 50;
 
 /** Default of `--refresh-after`: segment details older than this many days are fetched again. */
-export const DEFAULT_REFRESH_AFTER_DAYS = 30;
+const DEFAULT_REFRESH_AFTER_DAYS = 30;
 
 /** `--db`. */
 export const DB_FLAG = {

@@ -46,7 +46,7 @@ export function emptyState(): BackfillState {
 }
 
 /** Result of `readState`: the state, and a warning when the file was unreadable. */
-export interface StateRead {
+interface StateRead {
   state: BackfillState;
   warning: string | null;
 }

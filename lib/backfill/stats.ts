@@ -17,7 +17,7 @@ import { runLockHeld } from "../store/run_lock.ts";
 import { formatDuration, formatLocalAndUtc, isoSeconds } from "../time_format.ts";
 
 /** A count, or null when the database's schema cannot give it (an older or newer one). */
-export type Count = number | null;
+type Count = number | null;
 
 /** Everything stats reports. */
 export interface Stats {
@@ -68,7 +68,7 @@ export const DEAD_RUN_OUTCOME = "killed (ended without recording an outcome)";
 export const CONTINUOUS_ALIVE = "continuous mode is running, between cycles";
 
 /** The state file as stats reports it: the outcome stays a short code (for `--json` readers), plus liveness. */
-export type LiveState = BackfillState & {
+type LiveState = BackfillState & {
   /** A continuous run is alive, asleep between cycles (its outcome is the last cycle's). */
   between_cycles?: boolean;
 };

@@ -17,13 +17,13 @@ export const DEFAULT_DB_PATH = "data/segments.db";
 const SQLITE_MAGIC = "SQLite format 3\0";
 
 /** How long a write waits for another program's write lock before giving up (ms). */
-export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
 /** An open database. */
 export type Database = DatabaseSync;
 
 /** Options for `openDatabase`. */
-export interface OpenOptions {
+interface OpenOptions {
   /** Create the file (mode 0600, and its folder) when missing. Without it a missing file is a UsageError. */
   create?: boolean;
   /** Open read-only (`openReadOnly`); never creates. */
@@ -251,7 +251,8 @@ export function openReadOnly(path: string, options: { busyTimeoutMs?: number } =
   return db;
 }
 
-function exists(path: string): boolean {
+/** Whether anything exists at `path` (a database this run would otherwise create). */
+export function databaseExists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
@@ -317,11 +318,6 @@ export function columnsOf(db: Database, table: string): string[] {
 /** Whether a table exists. */
 export function tableExists(db: Database, table: string): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table) !== undefined;
-}
-
-/** Whether anything exists at `path` (a database this run would otherwise create). */
-export function databaseExists(path: string): boolean {
-  return exists(path);
 }
 
 /** Deletes the database at `path` with its WAL and shared-memory files; missing ones are fine. */

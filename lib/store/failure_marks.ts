@@ -11,7 +11,7 @@ import { MAX_ATTEMPTS, type Settled } from "./backfill_store.ts";
 export type RecordKind = "activity" | "segment";
 
 /** A record whose marks were charged, with the status it now has (null: still pending). */
-export interface Charged {
+interface Charged {
   kind: RecordKind;
   id: bigint;
   status: Settled | null;
@@ -36,8 +36,7 @@ export function markUnconfirmed(db: Database, kind: RecordKind, id: bigint): voi
 }
 
 /** The reason a charged mark gets when the run that made it is over (its message is gone). */
-export const EARLIER_FAILURE =
-  "failed in an earlier run (server error, network or timeout); charged once Strava answered";
+const EARLIER_FAILURE = "failed in an earlier run (server error, network or timeout); charged once Strava answered";
 
 /**
  * Charges every marked pending record one attempt per mark (settling it as `failed` once its

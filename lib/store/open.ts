@@ -89,7 +89,7 @@ function refuseForeignWithoutSqlite(path: string, file: DatabaseFile): void {
 }
 
 /** The one line that refuses another application's database. */
-export function foreignMessage(path: string, found: DatabaseKind): string {
+function foreignMessage(path: string, found: DatabaseKind): string {
   const shown = found.tables.slice(0, 10).join(", ");
   const more = found.tables.length > 10 ? ` and ${found.tables.length - 10} more` : "";
   const parts = [found.tables.length > 0 ? `tables: ${shown}${more}` : "no tables"];
@@ -99,7 +99,7 @@ export function foreignMessage(path: string, found: DatabaseKind): string {
 }
 
 /** Throws the UsageError that refuses `found`, if it is not a database this tool may write. */
-export function assertAdoptable(path: string, found: DatabaseKind): void {
+function assertAdoptable(path: string, found: DatabaseKind): void {
   if (found.kind === "foreign") throw new UsageError(foreignMessage(path, found));
   if (found.kind === "newer") throw newerSchemaError(path, found.version);
 }
@@ -118,7 +118,7 @@ function warnIfTokensShared(db: Database, path: string, info: Deno.FileInfo | nu
 }
 
 /** Options of `assertToolDatabase`, `openToolDatabase` and `openMigrated`. */
-export interface OpenToolOptions {
+interface OpenToolOptions {
   /** Create the database when missing (update_schema, import_archive with --create). */
   create?: boolean;
   /** The caller is about to store tokens in it (setup_auth): warn if it is shared even before it holds any. */
@@ -155,7 +155,7 @@ export function openToolDatabase(path: string, options: OpenToolOptions = {}): D
 }
 
 /** A database opened read-only, with how its schema compares to this tool's. */
-export interface ReadOnlyDatabase extends Disposable {
+interface ReadOnlyDatabase extends Disposable {
   db: Database;
   found: DatabaseKind;
   /** One line saying the schema is older or newer than this tool, or null when it is current. */

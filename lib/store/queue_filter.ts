@@ -20,7 +20,7 @@ export interface QueueFilter {
 }
 
 /** A WHERE fragment with its bound values. */
-export interface SqlFragment {
+interface SqlFragment {
   sql: string;
   params: SQLInputValue[];
 }

@@ -80,7 +80,7 @@ export interface RateStateStore {
 }
 
 /** Rows as read from a file whose columns may hold anything: only whole numbers are figures. */
-export function normalizeRateRows(rows: Record<string, unknown>[]): RateStateRow[] {
+function normalizeRateRows(rows: Record<string, unknown>[]): RateStateRow[] {
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? Math.trunc(v) : null);
   return rows.map((r) => ({
     name: String(r.name),

@@ -83,7 +83,7 @@ function nested(record: Json, key: string): Json {
 }
 
 /** Whether an API activity has a GPS track (segments can only be matched on one). */
-export function hasGps(activity: Json): boolean | null {
+function hasGps(activity: Json): boolean | null {
   const latlng = activity.start_latlng;
   const polyline = nested(activity, "map").summary_polyline ?? nested(activity, "map").polyline;
   if (Array.isArray(latlng) && latlng.length > 0) return true;

@@ -18,10 +18,10 @@ import { listedParams } from "./backfill_store.ts";
 type Json = Record<string, unknown>;
 
 /** Columns whose change means the track was cropped or re-processed (efforts must be fetched again). */
-export const TRACK_COLUMNS = ["distance", "moving_time", "elapsed_time", "start_date"] as const;
+const TRACK_COLUMNS = ["distance", "moving_time", "elapsed_time", "start_date"] as const;
 
 /** What one listing page changed. */
-export interface PageChanges {
+interface PageChanges {
   /** New activities, added as pending. */
   added: number;
   /** Known activities with a changed summary field (updated_at set). */
@@ -170,7 +170,7 @@ export function countUnlistedPrivate(db: Database, listed: ReadonlySet<bigint>):
  * so that the next pass asks for it only after every due segment not tried since
  * (staleSegments). A successful fetch clears it.
  */
-export const REFRESH_FAILED = "refresh failed ";
+const REFRESH_FAILED = "refresh failed ";
 
 /** When a segment was last asked for: a failed refresh's time (REFRESH_FAILED), else its details' fetch time. */
 const LAST_TRIED = `CASE WHEN details_error LIKE '${REFRESH_FAILED}%'

@@ -14,12 +14,12 @@ import { PRIVATE_MODE } from "../file_mode.ts";
 import { assertWriteTarget } from "../write_target.ts";
 
 /** A held lock; dispose to release. */
-export interface RunLock extends Disposable {
+interface RunLock extends Disposable {
   path: string;
 }
 
 /** The lock file of the database at `dbPath` (see the module comment), and the real file's path. */
-export function runLockPath(dbPath: string, access: "read" | "write" = "write"): { path: string; real: string } {
+function runLockPath(dbPath: string, access: "read" | "write" = "write"): { path: string; real: string } {
   const real = Deno.realPathSync(dbPath);
   const beside = `${real}.lock`;
   if (Deno.permissions.querySync({ name: access, path: beside }).state === "granted") return { path: beside, real };

@@ -7,7 +7,7 @@
  */
 
 /** What the file's header and catalogue say. */
-export interface RawCatalogue {
+interface RawCatalogue {
   version: number;
   applicationId: number;
   /** Names of the tables (not indexes, views or triggers), in catalogue order. */

@@ -21,7 +21,7 @@ export const MAX_REDIRECTS = 3;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** A redirect to follow: the next URL, and the new base when a permanent one moves the whole API. */
-export interface Redirect {
+interface Redirect {
   url: string;
   /** Set for 301/308 when the target is `base`'s path moved onto another base. */
   newBase?: string;

@@ -124,13 +124,13 @@ export interface StravaClientOptions {
 }
 
 /** First backoff delay; doubled on each further retry, with jitter, up to MAX_BACKOFF_MS. */
-export const BASE_BACKOFF_MS = 1_000;
+const BASE_BACKOFF_MS = 1_000;
 /** Longest backoff between two attempts. */
-export const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 30_000;
 /** Default per-request timeout. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 /** Default number of transient retries. */
-export const DEFAULT_MAX_RETRIES = 4;
+const DEFAULT_MAX_RETRIES = 4;
 /**
  * Largest response body accepted (16 MiB). Strava's biggest activity bodies (an all-day ride with
  * every segment effort) are a few MB; a larger one is refused as that record's failure rather

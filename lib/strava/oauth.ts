@@ -12,6 +12,7 @@
  * response body (tokens included) in their `cause`, so they are never passed on.
  */
 import * as oauth from "oauth4webapi";
+import { checkServiceUrl } from "../config.ts";
 import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors.ts";
 
 /** Where Strava's client id and secret come from (shown in error messages). */
@@ -21,10 +22,10 @@ export const STRAVA_API_SETTINGS_URL = "https://www.strava.com/settings/api";
 export const DEFAULT_SCOPE = "read,activity:read_all";
 
 /** Default time limit of one request to the token endpoint. */
-export const DEFAULT_OAUTH_TIMEOUT_MS = 30_000;
+const DEFAULT_OAUTH_TIMEOUT_MS = 30_000;
 
 /** The application's credentials and the OAuth base URL (STRAVA_OAUTH_URL). */
-export interface OAuthClientConfig {
+interface OAuthClientConfig {
   oauthUrl: string;
   clientId: string;
   clientSecret: string;
@@ -81,7 +82,7 @@ export function blamesClient(body: string): boolean {
  * Whether a 400/401 body says the token is the problem: Strava's `errors[].field` "token" (or a
  * Token resource), or an RFC 6749 error `invalid_token` / `invalid_grant`.
  */
-export function blamesToken(body: string): boolean {
+function blamesToken(body: string): boolean {
   try {
     const json = JSON.parse(body) as { error?: unknown; errors?: { resource?: string; field?: string }[] };
     if (json.error === "invalid_token" || json.error === "invalid_grant") return true;
@@ -93,29 +94,13 @@ export function blamesToken(body: string): boolean {
   }
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** Whether `url` is plain http on this machine (the simulator): the only http oauth4webapi may use. */
-function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === "http:" && LOOPBACK.has(url.hostname);
-}
-
-/** Checks STRAVA_OAUTH_URL: https anywhere, http only on loopback. */
+/** Checks STRAVA_OAUTH_URL as every service URL is checked: https anywhere, http only on loopback. */
 export function checkOAuthUrl(oauthUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(oauthUrl);
-  } catch {
-    throw new UsageError(`STRAVA_OAUTH_URL is not a URL: '${oauthUrl}'`);
-  }
-  if (url.protocol !== "https:" && !isLoopbackHttp(url)) {
-    throw new UsageError(`STRAVA_OAUTH_URL must use https (plain http is allowed only on 127.0.0.1/localhost)`);
-  }
-  return url;
+  return new URL(checkServiceUrl("STRAVA_OAUTH_URL", oauthUrl));
 }
 
 /** The hand-built authorization server description of Strava (no discovery). */
-export function stravaAuthorizationServer(oauthUrl: string): oauth.AuthorizationServer {
+function stravaAuthorizationServer(oauthUrl: string): oauth.AuthorizationServer {
   const base = oauthUrl.replace(/\/+$/, "");
   return {
     issuer: base,
@@ -126,7 +111,7 @@ export function stravaAuthorizationServer(oauthUrl: string): oauth.Authorization
 }
 
 /** Parameters of the authorize URL. */
-export interface AuthorizeUrlParams {
+interface AuthorizeUrlParams {
   oauthUrl: string;
   clientId: string;
   redirectUri: string;
@@ -164,7 +149,7 @@ export function scopeSet(scope: string | null | undefined): Set<string> {
 }
 
 /** What the redirect to the callback carried, once its state has been checked. */
-export type CallbackResult =
+type CallbackResult =
   | { kind: "code"; params: URLSearchParams; scope: string | null }
   | { kind: "error"; error: string; description?: string }
   | { kind: "invalid"; reason: string };
@@ -208,7 +193,7 @@ function requestOptions(config: OAuthClientConfig, signal: AbortSignal): oauth.T
     options[oauth.customFetch] = (url, init) => fetchImpl(url, init as RequestInit);
     // An injected transport (the in-process simulator) never touches the network.
     if (new URL(config.oauthUrl).protocol === "http:") options[oauth.allowInsecureRequests] = true;
-  } else if (isLoopbackHttp(checkOAuthUrl(config.oauthUrl))) {
+  } else if (checkOAuthUrl(config.oauthUrl).protocol === "http:") {
     options[oauth.allowInsecureRequests] = true;
   }
   return options;

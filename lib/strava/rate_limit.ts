@@ -91,7 +91,7 @@ export interface RateLimiterOptions {
  * flight after this long, and counts as spent instead. Four request timeouts (30 s each): a
  * live request is answered or abandoned well before.
  */
-export const RESERVATION_TTL_MS = 2 * 60 * 1000;
+const RESERVATION_TTL_MS = 2 * 60 * 1000;
 
 /**
  * The rate limiter. One instance per process; all requests to the API go through it.

@@ -17,7 +17,7 @@ export const WINDOW_MS = 15 * 60 * 1000;
 /** Length of a UTC day. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 /** Strava's documented default limits, used until the server says otherwise. */
-export const DEFAULT_LIMITS: Readonly<Record<FamilyName, { limit15: number; limitDay: number }>> = {
+const DEFAULT_LIMITS: Readonly<Record<FamilyName, { limit15: number; limitDay: number }>> = {
   read: { limit15: 100, limitDay: 1000 },
   overall: { limit15: 200, limitDay: 2000 },
 };
@@ -27,7 +27,7 @@ export const DEFAULT_LIMITS: Readonly<Record<FamilyName, { limit15: number; limi
  * it is this close to our clock; further off means a test double or a broken clock, and then
  * our own clock decides.
  */
-export const SERVER_CLOCK_TOLERANCE_MS = 5 * 60 * 1000;
+const SERVER_CLOCK_TOLERANCE_MS = 5 * 60 * 1000;
 
 /** Start of the 15-min UTC window containing `ms` (:00/:15/:30/:45). */
 export function windowStart(ms: number): number {
@@ -103,7 +103,7 @@ export function serverTime(headers: Headers, now: number): number | null {
 // One family's counters inside the rate limiter, and how stored figures merge into them.
 
 /** A request counted without server figures: kept so a later, older-than-it header cannot erase it. */
-export interface LocalCount {
+interface LocalCount {
   seq: number;
   window: number | null;
   day: number | null;

@@ -16,7 +16,7 @@ import { assertWriteTarget } from "../write_target.ts";
 export const DEFAULT_TOKENS_PATH = "tokens.json";
 
 /** Name of the lock table (migration 2 in lib/store/schema.ts). */
-export const LOCK_TABLE = "token_refresh_lock";
+const LOCK_TABLE = "token_refresh_lock";
 
 /** One stored token pair. */
 export interface StoredTokens {
@@ -33,7 +33,7 @@ export interface StoredTokens {
 }
 
 /** Where a candidate refresh token came from. */
-export type TokenSource = "database" | "tokens.json" | "STRAVA_REFRESH_TOKEN";
+type TokenSource = "database" | "tokens.json" | "STRAVA_REFRESH_TOKEN";
 
 /** A stored pair with its source and issue time, for ranking. */
 export interface TokenCandidate extends StoredTokens {
@@ -192,7 +192,7 @@ export class TokensFileInvalid extends UsageError {
 }
 
 /** The JSON text of tokens.json (athlete ids above 2^53 are written as strings, never rounded). */
-export function tokensFileText(tokens: StoredTokens): string {
+function tokensFileText(tokens: StoredTokens): string {
   const id = tokens.athleteId;
   const athleteId = id === null ? null : id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id.toString();
   return JSON.stringify(
@@ -227,7 +227,7 @@ export function writeTokensFile(path: string, tokens: StoredTokens): void {
 // Refresh lock
 
 /** Result of `tryLockRefresh`. */
-export type LockAttempt = { acquired: true } | { acquired: false; heldUntil: number };
+type LockAttempt = { acquired: true } | { acquired: false; heldUntil: number };
 
 /** Whether the database has the lock table (migration 2). */
 export function hasRefreshLock(db: Database): boolean {

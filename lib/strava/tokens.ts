@@ -50,13 +50,13 @@ export const REFRESH_REJECTED_MESSAGE =
   "Strava rejected the refresh token (revoked, or already used by another program); run setup_auth.ts to authorize again";
 
 /** Refresh when the access token expires within this many ms. */
-export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
 /** How long a refresh lock lasts if its holder dies (longer than one token request may take). */
-export const DEFAULT_LOCK_LEASE_MS = 60_000;
+const DEFAULT_LOCK_LEASE_MS = 60_000;
 
 /** Poll interval while another process holds a refresh lock. */
-export const DEFAULT_LOCK_POLL_MS = 200;
+const DEFAULT_LOCK_POLL_MS = 200;
 
 /** Options of `createTokenProvider`. */
 export interface TokenProviderOptions {
