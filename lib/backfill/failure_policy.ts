@@ -38,7 +38,7 @@ export class StravaUnreachableError extends RuntimeError {
 }
 
 /** Asks Strava for a record it answered before; true if it answered now. */
-export type Probe = (kind: RecordKind) => Promise<boolean>;
+type Probe = (kind: RecordKind) => Promise<boolean>;
 
 const FORBIDDEN_HINT: Record<RecordKind, string> = {
   activity: "re-run setup_auth.ts with --scope read,activity:read_all so private activities can be read",

@@ -19,7 +19,7 @@ import type { RunScope } from "./run_scope.ts";
 const log = logger("backfill");
 
 /** The full-list survey runs when unknown activities are at least this many times its pages. */
-export const SURVEY_FACTOR = 20;
+const SURVEY_FACTOR = 20;
 
 /** A lister that stores each page as listed activities (new ones pending, known ones' API fields refreshed). */
 function lister(run: RunScope, phase: string): Lister {

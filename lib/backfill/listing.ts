@@ -35,16 +35,16 @@ const log = logger("backfill");
 export const PER_PAGE = 200;
 
 /** A listing that would remove more than this share of the stored live activities is listed again. */
-export const SUSPECT_SHARE = 0.05;
+const SUSPECT_SHARE = 0.05;
 
 /** ... and more than this many: deleting a few activities at once is ordinary and costs no second listing. */
-export const SUSPECT_MIN = 3;
+const SUSPECT_MIN = 3;
 
 /**
  * Re-asks of an early end per listing: one for a glitch, one to confirm a genuine end below
  * stored activities (the oldest ones deleted); a listing that needs more is not evidence.
  */
-export const MAX_REASKS = 2;
+const MAX_REASKS = 2;
 
 type Json = Record<string, unknown>;
 
@@ -197,7 +197,7 @@ async function listHistory(
 }
 
 /** What the stored activities are, for judging a listing (each caller's own rows). */
-export interface Removable {
+interface Removable {
   /** Stored activities that absence from `listed` would remove, started before `before` (null: any). */
   count(listed: ReadonlySet<bigint> | null, before: number | null): number;
   /** Stored live (not deleted) activities. */
@@ -205,7 +205,7 @@ export interface Removable {
 }
 
 /** A listing's verdict: the ids to treat as listed (everything else is gone), or why nothing may be concluded. */
-export type Evidence = { listed: Set<bigint>; absence: null } | { listed: null; absence: string };
+type Evidence = { listed: Set<bigint>; absence: null } | { listed: null; absence: string };
 
 /**
  * Lists the whole history (see the module comment) and judges whether absence from it is

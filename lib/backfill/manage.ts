@@ -20,10 +20,10 @@ import { loggedRun, logStoppedBetweenCycles, type RunEnding, summaryEnding } fro
 const log = logger("manage");
 
 /** Continuous mode lists new activities at most once an hour (and on its first cycle). */
-export const DEFAULT_SYNC_EVERY_SECONDS = 3600;
+const DEFAULT_SYNC_EVERY_SECONDS = 3600;
 
 /** Options of the two loops. */
-export interface ManageOptions {
+interface ManageOptions {
   activities: number;
   segments: number;
   statePath: string;
@@ -176,7 +176,7 @@ export async function runOneTime(ctx: EngineContext, options: ManageOptions): Pr
 }
 
 /** The longest pause continuous mode backs off to while Strava stays unreachable. */
-export const MAX_OUTAGE_BACKOFF_SECONDS = 3600;
+const MAX_OUTAGE_BACKOFF_SECONDS = 3600;
 
 /**
  * The pause after the `outages`-th unreachable cycle in a row: the interval, doubled each time,

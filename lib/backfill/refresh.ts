@@ -62,7 +62,7 @@ export interface RefreshLimits {
 }
 
 /** What a refresh pass changed. */
-export interface RefreshCounts {
+interface RefreshCounts {
   /** Whether the listing was evidence of absence (only then are unlisted activities marked deleted). */
   listingComplete: boolean;
   added: number;

@@ -41,7 +41,7 @@ export function summaryEnding(s: RunSummary): RunEnding {
 }
 
 /** What identifies a run in its lines. */
-export interface RunLabel {
+interface RunLabel {
   /** The command as the user typed it, e.g. `manage_backfill --mode continuous, cycle 3`. */
   what: string;
   /** The queue filter the run's pending counts follow. */

@@ -32,10 +32,10 @@ import { emptySummary, type EngineContext, type RequestTiming, type RunLimits } 
 const log = logger("backfill");
 
 /** Thrown inside the engine to unwind when the run must end cleanly with work left; endRunOnError records why. */
-export abstract class StopRun extends Error {}
+abstract class StopRun extends Error {}
 
 /** The rate budget is spent and the run may not wait (`--no-wait`). */
-export class BudgetSpent extends StopRun {
+class BudgetSpent extends StopRun {
   override name = "BudgetSpent";
   constructor(readonly until: number, readonly reason: string) {
     super(`rate budget spent (${reason})`);
@@ -43,7 +43,7 @@ export class BudgetSpent extends StopRun {
 }
 
 /** SIGINT/SIGTERM: stop after the record in flight. */
-export class Interrupted extends StopRun {
+class Interrupted extends StopRun {
   override name = "Interrupted";
   constructor() {
     super("interrupted");
@@ -51,7 +51,7 @@ export class Interrupted extends StopRun {
 }
 
 /** The day's reads left are down to the run's reserve (RunLimits.reserveReads): it ends cleanly, like a spent budget. */
-export class ReserveReached extends StopRun {
+class ReserveReached extends StopRun {
   override name = "ReserveReached";
 }
 
@@ -214,7 +214,7 @@ export class RunScope {
 }
 
 /** What a record loop does with what Strava answers; see eachRecord. */
-export interface RecordLoop {
+interface RecordLoop {
   /** The progress line's phase. */
   phase: string;
   /** Requests still pending when the loop begins, counted once (unset: the loop's records). */

@@ -9,10 +9,10 @@ import type { Progress } from "../progress.ts";
 import type { QueueFilter } from "../store/queue_filter.ts";
 
 /** Backfill modes of docs/contract.md. */
-export type Mode = "both" | "efforts" | "segments" | "activities";
+type Mode = "both" | "efforts" | "segments" | "activities";
 
 /** The reads the engine needs (lib/strava/client.ts StravaClient). */
-export interface ApiClient {
+interface ApiClient {
   getActivity(id: bigint): Promise<Record<string, unknown>>;
   getSegment(id: bigint): Promise<Record<string, unknown>>;
   listActivities(

@@ -21,7 +21,7 @@ import type { EngineContext } from "./run_types.ts";
 import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
 /** Flags shared by incremental_backfill.ts and manage_backfill.ts. */
-export interface SessionOptions {
+interface SessionOptions {
   dbPath: string;
   envPath: string;
   envPathExplicit: boolean;
@@ -35,7 +35,7 @@ export interface SessionOptions {
 }
 
 /** An open session; disposing it releases the database, the lock and signal handlers (the log stays open for runMain). */
-export interface Session extends AsyncDisposable {
+interface Session extends AsyncDisposable {
   db: Database;
   /** The engine's context; its `signal` is aborted by SIGINT/SIGTERM. */
   ctx: EngineContext;
@@ -84,7 +84,7 @@ export function abortableSleep(
 }
 
 /** The progress line when stderr is a terminal; otherwise one line on stderr per wait for the budget. */
-export function defaultProgress(): Progress {
+function defaultProgress(): Progress {
   const encoder = new TextEncoder();
   if (!Deno.stderr.isTerminal()) {
     return waitNotice({ writeLine: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)), now: Date.now });
