@@ -68,17 +68,16 @@ export function collectReport(db: Database, stats: Stats, now: number, units: Un
   };
 }
 
-/** Every detailed segment by id, its polyline thinned; no efforts yet. */
+/** Every detailed segment, its polyline thinned; no efforts yet. */
 function readSegments(db: Database): ReportSegment[] {
   // Stats may meet an older schema (the seed toolkit's): a column it lacks is read as NULL, and
   // without details_status every stored segment counts as detailed (the seed stored only those).
   const has = new Set(columnsOf(db, "segments"));
   if (!has.has("id")) return [];
   const col = (name: string) => has.has(name) ? name : `NULL AS ${name}`;
-  // By the id's text, as before (the page sorts them itself): 11,000 rows sort in a few ms.
   const query = db.prepare(
-    `SELECT CAST(id AS TEXT) AS id, ${["name", "activity_type", "distance", "average_grade", "polyline"].map(col)}
-     FROM segments WHERE ${has.has("details_status") ? "details_status = 'ok'" : "1"} ORDER BY id`,
+    `SELECT CAST(id AS TEXT), ${["name", "activity_type", "distance", "average_grade", "polyline"].map(col)}
+     FROM segments WHERE ${has.has("details_status") ? "details_status = 'ok'" : "1"}`,
   );
   // Arrays, not objects: a third less time on 11,000 rows.
   arrays(query);
@@ -95,7 +94,9 @@ function readSegments(db: Database): ReportSegment[] {
       b: -1,
     });
   }
-  return segments;
+  // By the id's text, as the file always listed them (the page sorts them itself). Here, not in
+  // SQL: SQLite's sorter would copy every row with its polyline, 6 MB on a large account.
+  return segments.sort((a, b) => a.i < b.i ? -1 : a.i > b.i ? 1 : 0);
 }
 
 /** Adds each segment's live efforts and best; returns the activity ids the efforts point at. */
