@@ -5,10 +5,21 @@
  * installs it). Without the browser these tests fail, saying to run .ci/run.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import type { ReportData } from "../lib/backfill/report_data.ts";
+import { collectReport, type ReportData, thinPolyline } from "../lib/backfill/report_data.ts";
+import { collectStats } from "../lib/backfill/stats.ts";
+import { emptyState } from "../lib/backfill/state_file.ts";
+import { encodePolyline } from "../lib/testing/sim_geo.ts";
 import { launchBrowser } from "../lib/testing/browser.ts";
 import { openDatabase } from "../lib/store/db.ts";
-import { fileDigest, runScript, type ScriptWorld, scriptWorld, tempDir, withDatabase } from "./helpers.ts";
+import {
+  createDatabase,
+  fileDigest,
+  runScript,
+  type ScriptWorld,
+  scriptWorld,
+  tempDir,
+  withDatabase,
+} from "./helpers.ts";
 import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
 
 /** The JSON the page embeds. */
@@ -271,4 +282,77 @@ Deno.test("report: a database of the seed toolkit (older schema) is read as it i
     data.segments.map((s) => [s.i, s.n, s.d, s.p, s.e.length, s.e[s.b][1]]),
     [["10", "Hill", 1200, "", 2, 290], ["11", "Flat", 800, "", 1, 120]],
   );
+});
+
+/** Decodes a Google encoded polyline into [lat, lng] degrees. */
+function decoded(text: string): [number, number][] {
+  const points: [number, number][] = [];
+  let i = 0, lat = 0, lng = 0;
+  const next = () => {
+    let r = 0, shift = 0, b;
+    do {
+      b = text.charCodeAt(i++) - 63;
+      r |= (b & 31) << shift;
+      shift += 5;
+    } while (b >= 32);
+    return r & 1 ? ~(r >> 1) : r >> 1;
+  };
+  while (i < text.length) points.push([(lat += next()) / 1e5, (lng += next()) / 1e5]);
+  return points;
+}
+
+Deno.test("report: a thinned polyline keeps its ends and strays at most 8 m from every stored point, hairpins too", () => {
+  // A winding road (a point every 10 m), then one that goes 400 m out and comes back beside itself.
+  let lat = 40.015, lng = -105.27, heading = 0.3, turn = 0;
+  const road: [number, number][] = [[lat, lng]];
+  for (let k = 1; k < 600; k++) {
+    turn = turn * 0.9 + Math.sin(k * 0.37) * 0.05;
+    heading += turn;
+    road.push([lat += 10 * Math.cos(heading) / 110_540, lng += 10 * Math.sin(heading) / 85_280]);
+  }
+  const hairpin: [number, number][] = [];
+  for (let k = 0; k <= 40; k++) hairpin.push([40 + k * 10 / 110_540, -105]);
+  for (let k = 40; k >= 0; k--) hairpin.push([40 + k * 10 / 110_540, -105 + 6 / 85_280]);
+  for (const line of [road, hairpin]) {
+    const stored = decoded(encodePolyline(line)), thin = decoded(thinPolyline(encodePolyline(line)));
+    ok(thin.length < stored.length / 2, `${thin.length} of ${stored.length} points kept`);
+    deepStrictEqual([thin[0], thin.at(-1)], [stored[0], stored.at(-1)], "the ends are kept");
+    const metres = ([a, b]: [number, number]) => [b * 85_280, a * 110_540];
+    let worst = 0;
+    for (const p of stored) {
+      const [px, py] = metres(p);
+      let nearest = Infinity;
+      for (let k = 1; k < thin.length; k++) {
+        const [ax, ay] = metres(thin[k - 1]), [bx, by] = metres(thin[k]);
+        const dx = bx - ax,
+          dy = by - ay,
+          t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)));
+        nearest = Math.min(nearest, Math.hypot(px - ax - t * dx, py - ay - t * dy));
+      }
+      worst = Math.max(worst, nearest);
+    }
+    ok(worst <= 8.05, `a stored point lies ${worst.toFixed(1)} m from the thinned line`);
+  }
+});
+
+Deno.test("report: of two equal best times at the same second, the best is segment_bests' (the lower effort id)", async () => {
+  await using dir = await tempDir();
+  createDatabase(dir.path);
+  withDatabase(dir.path, (db) => {
+    db.exec(`INSERT INTO activities (id, name, start_date) VALUES (1, 'a', '2025-03-01T08:00:00Z'),
+        (2, 'b', '2025-03-01T08:00:00Z');
+      INSERT INTO segments (id, name, details_status) VALUES (10, 'Hill', 'ok');
+      INSERT INTO segment_efforts (id, activity_id, segment_id, elapsed_time, start_date) VALUES
+        (100, 2, 10, 300, '2025-03-01T08:10:00Z'), (101, 1, 10, 300, '2025-03-01T08:10:00Z'),
+        (102, 1, 10, 310, '2025-02-01T08:10:00Z');`);
+    const best = db.prepare("SELECT CAST(activity_id AS TEXT) a FROM segment_bests").get() as { a: string };
+    const data = collectReport(db, collectStats(db, emptyState(), 0), 0);
+    const [segment] = data.segments;
+    deepStrictEqual([segment.e.length, segment.e[segment.b][1], data.activities[segment.e[segment.b][2]]], [
+      3,
+      300,
+      best.a,
+    ]);
+    strictEqual(best.a, "2");
+  });
 });
