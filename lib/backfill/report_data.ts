@@ -18,13 +18,13 @@ import { hasDeletedAt, LIVE_EFFORTS } from "../store/views.ts";
 import { outcomeText, type Stats } from "./stats.ts";
 
 /** Units the page shows distances in (times are always h:mm:ss). */
-export type Units = "metric" | "imperial";
+type Units = "metric" | "imperial";
 
 /** One effort: start (epoch seconds, null if unknown), elapsed time (s), index into `ReportData.activities`. */
-export type ReportEffort = [number | null, number, number];
+type ReportEffort = [number | null, number, number];
 
 /** One detailed segment. Short keys: the file carries 11,000 of them on a large account. */
-export interface ReportSegment {
+interface ReportSegment {
   /** Segment id (exact). */
   i: string;
   /** Name. */
