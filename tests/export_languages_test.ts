@@ -7,6 +7,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { parse as csvParseSync } from "csv-parse/sync";
 import { readActivities } from "../lib/archive/activities_csv.ts";
+import { GERMAN } from "../lib/archive/export_languages.ts";
 import { describeFormat, type ExportFormat, recognizeHeader } from "../lib/archive/export_layout.ts";
 import { importActivities, type ImportResult } from "../lib/archive/import.ts";
 import { type Database, prepareExact } from "../lib/store/db.ts";
@@ -89,8 +90,13 @@ const EDGES: GenActivity[] = [
   },
 ];
 
+/** The German type names seen in real exports (geo-activity-playground #86 and its README statistics). */
+const GERMAN_TYPES: Record<string, string> = { Ride: "Radfahrt", Run: "Lauf", Walk: "Spaziergang", Hike: "Wanderung" };
+
 const CASES: [GenLanguage, HeaderVersion, string | null][] = [
   ["de", 2024, "German"],
+  ["de", 2025, "German"],
+  ["de", 2026, "German"],
   ["fr", 2025, "French"],
   ["xx", 2024, null],
   ["xx", 2025, null],
@@ -113,6 +119,26 @@ Deno.test("export languages: the generator's German header is the real one (92 c
   strictEqual(byName.names[byName.names.indexOf("Filename") + 5], "Distance");
 });
 
+Deno.test("export languages: German 94- and 103-column headers are recognized as German by their names", () => {
+  for (const [version, width, unsourced] of [[2025, 94, 0], [2026, 103, 4]] as const) {
+    const german = exportHeader(version, "de");
+    strictEqual(german.length, width);
+    // Every column has its sourced German name but the 2026 ones nobody has sourced (de:With Kid, ...).
+    deepStrictEqual(german.filter((n) => !GERMAN.headers.has(n)).length, unsourced, german.join());
+    ok(german.includes("Stoppuhr-Zeit") && german.includes("Zyklen gesamt"));
+    const recognized = recognizeHeader(german)!;
+    strictEqual(recognized.language?.name, "German");
+    strictEqual(recognized.layout?.width, width);
+    deepStrictEqual(recognized.names, exportHeader(version));
+    // Moved out of the layout, the same names are still mapped by name, Timer Time and Total Cycles included.
+    const moved = [...german.slice(1, 12), german[0], ...german.slice(12)];
+    const byName = recognizeHeader(moved)!;
+    deepStrictEqual([byName.language?.name, byName.byPosition], ["German", false]);
+    strictEqual(byName.names[11], "Activity ID");
+    deepStrictEqual(byName.names.slice(90, 93), ["Average Grade Adjusted Pace", "Timer Time", "Total Cycles"]);
+  }
+});
+
 for (const [language, version, name] of CASES) {
   Deno.test(`export languages: a ${language} export (${version}) stores what the English one does`, async () => {
     const activities = [...EDGES, ...sampleActivities(60, { seed: 21, firstId: 10_000_000_000n })];
@@ -127,18 +153,23 @@ for (const [language, version, name] of CASES) {
     strictEqual(format.layout, recognizeHeader(exportHeader(version))!.layout!.label);
     const [a, b] = [stored(en), stored(local)];
     strictEqual(b.length, a.length);
+    const typed = new Set<string>();
     for (let i = 0; i < a.length; i++) {
       for (const column of COMPARED) deepStrictEqual(b[i][column], a[i][column], `${a[i].id} ${column}`);
-      // Types: the same where the language's name is known (German Radfahrt, Lauf); else empty, the name kept.
+      // Types: the same where the language's name is known (German Radfahrt, Lauf, Spaziergang, Wanderung);
+      // else empty, the name kept.
       const json = JSON.parse(String(b[i].archive_json));
       const rawType = json[exportHeader(version, language)[3]];
-      if (language === "de" && (a[i].sport_type === "Ride" || a[i].sport_type === "Run")) {
+      if (language === "de" && GERMAN_TYPES[String(a[i].sport_type)] !== undefined) {
+        strictEqual(rawType, GERMAN_TYPES[String(a[i].sport_type)]);
         deepStrictEqual([b[i].sport_type, b[i].type], [a[i].sport_type, a[i].type]);
+        typed.add(rawType);
       } else {
         deepStrictEqual([b[i].sport_type, b[i].type], [null, null], `${rawType}`);
         ok(typeof rawType === "string" && rawType.startsWith(`${language}:`), rawType);
       }
     }
+    if (language === "de") deepStrictEqual([...typed].sort(), Object.values(GERMAN_TYPES).sort());
     ok(result.unmappedTypes.length > 0 && result.unknownTypes.length === 0);
     // Importing the same export again changes nothing.
     const again = await importText(local, csv);

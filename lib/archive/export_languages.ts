@@ -37,39 +37,115 @@ const ENGLISH_92 = (
 ).split(",");
 
 /**
- * The real German header (92 columns), position by position with `ENGLISH_92`. Source: the header
- * of German-language exports of 2024-25 posted by their owners in martin-ueding/geo-activity-playground
- * #191, #348, #393 (tests/fixtures/strava/activities_header_de_92cols.csv).
+ * Every German header name -> its English name (the 92-, 94- and 103-column layouts, as far as sourced).
+ * Source: martin-ueding/geo-activity-playground,
+ * src/geo_activity_playground/features/strava/strava-csv-mapping.json @da936e7 (2026-08-03), built
+ * from German exports their owners posted in that project's issues #86, #112, #131, #191, #348, #393
+ * (#393 a header of 94 columns; #348 the header changing between exports of July and September 2025).
+ * Its names of the 92 columns are those of the real header in
+ * tests/fixtures/strava/activities_header_de_92cols.csv (a test checks it); `Stoppuhr-Zeit` (Timer
+ * Time) and `Zyklen gesamt` (Total Cycles) make a German 94-column export the English 94 layout. No German name is sourced for
+ * the 2026 columns `With Kid`, `Downhill Distance`, `Total Sets`, `Total Reps` (found by position).
  */
-export const GERMAN_92 = (
-  "Aktivitäts-ID,Aktivitätsdatum,Name der Aktivität,Aktivitätsart,Aktivitätsbeschreibung,Verstrichene Zeit," +
-  "Distanz,Max. Herzfrequenz,Relative Leistung,Pendeln,Hinweis zur Privatsphäre für Aktivitäten," +
-  "Aktivitätsausrüstung,Dateiname,Sportlergewicht,Fahrradgewicht,Verstrichene Zeit,Bewegungszeit,Distanz," +
-  "Höchstgeschw.,Durchschnittliche Geschwindigkeit,Höhenzunahme,Höhenunterschied,Min. Höhe,Max. Höhe," +
-  "Max. Steigung,Durchschnittliche Steigung,Durchschnittliche positive Steigung," +
-  "Durchschnittliche negative Steigung,Max. Tritt-/Schrittfrequenz,Durchschnittliche Trittfrequenz," +
-  "Max. Herzfrequenz,Durchschnittliche Herzfrequenz,Max. Watt,Durchschnittliche Watt,Kalorien," +
-  "Max. Temperatur,Durchschnittliche Temperatur,Relative Leistung,Gesamtarbeit,Anzahl Läufe,Bergaufzeit," +
-  "Bergabzeit,Andere Zeit,Gefühlte Anstrengung,Art,Startzeit,Gewichtete durchschnittliche Leistung," +
-  "Leistungszahl,Gefühlte Anstrengung verwenden,Gefühlte relative Leistung,Pendeln," +
-  "Insgesamt gestemmtes Gewicht,Von Upload,Auf Steigung angepasste Distanz,Wetterbeobachtungszeit,Wetterlage," +
-  "Wetter: Temperatur,Scheinbare Temperatur,Taupunkt,Luftfeuchtigkeit,Wetter: Druck,Windgeschwindigkeit," +
-  "Windböe,Windrichtung,Niederschlagsintensität,Sonnenaufgangszeit,Sonnenuntergangszeit,Mondphase,Fahrrad," +
-  "Ausrüstung,Niederschlagswahrscheinlichkeit,Niederschlagsart,Wolkendecke,Wetter: Sichtbarkeit,UV-Index," +
-  "Wetter: Ozon,Sprunganzahl,Schwierigkeit insgesamt,Durchschnittlicher Flow,Markiert," +
-  "Durchschnittsgeschwindigkeit im Aufzeichnungszeitraum,Auf Schotter zurückgelegte Distanz," +
-  "Neu getestete Distanz,Neu getestete Schotterdistanz,Aktivitätsanzahl,Schritte insgesamt," +
-  "Eingesparte CO₂-Emissionen,Pool-Länge,Trainingsbelastung,Intensität," +
-  "Durchschnittliches auf Steigung angepasstes Tempo,Medien"
-).split(",");
+const GERMAN_NAMES: Readonly<Record<string, string>> = {
+  "Aktivitäts-ID": "Activity ID",
+  "Aktivitätsdatum": "Activity Date",
+  "Name der Aktivität": "Activity Name",
+  "Aktivitätsart": "Activity Type",
+  "Aktivitätsbeschreibung": "Activity Description",
+  "Verstrichene Zeit": "Elapsed Time",
+  "Distanz": "Distance",
+  "Max. Herzfrequenz": "Max Heart Rate",
+  "Relative Leistung": "Relative Effort",
+  "Pendeln": "Commute",
+  "Hinweis zur Privatsphäre für Aktivitäten": "Activity Private Note",
+  "Aktivitätsausrüstung": "Activity Gear",
+  "Dateiname": "Filename",
+  "Sportlergewicht": "Athlete Weight",
+  "Fahrradgewicht": "Bike Weight",
+  "Bewegungszeit": "Moving Time",
+  "Höchstgeschw.": "Max Speed",
+  "Durchschnittliche Geschwindigkeit": "Average Speed",
+  "Höhenzunahme": "Elevation Gain",
+  "Höhenunterschied": "Elevation Loss",
+  "Min. Höhe": "Elevation Low",
+  "Max. Höhe": "Elevation High",
+  "Max. Steigung": "Max Grade",
+  "Durchschnittliche Steigung": "Average Grade",
+  "Durchschnittliche positive Steigung": "Average Positive Grade",
+  "Durchschnittliche negative Steigung": "Average Negative Grade",
+  "Max. Tritt-/Schrittfrequenz": "Max Cadence",
+  "Durchschnittliche Trittfrequenz": "Average Cadence",
+  "Durchschnittliche Herzfrequenz": "Average Heart Rate",
+  "Max. Watt": "Max Watts",
+  "Durchschnittliche Watt": "Average Watts",
+  "Kalorien": "Calories",
+  "Max. Temperatur": "Max Temperature",
+  "Durchschnittliche Temperatur": "Average Temperature",
+  "Gesamtarbeit": "Total Work",
+  "Anzahl Läufe": "Number of Runs",
+  "Bergaufzeit": "Uphill Time",
+  "Bergabzeit": "Downhill Time",
+  "Andere Zeit": "Other Time",
+  "Gefühlte Anstrengung": "Perceived Exertion",
+  "Art": "Type",
+  "Startzeit": "Start Time",
+  "Gewichtete durchschnittliche Leistung": "Weighted Average Power",
+  "Leistungszahl": "Power Count",
+  "Gefühlte Anstrengung verwenden": "Prefer Perceived Exertion",
+  "Gefühlte relative Leistung": "Perceived Relative Effort",
+  "Insgesamt gestemmtes Gewicht": "Total Weight Lifted",
+  "Von Upload": "From Upload",
+  "Auf Steigung angepasste Distanz": "Grade Adjusted Distance",
+  "Wetterbeobachtungszeit": "Weather Observation Time",
+  "Wetterlage": "Weather Condition",
+  "Wetter: Temperatur": "Weather Temperature",
+  "Scheinbare Temperatur": "Apparent Temperature",
+  "Taupunkt": "Dewpoint",
+  "Luftfeuchtigkeit": "Humidity",
+  "Wetter: Druck": "Weather Pressure",
+  "Windgeschwindigkeit": "Wind Speed",
+  "Windböe": "Wind Gust",
+  "Windrichtung": "Wind Bearing",
+  "Niederschlagsintensität": "Precipitation Intensity",
+  "Sonnenaufgangszeit": "Sunrise Time",
+  "Sonnenuntergangszeit": "Sunset Time",
+  "Mondphase": "Moon Phase",
+  "Fahrrad": "Bike",
+  "Ausrüstung": "Gear",
+  "Niederschlagswahrscheinlichkeit": "Precipitation Probability",
+  "Niederschlagsart": "Precipitation Type",
+  "Wolkendecke": "Cloud Cover",
+  "Wetter: Sichtbarkeit": "Weather Visibility",
+  "UV-Index": "UV Index",
+  "Wetter: Ozon": "Weather Ozone",
+  "Sprunganzahl": "Jump Count",
+  "Schwierigkeit insgesamt": "Total Grit",
+  "Durchschnittlicher Flow": "Average Flow",
+  "Markiert": "Flagged",
+  "Durchschnittsgeschwindigkeit im Aufzeichnungszeitraum": "Average Elapsed Speed",
+  "Auf Schotter zurückgelegte Distanz": "Dirt Distance",
+  "Neu getestete Distanz": "Newly Explored Distance",
+  "Neu getestete Schotterdistanz": "Newly Explored Dirt Distance",
+  "Aktivitätsanzahl": "Activity Count",
+  "Schritte insgesamt": "Total Steps",
+  "Eingesparte CO₂-Emissionen": "Carbon Saved",
+  "Pool-Länge": "Pool Length",
+  "Trainingsbelastung": "Training Load",
+  "Intensität": "Intensity",
+  "Durchschnittliches auf Steigung angepasstes Tempo": "Average Grade Adjusted Pace",
+  "Stoppuhr-Zeit": "Timer Time",
+  "Zyklen gesamt": "Total Cycles",
+  "Regeneration": "Recovery",
+  "Mit Haustier": "With Pet",
+  "Wettbewerb": "Competition",
+  "Langer Lauf": "Long Run",
+  "Für einen guten Zweck": "For a Cause",
+  "Medien": "Media",
+};
 
 /** The English header names of the 92-column layout, in order (export_layout.ts builds the others from it). */
 export const ENGLISH_HEADER_92: readonly string[] = ENGLISH_92;
-
-function zip(localized: readonly string[], english: readonly string[]): Map<string, string> {
-  if (localized.length !== english.length) throw new Error("header tables of different lengths");
-  return new Map(localized.map((name, i) => [name, english[i]]));
-}
 
 /** English: the header names are the tool's own; types are looked up in sport_types.ts. */
 export const ENGLISH: ExportLanguage = {
@@ -80,14 +156,15 @@ export const ENGLISH: ExportLanguage = {
 };
 
 /**
- * German. Headers: the real 92-column header above. Types: `Radfahrt` (Ride) and `Lauf` (Run)
- * from a real row quoted in geo-activity-playground #86; no other German type name has been seen.
+ * German. Headers: `GERMAN_NAMES` above. Types: `Radfahrt` (Ride) and `Lauf` (Run) from a real row
+ * quoted in geo-activity-playground #86; `Spaziergang` (Walk) and `Wanderung` (Hike) from the output
+ * of that project's README statistics notebook, run on a real German account.
  */
 export const GERMAN: ExportLanguage = {
   locale: "de",
   name: "German",
-  headers: zip(GERMAN_92, ENGLISH_92),
-  types: { Radfahrt: "Ride", Lauf: "Run" },
+  headers: new Map(Object.entries(GERMAN_NAMES)),
+  types: { Radfahrt: "Ride", Lauf: "Run", Spaziergang: "Walk", Wanderung: "Hike" },
 };
 
 /**

@@ -15,7 +15,7 @@ import { configure, TextReader, ZipWriter } from "@zip.js/zip.js";
 import { mulberry32 } from "./sim_random.ts";
 import { SPORT_TYPES } from "../archive/sport_types.ts";
 import { LAYOUTS } from "../archive/export_layout.ts";
-import { GERMAN_92, LANGUAGES } from "../archive/export_languages.ts";
+import { GERMAN, LANGUAGES } from "../archive/export_languages.ts";
 
 configure({ useWebWorkers: false });
 
@@ -41,7 +41,7 @@ export interface GenActivity {
 export type HeaderVersion = 2024 | 2025 | 2026;
 
 /**
- * Languages the generator writes: English, German (the real header), French (see FRENCH_94) and
+ * Languages the generator writes: English, German (the sourced names, see `germanHeader`), French (see FRENCH_94) and
  * `xx`, a made-up language (every name reversed) that stands for one the tool has no table for.
  */
 export type GenLanguage = "en" | "de" | "fr" | "xx";
@@ -76,12 +76,22 @@ const FRENCH_94 = (
   "Allure moyenne ajustée à la pente,Temps du chronomètre,Nombre total de cycles,Médias"
 ).split(",");
 
-/** The header row of an export of `version` in `language` (German: 2024 only; French: 2025 only). */
+/**
+ * The German header of a layout: each English name through the German table (export_languages.ts).
+ * For 2024 this is the real 92-column header (tests/export_languages_test.ts checks it). The 2026
+ * columns that have no sourced German name are written `de:With Kid`, standing for the real one.
+ */
+function germanHeader(english: readonly string[]): string[] {
+  const german = new Map([...GERMAN.headers].map(([de, en]) => [en, de]));
+  return english.map((n) => german.get(n) ?? `de:${n}`);
+}
+
+/** The header row of an export of `version` in `language` (French: 2025 only). */
 export function exportHeader(version: HeaderVersion, language: GenLanguage = "en"): string[] {
   const english = LAYOUTS.find((l) => l.width === WIDTH[version])!.names;
   if (language === "en") return [...english];
   if (language === "xx") return english.map((n) => [...n].reverse().join(""));
-  if (language === "de" && version === 2024) return [...GERMAN_92];
+  if (language === "de") return germanHeader(english);
   if (language === "fr" && version === 2025) return [...FRENCH_94];
   throw new TypeError(`no ${version} header in ${language}`);
 }
@@ -115,7 +125,8 @@ export function localActivityDate(iso: string, language: GenLanguage): string {
 
 /**
  * The `Activity Type` an export in `language` writes: the sourced name where the tool knows one
- * (German `Radfahrt`, `Lauf`), else a made-up `de:Walk`, standing for a real name nobody sourced yet.
+ * (German `Radfahrt`, `Lauf`, `Spaziergang`, `Wanderung`), else a made-up `de:Swim`, standing for a
+ * real name nobody sourced yet.
  */
 export function localSportType(apiType: string, language: GenLanguage): string {
   if (language === "en") return displaySportType(apiType);
