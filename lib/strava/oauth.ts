@@ -243,6 +243,43 @@ async function grant(
 ): Promise<IssuedTokens> {
   const as = stravaAuthorizationServer(config.oauthUrl);
   const client: oauth.Client = { client_id: config.clientId };
+  return await callEndpoint(
+    config,
+    "token",
+    (signal) => send(as, client, requestOptions(config, signal)),
+    async (response) => {
+      const status = response.status;
+      if (status === 400 || status === 401) {
+        const body = await response.text().catch(() => "");
+        if (blamesClient(body)) throw clientRejected(status);
+        throw new GrantRejectedError(`Strava rejected the ${what} (HTTP ${status})`, status, "grant");
+      }
+      if (status !== 200) {
+        throw new RuntimeError(`Strava's token endpoint answered HTTP ${status} to the ${what}; try again later`);
+      }
+      try {
+        return toIssued(await process(as, client, response), now);
+      } catch (err) {
+        if (err instanceof RuntimeError) throw err;
+        // oauth4webapi's message says which check failed; its cause (the body, with tokens) is dropped.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new RuntimeError(`Strava's token endpoint sent an unexpected answer to the ${what}: ${why}`);
+      }
+    },
+  );
+}
+
+/**
+ * One request to an OAuth endpoint (`endpoint`: "token", "revoke") with its timeout and the
+ * caller's signal; `handle` reads the answer, whose body is released afterwards either way.
+ * No answer is a RuntimeError naming the host; a signal is an InterruptedError.
+ */
+async function callEndpoint<T>(
+  config: OAuthClientConfig,
+  endpoint: string,
+  send: (signal: AbortSignal) => Promise<Response>,
+  handle: (response: Response) => Promise<T>,
+): Promise<T> {
   const host = new URL(config.oauthUrl).host;
   const controller = new AbortController();
   const timeoutMs = config.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
@@ -252,41 +289,28 @@ async function grant(
   try {
     if (config.signal?.aborted) throw new InterruptedError();
     try {
-      response = await send(as, client, requestOptions(config, signal));
+      response = await send(signal);
     } catch (err) {
       if (err instanceof UsageError) throw err;
       if (config.signal?.aborted) throw new InterruptedError();
       const why = controller.signal.aborted ? `no answer within ${Math.round(timeoutMs / 1000)} s` : describe(err);
-      throw new RuntimeError(`could not reach Strava's token endpoint at ${host} (${why}); try again later`);
+      throw new RuntimeError(`could not reach Strava's ${endpoint} endpoint at ${host} (${why}); try again later`);
     }
-    const status = response.status;
-    if (status === 400 || status === 401) {
-      const body = await response.text().catch(() => "");
-      if (blamesClient(body)) {
-        throw new GrantRejectedError(
-          `Strava rejected the application's credentials (HTTP ${status}): check STRAVA_CLIENT_ID and ` +
-            `STRAVA_CLIENT_SECRET against ${STRAVA_API_SETTINGS_URL}`,
-          status,
-          "client",
-        );
-      }
-      throw new GrantRejectedError(`Strava rejected the ${what} (HTTP ${status})`, status, "grant");
-    }
-    if (status !== 200) {
-      throw new RuntimeError(`Strava's token endpoint answered HTTP ${status} to the ${what}; try again later`);
-    }
-    try {
-      return toIssued(await process(as, client, response), now);
-    } catch (err) {
-      if (err instanceof RuntimeError) throw err;
-      // oauth4webapi's message says which check failed; its cause (the body, with tokens) is dropped.
-      const why = err instanceof Error ? err.message : String(err);
-      throw new RuntimeError(`Strava's token endpoint sent an unexpected answer to the ${what}: ${why}`);
-    }
+    return await handle(response);
   } finally {
     clearTimeout(timer);
     if (response && !response.bodyUsed) await response.body?.cancel().catch(() => {});
   }
+}
+
+/** Strava refused the application's own credentials: the user must fix STRAVA_CLIENT_ID/SECRET. */
+function clientRejected(status: number): GrantRejectedError {
+  return new GrantRejectedError(
+    `Strava rejected the application's credentials (HTTP ${status}): check STRAVA_CLIENT_ID and ` +
+      `STRAVA_CLIENT_SECRET against ${STRAVA_API_SETTINGS_URL}`,
+    status,
+    "client",
+  );
 }
 
 /** A network error's message without any URL query or body (there are none with secrets, but be safe). */
@@ -358,45 +382,23 @@ export async function revokeToken(
   hint: "refresh_token" | "access_token",
 ): Promise<RevokeOutcome> {
   const as = stravaAuthorizationServer(config.oauthUrl);
-  const host = new URL(config.oauthUrl).host;
-  const controller = new AbortController();
-  const timeoutMs = config.timeoutMs ?? DEFAULT_OAUTH_TIMEOUT_MS;
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const signal = config.signal ? AbortSignal.any([controller.signal, config.signal]) : controller.signal;
-  let response: Response | undefined;
-  try {
-    try {
-      response = await oauth.revocationRequest(
-        as,
-        { client_id: config.clientId },
-        oauth.ClientSecretBasic(config.clientSecret),
-        token,
-        { ...requestOptions(config, signal), additionalParameters: { token_type_hint: hint } },
-      );
-    } catch (err) {
-      if (err instanceof UsageError) throw err;
-      if (config.signal?.aborted) throw new InterruptedError();
-      const why = controller.signal.aborted ? `no answer within ${Math.round(timeoutMs / 1000)} s` : describe(err);
-      throw new RuntimeError(`could not reach Strava's revoke endpoint at ${host} (${why}); try again later`);
-    }
+  const send = (signal: AbortSignal) =>
+    oauth.revocationRequest(
+      as,
+      { client_id: config.clientId },
+      oauth.ClientSecretBasic(config.clientSecret),
+      token,
+      { ...requestOptions(config, signal), additionalParameters: { token_type_hint: hint } },
+    );
+  return await callEndpoint(config, "revoke", send, async (response) => {
     const status = response.status;
     if (status >= 200 && status < 300) return "revoked";
     if (status === 400 || status === 401) {
       const body = await response.text().catch(() => "");
       // Only an answer that names the token says it is dead; anything else keeps the local tokens.
       if (!blamesClient(body) && blamesToken(body)) return "already_invalid";
-      if (status === 401 || blamesClient(body)) {
-        throw new GrantRejectedError(
-          `Strava rejected the application's credentials (HTTP ${status}): check STRAVA_CLIENT_ID and ` +
-            `STRAVA_CLIENT_SECRET against ${STRAVA_API_SETTINGS_URL}`,
-          status,
-          "client",
-        );
-      }
+      if (status === 401 || blamesClient(body)) throw clientRejected(status);
     }
     throw new RuntimeError(`Strava's revoke endpoint answered HTTP ${status}; try again later`);
-  } finally {
-    clearTimeout(timer);
-    if (response && !response.bodyUsed) await response.body?.cancel().catch(() => {});
-  }
+  });
 }
