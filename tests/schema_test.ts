@@ -1,5 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { columnsOf, openDatabase, prepareExact } from "../lib/store/db.ts";
+import { PENDING_ACTIVITIES } from "../lib/store/backfill_store.ts";
 import { LATEST_VERSION, migrate, schemaVersion, TABLES } from "../lib/store/schema.ts";
 import { tempDatabase, tempDir } from "./helpers.ts";
 import { SEED_TOOLKIT_SCHEMA } from "./seed_schema.ts";
@@ -45,6 +46,21 @@ Deno.test("the pending-work queries use indexes", async () => {
   ok(plan("SELECT id FROM segments WHERE details_status IS NULL").includes("idx_segments_details_status"));
   ok(plan("SELECT id FROM segment_efforts WHERE activity_id = 1").includes("idx_segment_efforts_activity"));
   ok(plan("SELECT count(*) FROM segment_efforts WHERE segment_id = 1").includes("idx_segment_efforts_segment"));
+});
+
+Deno.test("the pending counts and next-batch queries read only pending rows through the version 7 indexes", async () => {
+  await using world = await tempDatabase("s.db");
+  const { db } = world;
+  migrate(db);
+  const plan = (sql: string) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join("; ");
+  const next = plan(
+    `SELECT id FROM activities WHERE ${PENDING_ACTIVITIES} AND 1 ORDER BY start_date DESC, id DESC LIMIT 50`,
+  );
+  ok(next.includes("idx_activities_pending_live") && !next.includes("TEMP B-TREE"), next);
+  const count = plan(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND 1`);
+  ok(count.includes("idx_activities_pending_live"), count);
+  const segments = plan("SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND 1");
+  ok(segments.includes("idx_segments_pending_details") || segments.includes("idx_segments_details_status"), segments);
 });
 
 // The Python toolkit's layout (tests/seed_schema.ts), with a user's rows, columns and tables.
