@@ -44,15 +44,23 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-async function timed(args: string[], cwd: string, env: Record<string, string>): Promise<Timed> {
-  const out = await new Deno.Command(TIME, {
+/** Runs `deno ARGS` under /usr/bin/time; `stdin`, when given, is the program's source (`deno run -`). */
+async function timed(args: string[], cwd: string, env: Record<string, string>, stdin?: string): Promise<Timed> {
+  const child = new Deno.Command(TIME, {
     args: ["-f", "%U %S %e", "-o", `${cwd}/.time`, Deno.execPath(), ...args],
     cwd,
     env,
     clearEnv: true,
+    stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
   const [user, sys, wall] = (await Deno.readTextFile(`${cwd}/.time`)).trim().split("\n").pop()!.split(" ").map(Number);
   const dec = new TextDecoder();
   return { code: out.code, cpu: user + sys, wall, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
@@ -98,8 +106,8 @@ async function measure(size: number) {
     if (one.code !== 0 || many.code !== 0 || sent < K) throw new Error(`backfill failed: ${many.output}`);
     const ids = paths.map((r) => r.path.split("/").pop()!);
     const plainArgs = ["run", "--quiet", `--allow-net=${sim.host}`, "-"];
-    const plainOne = await timedPlain(plainArgs, [sim.apiUrl, token, ids[0]], dir, env);
-    const plainMany = await timedPlain(plainArgs, [sim.apiUrl, token, ...ids.slice(0, K + 1)], dir, env);
+    const plainOne = await timed([...plainArgs, sim.apiUrl, token, ids[0]], dir, env, PLAIN_CLIENT);
+    const plainMany = await timed([...plainArgs, sim.apiUrl, token, ...ids.slice(0, K + 1)], dir, env, PLAIN_CLIENT);
     const ms = (a: number, b: number) => Number((((a - b) / K) * 1000).toFixed(2));
     return {
       activities: size,
@@ -112,26 +120,6 @@ async function measure(size: number) {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** The plain client reads its code from stdin, so it needs no file. */
-async function timedPlain(args: string[], rest: string[], cwd: string, env: Record<string, string>): Promise<Timed> {
-  const child = new Deno.Command(TIME, {
-    args: ["-f", "%U %S %e", "-o", `${cwd}/.time`, Deno.execPath(), ...args, ...rest],
-    cwd,
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(PLAIN_CLIENT));
-  await writer.close();
-  const out = await child.output();
-  const [user, sys, wall] = (await Deno.readTextFile(`${cwd}/.time`)).trim().split("\n").pop()!.split(" ").map(Number);
-  const dec = new TextDecoder();
-  return { code: out.code, cpu: user + sys, wall, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
 if (!(await Deno.stat(TIME).then(() => true, () => false))) {

@@ -9,8 +9,8 @@ import {
   tryLockRefresh,
   writeTokensFile,
 } from "../lib/strava/token_store.ts";
+import { ACCESS_TOKEN_REJECTED_MESSAGE } from "../lib/strava/client.ts";
 import {
-  ACCESS_TOKEN_REJECTED_MESSAGE,
   createTokenProvider,
   NO_TOKEN_MESSAGE,
   REFRESH_REJECTED_MESSAGE,

@@ -26,12 +26,14 @@ export interface TokenProvider {
   refreshAfterUnauthorized(rejected: string): Promise<string>;
 }
 
+/** Message when STRAVA_ACCESS_TOKEN is answered 401. */
+export const ACCESS_TOKEN_REJECTED_MESSAGE = "the access token was rejected or expired; run setup_auth";
+
 /** A fixed token (STRAVA_ACCESS_TOKEN): used as is, never refreshed; a 401 is an AuthError. */
 export function staticTokenProvider(token: string): TokenProvider {
   return {
     accessToken: () => Promise.resolve(token),
-    refreshAfterUnauthorized: () =>
-      Promise.reject(new AuthError("the access token was rejected or expired; run setup_auth")),
+    refreshAfterUnauthorized: () => Promise.reject(new AuthError(ACCESS_TOKEN_REJECTED_MESSAGE)),
   };
 }
 

@@ -42,9 +42,6 @@ const log = getLogger(["strava-backfill", "tokens"]);
 /** The exact message of docs/contract.md when no token exists anywhere. */
 export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate with Strava first.";
 
-/** Message when STRAVA_ACCESS_TOKEN is answered 401 (given by staticTokenProvider in lib/strava/client.ts). */
-export const ACCESS_TOKEN_REJECTED_MESSAGE = "the access token was rejected or expired; run setup_auth";
-
 /** Message when every stored refresh token was refused. */
 export const REFRESH_REJECTED_MESSAGE =
   "Strava rejected the refresh token (revoked, or already used by another program); run setup_auth.ts to authorize again";
