@@ -4,8 +4,9 @@
  * over real HTTP on 127.0.0.1, for each kind of answer recorded in tests/fixtures/strava and
  * compares shapes, never values: a recorded field the simulator leaves out or sends with another
  * JSON type, and a field the simulator sends that no recording has, is drift. Differences Strava
- * itself makes (a field only with a sensor, null when unset) are named in an allow-list with the
- * reason; an entry nothing needs any more fails too, so a list cannot outlive its reasons.
+ * itself makes (a field only with a sensor, null when unset), and the one simplification left, are
+ * named in allow-lists with the reason; an entry nothing needs any more fails too, so a list cannot
+ * outlive its reasons.
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
@@ -25,7 +26,7 @@ interface Shape {
   present: Map<string, number>;
 }
 
-/** A difference Strava makes too, so the simulator may make it; `why` says where that is seen. */
+/** A difference the simulator may make; `why` says where Strava makes it too, or that it is a simplification. */
 interface Allowance {
   why: string;
   /** Types the simulator may send here besides (or instead of) the recorded ones. */
@@ -139,23 +140,27 @@ function assertSameShape(kind: string, recordedAnswers: unknown[], simAnswers: u
 
 // ---- What Strava itself varies, and the recordings do not show ----
 
-/** Where the recordings are a run with heart rate and no power meter (API reference: a ride's example). */
-const SENSORS = "Strava sends it with a power meter or cadence sensor (its API reference's GET /activities/{id} " +
-  "example, a ride, has it); the recordings are runs without them";
+/**
+ * "The API reference": the examples in Strava's Swagger spec (stravalib's copy, strava_swagger.json of the
+ * shared fixture set), rides; not a recording, but Strava's own word on fields the recorded run lacks.
+ */
+const SENSORS = "Strava sends it with a power meter or cadence sensor (the API reference's listing and " +
+  "GET /activities/{id} examples, rides, have it); the recordings are runs without them";
 const NO_HR = "absent when the activity has no heart rate (a manual entry, a ride without a strap)";
 const NO_GPS = "absent for activities without a GPS track (manual entries, trainer rides)";
 const MANUAL = "null for a manual entry (no upload, no file)";
 
 const SUMMARY_ACTIVITY: Allowed = {
   workout_type: {
-    why: "null when the athlete set none (recorded in dblock/strava-ruby-client client/segment_effort.yml, 2025)",
+    why:
+      "null when the athlete set none (dblock/strava-ruby-client client/segment_effort.yml, 2025; the API reference's listing)",
     types: ["null"],
   },
   location_country: {
     why: 'a string where Strava geocoded one ("Canada" in a 2018 listing quoted in eaudet/trainingbot#8)',
     types: ["string"],
   },
-  gear_id: { why: "null when no gear is set (a swim)", types: ["null"] },
+  gear_id: { why: "null when no gear is set (a swim; not recorded)", types: ["null"] },
   upload_id: { why: MANUAL, types: ["null"] },
   upload_id_str: { why: MANUAL, types: ["null"] },
   external_id: { why: MANUAL, types: ["null"] },
@@ -170,7 +175,8 @@ const SUMMARY_ACTIVITY: Allowed = {
   elev_low: { why: NO_GPS, optional: true },
 };
 
-const SUMMARY_SEGMENT_PLACE = "null for a virtual (Zwift) segment, which has no place";
+const SUMMARY_SEGMENT_PLACE =
+  "null for a virtual (Zwift) segment, which has no place (not recorded; the tool stores NULL either way)";
 const SEGMENT_PLACE: Allowed = Object.fromEntries(
   ["city", "state", "country"].map((k) => [k, { why: SUMMARY_SEGMENT_PLACE, types: ["null"] as JsonType[] }]),
 );
@@ -192,7 +198,7 @@ const DETAILED_ACTIVITY: Allowed = {
   similar_activities: { why: RUNS_ONLY, optional: true },
   "laps[].pace_zone": { why: `a running pace zone, ${RUNS_ONLY}`, optional: true },
   description: { why: "null when the athlete wrote none", types: ["null"] },
-  gear: { why: "null when no gear is set (a swim)", types: ["null"] },
+  gear: { why: "null when no gear is set (a swim; not recorded)", types: ["null"] },
   device_name: { why: "absent for a manual entry", optional: true },
   "photos.primary": { why: "null when the activity has no photos (the simulator's have none)", types: ["null"] },
   "photos.use_primary_photo": { why: "sent only with photos", missing: true },
