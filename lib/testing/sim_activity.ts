@@ -7,6 +7,7 @@ import type { Rng } from "./sim_random.ts";
 import { denverOffsetSeconds, encodePolyline, HOME, isoSeconds, TIMEZONE, WATOPIA } from "./sim_geo.ts";
 import { ODD_ACTIVITY_NAMES, PART_OF_DAY, STATS_VISIBILITY } from "./sim_names.ts";
 import { type GearEntry, gearJson } from "./sim_athlete.ts";
+import { bestEfforts, metricSplits, paceZone, similarActivities, standardSplits } from "./sim_run_detail.ts";
 import type { ActivityKind, Json, SimActivity } from "./sim_truth.ts";
 
 /** Private / deleted flags an activity is generated with. */
@@ -349,8 +350,14 @@ function activityDetail(ctx: ActivityContext, f: ActivityFacts, summary: Json, e
     prefer_perceived_exertion: null,
     segment_efforts: efforts,
   };
-  if (f.type === "Run" && f.hasGps) detail.splits_metric = splits(r, f.distance, f.speed, f.averageHr);
+  const run = f.type === "Run" && f.hasGps;
+  if (run) {
+    detail.splits_metric = metricSplits(r, f.distance, f.speed, f.averageHr);
+    detail.splits_standard = standardSplits(f);
+    lap.pace_zone = paceZone(f.speed);
+  }
   detail.laps = f.manual ? [] : [lap];
+  if (run) detail.best_efforts = bestEfforts(f, ctx.athleteRef);
   detail.gear = f.gearEntry ? gearJson(f.gearEntry, 2) : null;
   detail.photos = { primary: null, count: 0 };
   detail.stats_visibility = STATS_VISIBILITY;
@@ -359,30 +366,7 @@ function activityDetail(ctx: ActivityContext, f: ActivityFacts, summary: Json, e
     detail.device_name = f.kind === "virtual" ? "Zwift" : r.pick(["Garmin Edge 840", "Garmin Forerunner 265"]);
   }
   detail.embed_token = r.hex(20);
+  if (run) detail.similar_activities = similarActivities(f);
   detail.available_zones = f.hasHr ? ["heartrate"] : [];
   return detail;
-}
-
-/** splits_metric of a run: one split per kilometre (at most 50). */
-function splits(r: Rng, distance: number, speed: number, hr: number | null): Json[] {
-  const out: Json[] = [];
-  const n = Math.min(50, Math.ceil(distance / 1000));
-  for (let i = 0; i < n; i++) {
-    const d = i === n - 1 ? Math.round((distance - 1000 * (n - 1)) * 10) / 10 : 1000;
-    const s = Math.round(speed * r.float(0.92, 1.08, 3) * 100) / 100;
-    const t = Math.max(1, Math.round(d / s));
-    const split: Json = {
-      distance: d,
-      elapsed_time: t,
-      elevation_difference: r.float(-10, 10, 1),
-      moving_time: t,
-      split: i + 1,
-      average_speed: s,
-      average_grade_adjusted_speed: s,
-    };
-    if (hr !== null) split.average_heartrate = hr + r.float(-5, 5, 2);
-    split.pace_zone = r.int(1, 4);
-    out.push(split);
-  }
-  return out;
 }

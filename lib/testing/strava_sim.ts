@@ -3,7 +3,8 @@
  * `fetch`) with the endpoints the backfill uses, Strava's OAuth flow, its rate limits and its
  * error bodies, plus fault injection and a request log. Every end-to-end test, benchmark and
  * `deno task demo` runs against it, so its behaviour follows the recorded responses in
- * tests/fixtures/strava wherever they say something, and documents its choice where not:
+ * tests/fixtures/strava wherever they say something (tests/sim_shape_test.ts compares the shapes), and
+ * documents its choice where not:
  *
  * - Rate limits count every API request (under /api/v3, or at the root as on the new host), including ones refused with 429 (Strava counts
  *   them, so usage can pass the limit); /oauth requests are not counted but carry the headers.
