@@ -1,15 +1,14 @@
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { UsageError } from "../lib/errors.ts";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { InterruptedError, UsageError } from "../lib/errors.ts";
 import { openMigrated } from "../lib/store/open.ts";
 import {
+  lockTokens,
   parseStoredTime,
   rankCandidates,
   readDatabaseTokens,
   readTokensFile,
   saveDatabaseTokens,
   type TokenCandidate,
-  tryLockRefresh,
-  unlockRefresh,
   writeTokensFile,
 } from "../lib/strava/token_store.ts";
 import { tempDir } from "./helpers.ts";
@@ -102,19 +101,31 @@ Deno.test("token_store: times from other tools are read; ranking is by issue tim
   ]);
 });
 
-Deno.test("token_store: the refresh lock is exclusive until released or its lease lapses", async () => {
+Deno.test("token_store: the token lock is exclusive until released; a wait ends by time, by signal, or finds no folder", async () => {
   await using dir = await tempDir();
-  const db = openMigrated(`${dir.path}/t.db`, { create: true });
-  try {
-    deepStrictEqual(tryLockRefresh(db, "a", 1000, 500), { acquired: true });
-    deepStrictEqual(tryLockRefresh(db, "b", 1200, 500), { acquired: false, heldUntil: 1500 });
-    deepStrictEqual(tryLockRefresh(db, "a", 1200, 500), { acquired: true }); // re-entrant for its owner
-    unlockRefresh(db, "b"); // not b's: no effect
-    deepStrictEqual(tryLockRefresh(db, "b", 1300, 500), { acquired: false, heldUntil: 1700 });
-    deepStrictEqual(tryLockRefresh(db, "b", 1701, 500), { acquired: true }); // lease lapsed (holder died)
-    unlockRefresh(db, "b");
-    deepStrictEqual(tryLockRefresh(db, "a", 1702, 500), { acquired: true });
-  } finally {
-    db.close();
-  }
+  const path = `${dir.path}/tokens.json`;
+  const sleeps: number[] = [];
+  const wait = { waitMs: 1000, pollMs: 100, sleep: (ms: number) => Promise.resolve(void sleeps.push(ms)) };
+  const first = await lockTokens(path, wait);
+  strictEqual(first.notHeld, null);
+  strictEqual(Deno.statSync(`${path}.lock`).mode! & 0o777, 0o600);
+  // Another open (as another process would have) waits the whole time, then is told why.
+  const second = await lockTokens(path, wait);
+  strictEqual(second.notHeld?.reason, "busy");
+  strictEqual(sleeps.length, 10);
+  const controller = new AbortController();
+  const interrupted = lockTokens(path, {
+    ...wait,
+    signal: controller.signal,
+    sleep: () => Promise.resolve(controller.abort()),
+  });
+  await rejects(interrupted, InterruptedError);
+  first.release();
+  first.release(); // idempotent
+  const third = await lockTokens(path, wait);
+  strictEqual(third.notHeld, null);
+  third.release();
+  strictEqual(Deno.readTextFileSync(`${path}.lock`), "", "the lock file stays, empty");
+  const nowhere = await lockTokens(`${dir.path}/missing/tokens.json`, wait);
+  strictEqual(nowhere.notHeld?.reason, "unavailable");
 });
