@@ -1,6 +1,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { InterruptedError, UsageError } from "../lib/errors.ts";
 import { openMigrated } from "../lib/store/open.ts";
+import { tableExists } from "../lib/store/db.ts";
+import { schemaVersion } from "../lib/store/schema.ts";
 import {
   lockTokens,
   parseStoredTime,
@@ -128,4 +130,23 @@ Deno.test("token_store: the token lock is exclusive until released; a wait ends 
   strictEqual(Deno.readTextFileSync(`${path}.lock`), "", "the lock file stays, empty");
   const nowhere = await lockTokens(`${dir.path}/missing/tokens.json`, wait);
   strictEqual(nowhere.notHeld?.reason, "unavailable");
+});
+
+Deno.test("schema 8: a version-7 database loses its token_refresh_lock table (and its row); its tokens stay", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/v7.db`;
+  const db = openMigrated(path, { create: true });
+  saveDatabaseTokens(db, stored());
+  db.exec(`CREATE TABLE token_refresh_lock (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+           INSERT INTO token_refresh_lock VALUES ('refresh', 'a crashed backfill', 9999999999999);
+           PRAGMA user_version = 7`);
+  db.close();
+  const again = openMigrated(path);
+  try {
+    strictEqual(schemaVersion(again), 8);
+    ok(!tableExists(again, "token_refresh_lock"));
+    deepStrictEqual(readDatabaseTokens(again).map((c) => c.refreshToken), ["ref"]);
+  } finally {
+    again.close();
+  }
 });
