@@ -246,7 +246,7 @@ export function readTokensFile(path: string): TokenCandidate | null {
  * tokens.json exists but holds no usable pair (empty, not JSON, no refresh_token). A usage
  * error when nothing else holds a pair; the token provider falls back to the database's pair.
  */
-export class TokensFileInvalid extends UsageError {
+class TokensFileInvalid extends UsageError {
   /** `problem`: what is wrong with the file ("is empty", "is not valid JSON", ...). */
   constructor(readonly path: string, readonly problem: string) {
     super(`${path} ${problem}; delete it and run setup_auth.ts again`);
@@ -293,7 +293,7 @@ export function writeTokensFile(path: string, tokens: StoredTokens): void {
 // The token lock
 
 /** How a caller waits for the token lock. */
-export interface LockWait {
+interface LockWait {
   /** How long to wait for another holder (one that dies frees the lock at once; one that hangs does not). */
   waitMs: number;
   pollMs: number;
@@ -303,7 +303,7 @@ export interface LockWait {
 }
 
 /** The token lock after the wait: held, or why not (the caller decides whether to go on without it). */
-export interface TokenLock {
+interface TokenLock {
   /** Null while held; else "unavailable" (the lock file cannot be created) or "busy" (held past the wait). */
   readonly notHeld: { reason: "unavailable" | "busy"; detail: string } | null;
   /** Releases the lock (if held) and closes the lock file. Idempotent. */
