@@ -53,10 +53,10 @@ const notSavedMessage = (failures: string[]) =>
   `valid, so run setup_auth.ts again once this is fixed`;
 
 /** Refresh when the access token expires within this many ms. */
-const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
 /** How long to wait for another process's refresh (longer than one token request may take). */
-const DEFAULT_LOCK_WAIT_MS = 60_000;
+const LOCK_WAIT_MS = 60_000;
 
 /** Poll interval while another process holds the token lock. */
 const DEFAULT_LOCK_POLL_MS = 200;
@@ -72,16 +72,10 @@ export interface TokenProviderOptions {
   fetch?: typeof fetch;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
-  /** Refresh ahead when the access token expires within this (default 5 min). */
-  refreshMarginMs?: number;
-  /** How long to wait for the token lock before refreshing without it (default 60 s). */
-  lockWaitMs?: number;
   /** Poll interval while another process holds the token lock (default 200 ms). */
   lockPollMs?: number;
   /** Where a warning the user should see goes besides the log (default: stderr, `warning: ` first). */
   warn?: (line: string) => void;
-  /** Time limit of one token request (default 30 s). */
-  oauthTimeoutMs?: number;
   /** SIGINT/SIGTERM: ends a wait for the token lock and aborts the token request (InterruptedError). */
   signal?: AbortSignal;
 }
@@ -154,7 +148,7 @@ export class RefreshingTokenProvider implements TokenProvider {
     const stored = this.#usable(this.#candidates(), rejected);
     if (stored.token !== null) return stored.token;
     const lock = await lockTokens(this.tokensPath, {
-      waitMs: this.#options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+      waitMs: LOCK_WAIT_MS,
       pollMs: this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS,
       sleep: this.#sleep,
       signal: this.#options.signal,
@@ -179,8 +173,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   }
 
   #fresh(tokens: StoredTokens): boolean {
-    const margin = this.#options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
-    return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > margin;
+    return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > REFRESH_MARGIN_MS;
   }
 
   /**
@@ -195,16 +188,13 @@ export class RefreshingTokenProvider implements TokenProvider {
       if (!candidates.some((c) => c.source === "database")) throw invalidFile;
       if (!this.#warnedFile) {
         this.#warnedFile = true;
-        this.#warn(fileSetAsideWarning(invalidFile.path, invalidFile.problem));
+        const line = fileSetAsideWarning(invalidFile.path, invalidFile.problem);
+        log.warn("{line}", { line });
+        (this.#options.warn ?? ((l: string) => console.error(`warning: ${l}`)))(line);
       }
     }
     if (candidates.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
     return candidates;
-  }
-
-  #warn(line: string): void {
-    log.warn("{line}", { line });
-    (this.#options.warn ?? ((l: string) => console.error(`warning: ${l}`)))(line);
   }
 
   /** The best candidate's access token while valid and not the one just rejected, else null. */
@@ -223,8 +213,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   async #refreshFirst(candidates: TokenCandidate[], tried: Set<string>): Promise<string | null> {
     const { clientId, clientSecret, oauthUrl } = this.#options.config;
     if (!clientId || !clientSecret) throw new AuthError(CLIENT_MISSING_MESSAGE);
-    const { fetch, oauthTimeoutMs: timeoutMs, signal } = this.#options;
-    const oauth = { oauthUrl, clientId, clientSecret, fetch, timeoutMs, signal };
+    const oauth = { oauthUrl, clientId, clientSecret, fetch: this.#options.fetch, signal: this.#options.signal };
     const athleteId = candidates.find((c) => c.athleteId !== null)?.athleteId ?? null;
     for (const candidate of candidates) {
       if (tried.has(candidate.refreshToken)) continue;
