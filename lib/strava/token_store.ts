@@ -333,7 +333,7 @@ export async function lockTokens(tokensPath: string, wait: LockWait): Promise<To
     file?.close();
     file = null;
   };
-  // Bounded by count as well as by time, so a frozen test clock cannot wait forever.
+  // Counted in polls, not read off a clock, so a frozen test clock cannot wait forever.
   const polls = Math.ceil(wait.waitMs / wait.pollMs);
   for (let i = 0;; i++) {
     if (wait.signal?.aborted) {

@@ -91,6 +91,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   readonly #options: TokenProviderOptions;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #tokensPath: string;
   #current: StoredTokens | null = null;
   #inflight: Promise<string> | null = null;
   #warnedFile = false;
@@ -102,11 +103,7 @@ export class RefreshingTokenProvider implements TokenProvider {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  }
-
-  /** The tokens.json path in use. */
-  get tokensPath(): string {
-    return this.#options.tokensPath ?? DEFAULT_TOKENS_PATH;
+    this.#tokensPath = options.tokensPath ?? DEFAULT_TOKENS_PATH;
   }
 
   /** A valid access token: the one in hand, a stored one, or a fresh one from a refresh. */
@@ -147,7 +144,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   async #obtain(rejected: string | undefined): Promise<string> {
     const stored = this.#usable(this.#candidates(), rejected);
     if (stored.token !== null) return stored.token;
-    const lock = await lockTokens(this.tokensPath, {
+    const lock = await lockTokens(this.#tokensPath, {
       waitMs: LOCK_WAIT_MS,
       pollMs: this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS,
       sleep: this.#sleep,
@@ -183,7 +180,7 @@ export class RefreshingTokenProvider implements TokenProvider {
    */
   #candidates(): TokenCandidate[] {
     const { db, config } = this.#options;
-    const { candidates, invalidFile } = readCandidates(db, this.tokensPath, config.refreshToken);
+    const { candidates, invalidFile } = readCandidates(db, this.#tokensPath, config.refreshToken);
     if (invalidFile) {
       if (!candidates.some((c) => c.source === "database")) throw invalidFile;
       if (!this.#warnedFile) {
@@ -239,7 +236,7 @@ export class RefreshingTokenProvider implements TokenProvider {
       };
       // The old refresh token is dead now: store the new pair before anything uses it. One store
       // failing is a warning (the other holds the pair), both failing an error.
-      const failures = savePair(this.#options.db, this.tokensPath, record, candidate.refreshToken);
+      const failures = savePair(this.#options.db, this.#tokensPath, record, candidate.refreshToken);
       if (failures.length === (this.#options.db ? 2 : 1)) throw new RuntimeError(notSavedMessage(failures));
       for (const failure of failures) log.warn("could not save the new Strava tokens to {failure}", { failure });
       log.info("refreshed the Strava access token (from {source}); it expires at {expiresAt}", {
