@@ -219,7 +219,7 @@ ROWS.push(
     opener: "update_schema",
     setup: (dir) => {
       createDatabase(dir);
-      sqlite(`${dir}/${DB}`, "DROP TABLE token_refresh_lock; PRAGMA user_version = 1"); // migration 2 must write
+      sqlite(`${dir}/${DB}`, "DROP TABLE IF EXISTS token_refresh_lock; PRAGMA user_version = 1"); // migration 2 must write
       const holder = new DatabaseSync(`${dir}/${DB}`);
       holder.exec("BEGIN IMMEDIATE; INSERT INTO activities (id) VALUES (1)");
       return {

@@ -5,7 +5,8 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { openMigrated } from "../lib/store/open.ts";
-import { readDatabaseTokens, saveDatabaseTokens, writeTokensFile } from "../lib/strava/token_store.ts";
+import { lockTokens, readDatabaseTokens, saveDatabaseTokens, writeTokensFile } from "../lib/strava/token_store.ts";
+import { revokeAuthorization } from "../lib/auth/revoke.ts";
 import { StravaSimulator, type TokenResponse } from "../lib/testing/strava_sim.ts";
 import { createDatabase, fileDigest, runScript, type ScriptResult, tempDir, withDatabase } from "./helpers.ts";
 
@@ -174,4 +175,35 @@ Deno.test("setup_auth --revoke: with only STRAVA_ACCESS_TOKEN it revokes that; w
   const flow = await w.run("setup_auth", ["--revoke", "--code", "abc"], creds);
   strictEqual(flow.code, 2);
   strictEqual(flow.stderr, "error: --revoke cannot be combined with --code (see --help)\n");
+});
+
+Deno.test("setup_auth --revoke (in process): it waits while a refresh holds the token lock, then revokes and removes", async () => {
+  await using w = await revokeWorld();
+  const dir = w.dir.path;
+  storePair(dir, w.pair);
+  await Deno.writeTextFile(`${dir}/.env`, "");
+  const env: Record<string, string> = {
+    STRAVA_CLIENT_ID: "12345",
+    STRAVA_CLIENT_SECRET: SECRET,
+    STRAVA_OAUTH_URL: w.sim.oauthUrl,
+    STRAVA_API_URL: w.sim.apiUrl,
+  };
+  // A backfill in the middle of a refresh (another open of the lock file: flock excludes it as another process).
+  const refreshing = await lockTokens(`${dir}/tokens.json`, { waitMs: 0, pollMs: 1, sleep: () => Promise.resolve() });
+  const lines: string[] = [];
+  const revoking = revokeAuthorization(
+    { envPath: `${dir}/.env`, dbPath: `${dir}/data/segments.db`, tokensPath: `${dir}/tokens.json` },
+    { out: (line) => lines.push(line), err: (line) => lines.push(line), getEnv: (name) => env[name] },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  strictEqual(w.sim.requests.length, 0, "nothing revoked while the lock is held");
+  strictEqual(storedRows(dir), 1);
+  refreshing.release();
+  await revoking;
+  ok(
+    lines.length === 1 && lines[0].startsWith("Revoked the Strava authorization; removed the tokens from"),
+    lines.join("\n"),
+  );
+  strictEqual(storedRows(dir), 0);
+  strictEqual(w.sim.validRefreshTokens(), 0);
 });

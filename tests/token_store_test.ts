@@ -1,15 +1,16 @@
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { UsageError } from "../lib/errors.ts";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { InterruptedError, UsageError } from "../lib/errors.ts";
 import { openMigrated } from "../lib/store/open.ts";
+import { tableExists } from "../lib/store/db.ts";
+import { schemaVersion } from "../lib/store/schema.ts";
 import {
+  lockTokens,
   parseStoredTime,
   rankCandidates,
   readDatabaseTokens,
   readTokensFile,
   saveDatabaseTokens,
   type TokenCandidate,
-  tryLockRefresh,
-  unlockRefresh,
   writeTokensFile,
 } from "../lib/strava/token_store.ts";
 import { tempDir } from "./helpers.ts";
@@ -102,19 +103,50 @@ Deno.test("token_store: times from other tools are read; ranking is by issue tim
   ]);
 });
 
-Deno.test("token_store: the refresh lock is exclusive until released or its lease lapses", async () => {
+Deno.test("token_store: the token lock is exclusive until released; a wait ends by time, by signal, or finds no folder", async () => {
   await using dir = await tempDir();
-  const db = openMigrated(`${dir.path}/t.db`, { create: true });
+  const path = `${dir.path}/tokens.json`;
+  const sleeps: number[] = [];
+  const wait = { waitMs: 1000, pollMs: 100, sleep: (ms: number) => Promise.resolve(void sleeps.push(ms)) };
+  const first = await lockTokens(path, wait);
+  strictEqual(first.notHeld, null);
+  strictEqual(Deno.statSync(`${path}.lock`).mode! & 0o777, 0o600);
+  // Another open (as another process would have) waits the whole time, then is told why.
+  const second = await lockTokens(path, wait);
+  strictEqual(second.notHeld?.reason, "busy");
+  strictEqual(sleeps.length, 10);
+  const controller = new AbortController();
+  const interrupted = lockTokens(path, {
+    ...wait,
+    signal: controller.signal,
+    sleep: () => Promise.resolve(controller.abort()),
+  });
+  await rejects(interrupted, InterruptedError);
+  first.release();
+  first.release(); // idempotent
+  const third = await lockTokens(path, wait);
+  strictEqual(third.notHeld, null);
+  third.release();
+  strictEqual(Deno.readTextFileSync(`${path}.lock`), "", "the lock file stays, empty");
+  const nowhere = await lockTokens(`${dir.path}/missing/tokens.json`, wait);
+  strictEqual(nowhere.notHeld?.reason, "unavailable");
+});
+
+Deno.test("schema 8: a version-7 database loses its token_refresh_lock table (and its row); its tokens stay", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/v7.db`;
+  const db = openMigrated(path, { create: true });
+  saveDatabaseTokens(db, stored());
+  db.exec(`CREATE TABLE token_refresh_lock (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+           INSERT INTO token_refresh_lock VALUES ('refresh', 'a crashed backfill', 9999999999999);
+           PRAGMA user_version = 7`);
+  db.close();
+  const again = openMigrated(path);
   try {
-    deepStrictEqual(tryLockRefresh(db, "a", 1000, 500), { acquired: true });
-    deepStrictEqual(tryLockRefresh(db, "b", 1200, 500), { acquired: false, heldUntil: 1500 });
-    deepStrictEqual(tryLockRefresh(db, "a", 1200, 500), { acquired: true }); // re-entrant for its owner
-    unlockRefresh(db, "b"); // not b's: no effect
-    deepStrictEqual(tryLockRefresh(db, "b", 1300, 500), { acquired: false, heldUntil: 1700 });
-    deepStrictEqual(tryLockRefresh(db, "b", 1701, 500), { acquired: true }); // lease lapsed (holder died)
-    unlockRefresh(db, "b");
-    deepStrictEqual(tryLockRefresh(db, "a", 1702, 500), { acquired: true });
+    strictEqual(schemaVersion(again), 8);
+    ok(!tableExists(again, "token_refresh_lock"));
+    deepStrictEqual(readDatabaseTokens(again).map((c) => c.refreshToken), ["ref"]);
   } finally {
-    db.close();
+    again.close();
   }
 });

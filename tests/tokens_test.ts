@@ -1,12 +1,12 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { AuthError, RuntimeError } from "../lib/errors.ts";
+import { AuthError, InterruptedError, RuntimeError } from "../lib/errors.ts";
 import { openMigrated } from "../lib/store/open.ts";
 import {
+  lockTokens,
   readDatabaseTokens,
   readTokensFile,
   type StoredTokens,
-  tryLockRefresh,
   writeTokensFile,
 } from "../lib/strava/token_store.ts";
 import { ACCESS_TOKEN_REJECTED_MESSAGE } from "../lib/strava/client.ts";
@@ -203,7 +203,9 @@ Deno.test("tokens: two providers on one database refreshing at once make one req
     strictEqual(readDatabaseTokens(other)[0].accessToken, ta);
     ok(s.endpoint.valid.has(readTokensFile(s.tokensPath)!.refreshToken));
     // The lock is free again.
-    deepStrictEqual(tryLockRefresh(s.db, "probe", s.clock.now(), 1000), { acquired: true });
+    const lock = await lockTokens(s.tokensPath, { waitMs: 0, pollMs: 1, sleep });
+    strictEqual(lock.notHeld, null);
+    lock.release();
   } finally {
     other.close();
   }
@@ -219,15 +221,24 @@ Deno.test("tokens: concurrent calls within one provider share one refresh", asyn
   strictEqual(s.endpoint.refreshes, 1);
 });
 
-Deno.test("tokens: a lock left by a crashed process is taken over when its lease lapses", async () => {
+Deno.test("tokens: a lock held past the wait (a hung holder) is refreshed without after 60 s; a signal ends the wait", async () => {
   await using s = await setup();
   s.authorize();
   s.clock.advance(7 * 3600_000);
-  tryLockRefresh(s.db, "crashed", s.clock.now(), 60_000);
-  const token = await s.provider().accessToken(); // virtual sleeps advance the clock past the lease
-  ok(token);
-  strictEqual(s.endpoint.refreshes, 1);
-  ok(s.clock.sleeps.length > 0 && s.clock.sleeps.reduce((a, b) => a + b) >= 60_000);
+  const hung = await lockTokens(s.tokensPath, { waitMs: 0, pollMs: 1, sleep: s.clock.sleep });
+  try {
+    const controller = new AbortController();
+    // SIGINT arrives while the provider sleeps between two looks at the lock.
+    const sleep = () => Promise.resolve(controller.abort());
+    await rejects(s.provider({ signal: controller.signal, sleep }).accessToken(), InterruptedError);
+    strictEqual(s.endpoint.requests.length, 0, "nothing sent while waiting");
+    const token = await s.provider().accessToken(); // virtual sleeps advance the clock past the wait
+    ok(token);
+    strictEqual(s.endpoint.refreshes, 1);
+    ok(s.clock.sleeps.length > 0 && s.clock.sleeps.reduce((a, b) => a + b) >= 60_000);
+  } finally {
+    hung.release();
+  }
 });
 
 Deno.test("tokens: if tokens.json cannot be written the database still gets the pair; if neither, an error", async () => {

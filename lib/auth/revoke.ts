@@ -7,25 +7,16 @@
  *
  * Order matters: Strava is asked first, and only once it has answered for every token (revoked,
  * or already invalid) are the local copies removed, so a network failure or wrong client
- * credentials leave everything as it was and a second run can finish the job. The refresh locks
- * of token_store.ts are held meanwhile, so a backfill refreshing at that moment cannot write a
- * new pair back after the removal. Nothing here prints or logs a token or secret.
+ * credentials leave everything as it was and a second run can finish the job. The token lock of
+ * token_store.ts is held meanwhile, so a backfill refreshing at that moment cannot write a new
+ * pair back after the removal. Nothing here prints or logs a token or secret.
  */
 import { DEFAULT_ENV_PATH, loadConfig, readEnvFile } from "../config.ts";
 import type { Database } from "../store/db.ts";
 import { AuthError, RuntimeError } from "../errors.ts";
 import { tableExists } from "../store/db.ts";
 import { checkOAuthUrl, type RevokeOutcome, revokeToken, STRAVA_API_SETTINGS_URL } from "../strava/oauth.ts";
-import {
-  rankCandidates,
-  readDatabaseTokens,
-  readTokensFile,
-  type TokenCandidate,
-  TokensFileInvalid,
-  TokensFileLock,
-  tryLockRefresh,
-  unlockRefresh,
-} from "../strava/token_store.ts";
+import { lockTokens, readCandidates } from "../strava/token_store.ts";
 import { openExistingDatabase, type SetupAuthDeps } from "./setup.ts";
 
 /** The settings of one `setup_auth.ts --revoke` run. */
@@ -42,6 +33,14 @@ const TOKEN_VARIABLES = ["STRAVA_REFRESH_TOKEN", "STRAVA_ACCESS_TOKEN"] as const
 /** How long to wait for a backfill that is refreshing the token at this moment. */
 const LOCK_WAIT_MS = 10_000;
 
+/** Message when the app's credentials are not set (`envPath`: the env file in use). */
+const clientMissingMessage = (envPath: string) =>
+  "STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to revoke the authorization; set them in the " +
+  `environment or in ${envPath} (they are on ${STRAVA_API_SETTINGS_URL}); nothing was changed`;
+
+/** Message when a backfill held the token lock for all of LOCK_WAIT_MS. */
+const LOCK_BUSY_MESSAGE = "another process is refreshing the Strava token; run setup_auth.ts --revoke again";
+
 /** Revokes every token the tool holds and removes the local copies; see the module comment. */
 export async function revokeAuthorization(
   o: RevokeOptions,
@@ -57,17 +56,17 @@ export async function revokeAuthorization(
     const first = held();
     if (first.tokens.length === 0 && !first.fileHasPair) return out(summary([], []));
     if (!config.clientId || !config.clientSecret) {
-      throw new AuthError(
-        "STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to revoke the authorization; set them in the " +
-          `environment or in ${envPath} (they are on ${STRAVA_API_SETTINGS_URL}); nothing was changed`,
-      );
+      throw new AuthError(clientMissingMessage(envPath));
     }
     checkOAuthUrl(config.oauthUrl);
     const client = { oauthUrl: config.oauthUrl, clientId: config.clientId, clientSecret: config.clientSecret };
-    const release = await lockStores(db, o.tokensPath);
+    // Waits for a backfill refreshing right now; a folder the lock file cannot be made in goes on.
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const lock = await lockTokens(o.tokensPath, { waitMs: LOCK_WAIT_MS, pollMs: 200, sleep });
+    if (lock.notHeld?.reason === "busy") throw new RuntimeError(LOCK_BUSY_MESSAGE);
     const handled = new Set<string>();
     try {
-      const { tokens, fileHasPair } = held(); // again under the locks: a refresh may have just rotated the pair
+      const { tokens, fileHasPair } = held(); // again under the lock: a refresh may have just rotated the pair
       const outcomes: RevokeOutcome[] = [];
       for (const { token, hint } of tokens) {
         try {
@@ -80,7 +79,7 @@ export async function revokeAuthorization(
       }
       out(summary(outcomes, removeLocalTokens(db, o.dbPath, o.tokensPath, fileHasPair)));
     } finally {
-      release();
+      lock.release();
     }
     const fileVars = readEnvFile(envPath, o.envPath !== undefined);
     const getEnv = deps.getEnv ?? ((name: string) => Deno.env.get(name));
@@ -123,29 +122,10 @@ function heldTokens(
   envRefresh: string | undefined,
   envAccess: string | undefined,
 ): { tokens: HeldToken[]; fileHasPair: boolean } {
-  const found: TokenCandidate[] = db ? readDatabaseTokens(db) : [];
-  let fileHasPair = false;
-  try {
-    const file = readTokensFile(tokensPath);
-    if (file) found.push(file);
-    fileHasPair = file !== null;
-  } catch (err) {
-    // An unreadable tokens.json holds no token to revoke; it is left as it is.
-    if (!(err instanceof TokensFileInvalid)) throw err;
-  }
-  if (envRefresh) {
-    found.push({
-      source: "STRAVA_REFRESH_TOKEN",
-      athleteId: null,
-      accessToken: null,
-      refreshToken: envRefresh,
-      expiresAt: null,
-      scope: null,
-      updatedAt: null,
-      issuedAt: null,
-    });
-  }
-  const refresh = [...new Set(rankCandidates(found).map((c) => c.refreshToken))];
+  // An unreadable tokens.json holds no token to revoke; it is left as it is.
+  const { candidates } = readCandidates(db, tokensPath, envRefresh);
+  const fileHasPair = candidates.some((c) => c.source === "tokens.json");
+  const refresh = [...new Set(candidates.map((c) => c.refreshToken))];
   const tokens: HeldToken[] = refresh.map((token) => ({ token, hint: "refresh_token" }));
   if (tokens.length === 0 && envAccess) tokens.push({ token: envAccess, hint: "access_token" });
   return { tokens, fileHasPair };
@@ -179,41 +159,4 @@ function removeLocalTokens(db: Database | undefined, dbPath: string, tokensPath:
     );
   }
   return removed;
-}
-
-/**
- * Takes the refresh locks of token_store.ts (tokens.json.lock, then the database's), waiting up
- * to LOCK_WAIT_MS for a backfill that is refreshing right now. Returns the release.
- */
-async function lockStores(db: Database | undefined, tokensPath: string): Promise<() => void> {
-  const owner = `revoke-${crypto.randomUUID()}`;
-  let fileLock: TokensFileLock | null = null;
-  try {
-    fileLock = TokensFileLock.open(tokensPath);
-  } catch {
-    // A folder the lock file cannot be made in: rely on the database lock.
-  }
-  const dbLocking = db !== undefined && tableExists(db, "token_refresh_lock");
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  const poll = async (attempt: () => boolean): Promise<boolean> => {
-    while (!attempt()) {
-      if (Date.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    return true;
-  };
-  const file = fileLock;
-  const locked = (file === null || await poll(() => file.tryAcquire())) &&
-    (!dbLocking || await poll(() => tryLockRefresh(db, owner, Date.now(), 2 * LOCK_WAIT_MS).acquired));
-  if (!locked) {
-    fileLock?.close();
-    throw new RuntimeError("another process is refreshing the Strava token; run setup_auth.ts --revoke again");
-  }
-  return () => {
-    try {
-      if (dbLocking) unlockRefresh(db, owner);
-    } finally {
-      fileLock?.close();
-    }
-  };
 }

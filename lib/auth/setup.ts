@@ -17,7 +17,7 @@ import {
   validateCallback,
 } from "../strava/oauth.ts";
 import { openMigrated } from "../store/open.ts";
-import { saveDatabaseTokens, type StoredTokens, writeTokensFile } from "../strava/token_store.ts";
+import { savePair, type StoredTokens } from "../strava/token_store.ts";
 import { openBrowser } from "./browser.ts";
 import { type Authorization, browserFlow, deniedError, exchangeError, type OAuthClient } from "./callback_server.ts";
 
@@ -172,19 +172,7 @@ function storeAuthorization(
     scope: scope === null ? null : normalizeScope(scope),
     updatedAt: new Date(now()).toISOString(),
   };
-  const failures: string[] = [];
-  if (db) {
-    try {
-      saveDatabaseTokens(db, record);
-    } catch (e) {
-      failures.push(`the database: ${(e as Error).message}`);
-    }
-  }
-  try {
-    writeTokensFile(tokensPath, record);
-  } catch (e) {
-    failures.push(`${tokensPath}: ${(e as Error).message}`);
-  }
+  const failures = savePair(db, tokensPath, record);
   if (failures.length > 0) {
     const saved = failures.length < (db ? 2 : 1) ? " (the rest was saved)" : "";
     throw new RuntimeError(`could not save the tokens to ${failures.join("; ")}${saved}; fix this and run again`);

@@ -270,6 +270,11 @@ export const MIGRATIONS: readonly Migration[] = [
                WHERE details_status IS NULL`);
     },
   },
+  {
+    version: 8,
+    description: "no token_refresh_lock table (tokens.json.lock is the one token lock, docs/tokens.md)",
+    up: (db) => db.exec("DROP TABLE IF EXISTS token_refresh_lock"),
+  },
 ];
 
 /** The schema version this build writes. */

@@ -55,27 +55,26 @@ export interface IssuedTokens {
  */
 export class GrantRejectedError extends AuthError {
   override name = "GrantRejectedError";
-  /** HTTP status of the refusal. */
-  readonly status: number;
-  /** What was refused. */
-  readonly rejected: "grant" | "client";
-  constructor(message: string, status: number, rejected: "grant" | "client") {
+  /** `status`: HTTP status of the refusal; `rejected`: what was refused. */
+  constructor(message: string, readonly status: number, readonly rejected: "grant" | "client") {
     super(message);
-    this.status = status;
-    this.rejected = rejected;
+  }
+}
+
+/** The `errors[]` entries (Strava) and `error` (RFC 6749) of a 400/401 body; nothing when it is not JSON. */
+function errorsOf(body: string): { error?: unknown; errors: { resource?: unknown; field?: unknown }[] } {
+  try {
+    const json = JSON.parse(body);
+    const errors = Array.isArray(json?.errors) ? json.errors : [];
+    return { error: json?.error, errors: errors.filter((e: unknown) => e !== null && typeof e === "object") };
+  } catch {
+    return { errors: [] };
   }
 }
 
 /** Whether a 400/401 body of Strava blames the application (client_id/client_secret), not the grant. */
 export function blamesClient(body: string): boolean {
-  try {
-    const json = JSON.parse(body) as { errors?: { resource?: string; field?: string }[] };
-    return (json.errors ?? []).some((e) =>
-      e !== null && typeof e === "object" && /^client_(id|secret)$/.test(String(e.field ?? ""))
-    );
-  } catch {
-    return false;
-  }
+  return errorsOf(body).errors.some((e) => /^client_(id|secret)$/.test(String(e.field ?? "")));
 }
 
 /**
@@ -83,15 +82,9 @@ export function blamesClient(body: string): boolean {
  * Token resource), or an RFC 6749 error `invalid_token` / `invalid_grant`.
  */
 function blamesToken(body: string): boolean {
-  try {
-    const json = JSON.parse(body) as { error?: unknown; errors?: { resource?: string; field?: string }[] };
-    if (json.error === "invalid_token" || json.error === "invalid_grant") return true;
-    return (json.errors ?? []).some((e) =>
-      e !== null && typeof e === "object" && (e.field === "token" || /Token$/.test(String(e.resource ?? "")))
-    );
-  } catch {
-    return false;
-  }
+  const { error, errors } = errorsOf(body);
+  if (error === "invalid_token" || error === "invalid_grant") return true;
+  return errors.some((e) => e.field === "token" || /Token$/.test(String(e.resource ?? "")));
 }
 
 /** Checks STRAVA_OAUTH_URL as every service URL is checked: https anywhere, http only on loopback. */
@@ -227,46 +220,36 @@ function toIssued(body: oauth.TokenEndpointResponse, now: () => number): IssuedT
 }
 
 /**
- * Sends one grant and interprets the answer. `what` names the grant in messages
- * ("authorization code", "refresh token"); 400/401 become GrantRejectedError.
+ * Sends one grant (`send`, with oauth4webapi's request options) and interprets the answer
+ * (`process`, oauth4webapi's checks). `what` names the grant in messages ("authorization code",
+ * "refresh token"); 400/401 become GrantRejectedError.
  */
 async function grant(
   config: OAuthClientConfig,
   what: string,
-  send: (as: oauth.AuthorizationServer, client: oauth.Client, options: oauth.TokenEndpointRequestOptions) => Promise<
-    Response
-  >,
-  process: (as: oauth.AuthorizationServer, client: oauth.Client, response: Response) => Promise<
-    oauth.TokenEndpointResponse
-  >,
   now: () => number,
+  send: (options: oauth.TokenEndpointRequestOptions) => Promise<Response>,
+  process: (response: Response) => Promise<oauth.TokenEndpointResponse>,
 ): Promise<IssuedTokens> {
-  const as = stravaAuthorizationServer(config.oauthUrl);
-  const client: oauth.Client = { client_id: config.clientId };
-  return await callEndpoint(
-    config,
-    "token",
-    (signal) => send(as, client, requestOptions(config, signal)),
-    async (response) => {
-      const status = response.status;
-      if (status === 400 || status === 401) {
-        const body = await response.text().catch(() => "");
-        if (blamesClient(body)) throw clientRejected(status);
-        throw new GrantRejectedError(`Strava rejected the ${what} (HTTP ${status})`, status, "grant");
-      }
-      if (status !== 200) {
-        throw new RuntimeError(`Strava's token endpoint answered HTTP ${status} to the ${what}; try again later`);
-      }
-      try {
-        return toIssued(await process(as, client, response), now);
-      } catch (err) {
-        if (err instanceof RuntimeError) throw err;
-        // oauth4webapi's message says which check failed; its cause (the body, with tokens) is dropped.
-        const why = err instanceof Error ? err.message : String(err);
-        throw new RuntimeError(`Strava's token endpoint sent an unexpected answer to the ${what}: ${why}`);
-      }
-    },
-  );
+  return await callEndpoint(config, "token", (signal) => send(requestOptions(config, signal)), async (response) => {
+    const status = response.status;
+    if (status === 400 || status === 401) {
+      const body = await response.text().catch(() => "");
+      if (blamesClient(body)) throw clientRejected(status);
+      throw new GrantRejectedError(`Strava rejected the ${what} (HTTP ${status})`, status, "grant");
+    }
+    if (status !== 200) {
+      throw new RuntimeError(`Strava's token endpoint answered HTTP ${status} to the ${what}; try again later`);
+    }
+    try {
+      return toIssued(await process(response), now);
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err;
+      // oauth4webapi's message says which check failed; its cause (the body, with tokens) is dropped.
+      const why = err instanceof Error ? err.message : String(err);
+      throw new RuntimeError(`Strava's token endpoint sent an unexpected answer to the ${what}: ${why}`);
+    }
+  });
 }
 
 /**
@@ -329,21 +312,15 @@ export function exchangeCode(
   redirectUri: string,
   now: () => number = Date.now,
 ): Promise<IssuedTokens> {
+  const as = stravaAuthorizationServer(config.oauthUrl);
+  const client = { client_id: config.clientId };
+  const secret = oauth.ClientSecretPost(config.clientSecret);
   return grant(
     config,
     "authorization code",
-    (as, client, options) =>
-      oauth.authorizationCodeGrantRequest(
-        as,
-        client,
-        oauth.ClientSecretPost(config.clientSecret),
-        params,
-        redirectUri,
-        oauth.nopkce,
-        options,
-      ),
-    (as, client, response) => oauth.processAuthorizationCodeResponse(as, client, response),
     now,
+    (options) => oauth.authorizationCodeGrantRequest(as, client, secret, params, redirectUri, oauth.nopkce, options),
+    (response) => oauth.processAuthorizationCodeResponse(as, client, response),
   );
 }
 
@@ -357,13 +334,15 @@ export function refreshTokens(
   refreshToken: string,
   now: () => number = Date.now,
 ): Promise<IssuedTokens> {
+  const as = stravaAuthorizationServer(config.oauthUrl);
+  const client = { client_id: config.clientId };
   return grant(
     config,
     "refresh token",
-    (as, client, options) =>
-      oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretPost(config.clientSecret), refreshToken, options),
-    (as, client, response) => oauth.processRefreshTokenResponse(as, client, response),
     now,
+    (options) =>
+      oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretPost(config.clientSecret), refreshToken, options),
+    (response) => oauth.processRefreshTokenResponse(as, client, response),
   );
 }
 

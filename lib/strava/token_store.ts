@@ -1,22 +1,18 @@
 /**
- * Where token pairs live: the database `tokens` table and `tokens.json` (written atomically,
- * mode 0600), plus the two refresh locks that keep two processes from rotating the same
- * refresh token at once: a lock row in the database, and an OS file lock on `tokens.json.lock`
- * for processes on different databases that share one tokens.json.
+ * Where token pairs live, and the one lock that guards them: the database `tokens` table,
+ * `tokens.json` (written atomically, mode 0600, never through a symlink out of the folder) and
+ * the OS file lock on `tokens.json.lock` under which a refresh token is traded in and stored.
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
 import { warnIfShared } from "../file_mode.ts";
 import { type Database, prepareExact, tableExists, transaction } from "../store/db.ts";
-import { UsageError } from "../errors.ts";
+import { InterruptedError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 import { assertWriteTarget } from "../write_target.ts";
 
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";
-
-/** Name of the lock table (migration 2 in lib/store/schema.ts). */
-const LOCK_TABLE = "token_refresh_lock";
 
 /** One stored token pair. */
 export interface StoredTokens {
@@ -86,6 +82,72 @@ export function rankCandidates(candidates: TokenCandidate[]): TokenCandidate[] {
   );
 }
 
+/** Every pair the three sources hold, best first, and the reason tokens.json was skipped, if it was. */
+interface Candidates {
+  candidates: TokenCandidate[];
+  /** tokens.json exists but holds no pair (empty, not JSON, no refresh_token). */
+  invalidFile: TokensFileInvalid | null;
+}
+
+/**
+ * Reads the three sources docs/contract.md names: the database `tokens` table (when there is a
+ * database), tokens.json and STRAVA_REFRESH_TOKEN (`envRefreshToken`), ranked by `rankCandidates`.
+ */
+export function readCandidates(
+  db: Database | undefined,
+  tokensPath: string,
+  envRefreshToken: string | undefined,
+): Candidates {
+  const candidates = db ? readDatabaseTokens(db) : [];
+  let invalidFile: TokensFileInvalid | null = null;
+  try {
+    const file = readTokensFile(tokensPath);
+    if (file) candidates.push(file);
+  } catch (err) {
+    if (!(err instanceof TokensFileInvalid)) throw err;
+    invalidFile = err;
+  }
+  if (envRefreshToken) {
+    candidates.push({
+      source: "STRAVA_REFRESH_TOKEN",
+      athleteId: null,
+      accessToken: null,
+      refreshToken: envRefreshToken,
+      expiresAt: null,
+      scope: null,
+      updatedAt: null,
+      issuedAt: null,
+    });
+  }
+  return { candidates: rankCandidates(candidates), invalidFile };
+}
+
+/**
+ * Writes `tokens` to the database (when there is one; `replaces` as in `saveDatabaseTokens`) and
+ * tokens.json, each attempted whatever the other did. Returns what failed, one "where: why" each.
+ */
+export function savePair(
+  db: Database | undefined,
+  tokensPath: string,
+  tokens: StoredTokens,
+  replaces?: string,
+): string[] {
+  const failures: string[] = [];
+  if (db) {
+    try {
+      saveDatabaseTokens(db, tokens, replaces);
+    } catch (err) {
+      failures.push(`the database: ${(err as Error).message}`);
+    }
+  }
+  try {
+    writeTokensFile(tokensPath, tokens);
+  } catch (err) {
+    failures.push(`${tokensPath}: ${(err as Error).message}`);
+  }
+  return failures;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Database
 
@@ -147,7 +209,7 @@ export function readTokensFile(path: string): TokenCandidate | null {
   let mtime: Date | null = null;
   try {
     const info = Deno.statSync(path);
-    if (info.isDirectory) throw new UsageError(`tokens file ${path} is a directory`);
+    if (info.isDirectory) throw tokensFileIsDirectory(path);
     warnIfShared(path, "your Strava tokens", { info });
     mtime = info.mtime;
     text = Deno.readTextFileSync(path);
@@ -184,11 +246,15 @@ export function readTokensFile(path: string): TokenCandidate | null {
  * tokens.json exists but holds no usable pair (empty, not JSON, no refresh_token). A usage
  * error when nothing else holds a pair; the token provider falls back to the database's pair.
  */
-export class TokensFileInvalid extends UsageError {
+class TokensFileInvalid extends UsageError {
   /** `problem`: what is wrong with the file ("is empty", "is not valid JSON", ...). */
   constructor(readonly path: string, readonly problem: string) {
     super(`${path} ${problem}; delete it and run setup_auth.ts again`);
   }
+}
+
+function tokensFileIsDirectory(path: string): UsageError {
+  return new UsageError(`tokens file ${path} is a directory`);
 }
 
 /** The JSON text of tokens.json (athlete ids above 2^53 are written as strings, never rounded). */
@@ -218,83 +284,67 @@ export function writeTokensFile(path: string, tokens: StoredTokens): void {
   try {
     writeFileAtomic(path, tokensFileText(tokens), { mode: 0o600 });
   } catch (err) {
-    if (err instanceof Deno.errors.IsADirectory) throw new UsageError(`tokens file ${path} is a directory`);
+    if (err instanceof Deno.errors.IsADirectory) throw tokensFileIsDirectory(path);
     throw err;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Refresh lock
+// The token lock
 
-/** Result of `tryLockRefresh`. */
-type LockAttempt = { acquired: true } | { acquired: false; heldUntil: number };
+/** How a caller waits for the token lock. */
+interface LockWait {
+  /** How long to wait for another holder (one that dies frees the lock at once; one that hangs does not). */
+  waitMs: number;
+  pollMs: number;
+  sleep: (ms: number) => Promise<void>;
+  /** SIGINT/SIGTERM: ends the wait with an InterruptedError. */
+  signal?: AbortSignal;
+}
 
-/** Whether the database has the lock table (migration 2). */
-export function hasRefreshLock(db: Database): boolean {
-  return tableExists(db, LOCK_TABLE);
+/** The token lock after the wait: held, or why not (the caller decides whether to go on without it). */
+interface TokenLock {
+  /** Null while held; else "unavailable" (the lock file cannot be created) or "busy" (held past the wait). */
+  readonly notHeld: { reason: "unavailable" | "busy"; detail: string } | null;
+  /** Releases the lock (if held) and closes the lock file. Idempotent. */
+  release(): void;
 }
 
 /**
- * Takes the refresh lock for `owner` until `now + leaseMs` unless another owner holds an
- * unexpired lease. A short transaction, not one held across the HTTP refresh, so other writers
- * (even in the same process, whose SQLite calls block the event loop) are never stalled.
+ * Takes the one token lock: an exclusive OS lock (flock) on `<tokensPath>.lock`, held while a
+ * refresh token is traded in and the new pair stored, and while --revoke revokes and removes.
+ * Every process sharing one tokens.json sees it, whatever database it works on, and the OS drops
+ * it when its holder dies, so no lease is needed. Not tokens.json itself: each write renames a
+ * new file over it, and a lock on the old file would guard nothing. The lock file stays (empty,
+ * 0600): removing it could let two processes lock two different files. A lock file that is a
+ * symlink out of the folder is refused (UsageError, lib/write_target.ts).
  */
-export function tryLockRefresh(db: Database, owner: string, now: number, leaseMs: number): LockAttempt {
-  return transaction(db, () => {
-    const row = prepareExact(db, `SELECT owner, expires_at FROM ${LOCK_TABLE} WHERE name = 'refresh'`).get() as
-      | { owner: string; expires_at: bigint }
-      | undefined;
-    if (row && row.owner !== owner && Number(row.expires_at) > now) {
-      return { acquired: false, heldUntil: Number(row.expires_at) };
-    }
-    db.prepare(
-      `INSERT INTO ${LOCK_TABLE} (name, owner, expires_at) VALUES ('refresh', ?, ?)
-       ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
-    ).run(owner, now + leaseMs);
-    return { acquired: true };
-  });
-}
-
-/** Releases the refresh lock if `owner` still holds it. */
-export function unlockRefresh(db: Database, owner: string): void {
-  db.prepare(`DELETE FROM ${LOCK_TABLE} WHERE name = 'refresh' AND owner = ?`).run(owner);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lock on the shared tokens.json
-
-/**
- * An exclusive OS lock (flock) on `<tokens path>.lock`, the file every process sharing one
- * tokens.json can see, whatever database it works on. Not tokens.json itself: each write
- * renames a new file over it, and a lock on the old file would guard nothing. The lock file
- * stays (empty, 0600): removing it could let two processes lock two different files. The OS
- * drops the lock when its holder dies, so no lease is needed.
- */
-export class TokensFileLock {
-  #file: Deno.FsFile | null = null;
-
-  private constructor(readonly path: string) {}
-
-  /**
-   * Opens (creating) the lock file of `tokensPath`. Throws the OS error when it cannot be (a
-   * read-only folder, no write permission there); the caller then relies on the database lock.
-   */
-  static open(tokensPath: string): TokensFileLock {
-    const lock = new TokensFileLock(`${tokensPath}.lock`);
-    assertWriteTarget(lock.path);
-    lock.#file = Deno.openSync(lock.path, { read: true, write: true, create: true, mode: 0o600 });
-    return lock;
+export async function lockTokens(tokensPath: string, wait: LockWait): Promise<TokenLock> {
+  const path = `${tokensPath}.lock`;
+  assertWriteTarget(path);
+  let file: Deno.FsFile | null;
+  try {
+    file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (err) {
+    // A read-only folder, no write permission there: the caller goes on or gives up.
+    return { notHeld: { reason: "unavailable", detail: (err as Error).message }, release() {} };
   }
-
-  /** Takes the lock if no other holder has it (another process, or another open in this one). */
-  tryAcquire(): boolean {
-    return this.#file?.tryLockSync(true) ?? false;
-  }
-
-  /** Releases the lock (if held) and closes the file. Idempotent. */
-  close(): void {
-    const file = this.#file;
-    this.#file = null;
+  const release = () => {
     file?.close();
+    file = null;
+  };
+  // Counted in polls, not read off a clock, so a frozen test clock cannot wait forever.
+  const polls = Math.ceil(wait.waitMs / wait.pollMs);
+  for (let i = 0;; i++) {
+    if (wait.signal?.aborted) {
+      release();
+      throw new InterruptedError();
+    }
+    // Also exclusive between two opens in one process (flock is per open file).
+    if (file!.tryLockSync(true)) return { notHeld: null, release };
+    if (i === polls) break;
+    await wait.sleep(wait.pollMs);
   }
+  release();
+  return { notHeld: { reason: "busy", detail: `${path} was not released within ${wait.waitMs / 1000} s` }, release };
 }

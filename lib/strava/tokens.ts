@@ -1,40 +1,32 @@
 /**
- * The token provider behind every API call.
+ * The token provider behind every API call: one path from "which token do I use" to "refresh,
+ * store, release" (`RefreshingTokenProvider.#obtain`).
  *
  * Order: STRAVA_ACCESS_TOKEN is used as is and never refreshed. Otherwise the most recently
  * issued refresh token among the database `tokens` table, tokens.json and STRAVA_REFRESH_TOKEN
- * is used: ranked by `updated_at` (written when the pair was stored, i.e. issued; tokens.json
- * without it falls back to the file's mtime), then by `expires_at`, then database, file,
- * environment. The environment has neither, so it ranks last unless it is the only one.
+ * is used (`readCandidates`, token_store.ts): ranked by `updated_at` (written when the pair was
+ * stored, i.e. issued; tokens.json without it falls back to the file's mtime), then by
+ * `expires_at`, then database, file, environment.
  *
- * Strava rotates refresh tokens: the old one dies as soon as a new one is issued. So every new
- * pair is written to the database and tokens.json before it is used, and refreshes are
- * serialised across processes by two locks (token_store.ts): an OS lock on tokens.json.lock,
- * which every process sharing the file sees whatever its database, and a lock row in the
- * database, for processes on one database with different token files. A process that waited
- * re-reads the stores first and uses the pair another process just obtained; one whose every
- * token was refused re-reads the stores once more and retries before it gives up (exit 3).
+ * Strava rotates refresh tokens: the old one dies as soon as a new one is issued. So a refresh
+ * runs under the one token lock (`lockTokens`, the flock on tokens.json.lock that every process
+ * sharing the tokens sees), re-reads the stores under it (another process may just have stored a
+ * pair), and writes every new pair to the database and tokens.json before it is used. One whose
+ * every token was refused re-reads the stores once more and retries before it gives up (exit 3).
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config.ts";
 import type { Database } from "../store/db.ts";
-import { AuthError, InterruptedError, RuntimeError } from "../errors.ts";
+import { AuthError, RuntimeError } from "../errors.ts";
 import { GrantRejectedError, refreshTokens, STRAVA_API_SETTINGS_URL } from "./oauth.ts";
 import { staticTokenProvider, type TokenProvider } from "./client.ts";
 import {
   DEFAULT_TOKENS_PATH,
-  hasRefreshLock,
-  rankCandidates,
-  readDatabaseTokens,
-  readTokensFile,
-  saveDatabaseTokens,
+  lockTokens,
+  readCandidates,
+  savePair,
   type StoredTokens,
   type TokenCandidate,
-  TokensFileInvalid,
-  TokensFileLock,
-  tryLockRefresh,
-  unlockRefresh,
-  writeTokensFile,
 } from "./token_store.ts";
 
 const log = getLogger(["strava-backfill", "tokens"]);
@@ -46,37 +38,45 @@ export const NO_TOKEN_MESSAGE = "No refresh token found. Please authenticate wit
 export const REFRESH_REJECTED_MESSAGE =
   "Strava rejected the refresh token (revoked, or already used by another program); run setup_auth.ts to authorize again";
 
+/** Message when a refresh is due but the app's credentials are not set. */
+const CLIENT_MISSING_MESSAGE =
+  `STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to refresh the Strava access token; set them in ` +
+  `the environment or in .env (they are on ${STRAVA_API_SETTINGS_URL})`;
+
+/** Warning when tokens.json holds no pair but the database does (`problem`: "is empty", ...). */
+const fileSetAsideWarning = (path: string, problem: string) =>
+  `${path} ${problem}; using the token pair in the database (the file is rewritten at the next token refresh)`;
+
+/** Error when a new pair could be stored nowhere (`failures`: "where: why" each). */
+const notSavedMessage = (failures: string[]) =>
+  `could not save the new Strava tokens (${failures.join("; ")}); the previous refresh token is no longer ` +
+  `valid, so run setup_auth.ts again once this is fixed`;
+
 /** Refresh when the access token expires within this many ms. */
-const DEFAULT_REFRESH_MARGIN_MS = 5 * 60 * 1000;
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
-/** How long a refresh lock lasts if its holder dies (longer than one token request may take). */
-const DEFAULT_LOCK_LEASE_MS = 60_000;
+/** How long to wait for another process's refresh (longer than one token request may take). */
+const LOCK_WAIT_MS = 60_000;
 
-/** Poll interval while another process holds a refresh lock. */
+/** Poll interval while another process holds the token lock. */
 const DEFAULT_LOCK_POLL_MS = 200;
 
 /** Options of `createTokenProvider`. */
 export interface TokenProviderOptions {
   /** accessToken, clientId, clientSecret, refreshToken and oauthUrl are used. */
   config: Pick<Config, "accessToken" | "clientId" | "clientSecret" | "refreshToken" | "oauthUrl">;
-  /** The database whose `tokens` table (and refresh lock) to use; without it, tokens.json only. */
+  /** The database whose `tokens` table to use; without it, tokens.json only. */
   db?: Database;
   /** tokens.json path (default `tokens.json`). */
   tokensPath?: string;
   fetch?: typeof fetch;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
-  /** Refresh ahead when the access token expires within this (default 5 min). */
-  refreshMarginMs?: number;
-  /** Lease of the refresh lock (default 60 s). */
-  lockLeaseMs?: number;
-  /** Poll interval while another process holds the refresh lock (default 200 ms). */
+  /** Poll interval while another process holds the token lock (default 200 ms). */
   lockPollMs?: number;
   /** Where a warning the user should see goes besides the log (default: stderr, `warning: ` first). */
   warn?: (line: string) => void;
-  /** Time limit of one token request (default 30 s). */
-  oauthTimeoutMs?: number;
-  /** SIGINT/SIGTERM: ends a wait for the refresh lock and aborts the token request (InterruptedError). */
+  /** SIGINT/SIGTERM: ends a wait for the token lock and aborts the token request (InterruptedError). */
   signal?: AbortSignal;
 }
 
@@ -91,7 +91,7 @@ export class RefreshingTokenProvider implements TokenProvider {
   readonly #options: TokenProviderOptions;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
-  readonly #owner = crypto.randomUUID();
+  readonly #tokensPath: string;
   #current: StoredTokens | null = null;
   #inflight: Promise<string> | null = null;
   #warnedFile = false;
@@ -103,11 +103,7 @@ export class RefreshingTokenProvider implements TokenProvider {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-  }
-
-  /** The tokens.json path in use. */
-  get tokensPath(): string {
-    return this.#options.tokensPath ?? DEFAULT_TOKENS_PATH;
+    this.#tokensPath = options.tokensPath ?? DEFAULT_TOKENS_PATH;
   }
 
   /** A valid access token: the one in hand, a stored one, or a fresh one from a refresh. */
@@ -138,157 +134,73 @@ export class RefreshingTokenProvider implements TokenProvider {
     }
   }
 
-  #fresh(tokens: StoredTokens): boolean {
-    const margin = this.#options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
-    return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > margin;
-  }
-
   /**
-   * All known refresh tokens, most recently issued first. A tokens.json that holds no pair
-   * (empty, corrupt) is skipped with a warning when the database holds one, since the next
-   * refresh rewrites the file; with nothing else to go on it stays an error.
+   * The one resolution path: the best stored access token while valid (no lock for most runs);
+   * else, under the token lock, the stores re-read, a refresh with the best token Strava accepts,
+   * the new pair stored, the lock released. Every token refused: the stores are re-read once (a
+   * process this lock cannot see, such as one on the same database with another tokens.json, may
+   * be storing the pair it just obtained) and any new token tried before giving up.
    */
-  #candidates(): TokenCandidate[] {
-    const found: TokenCandidate[] = [];
-    if (this.#options.db) found.push(...readDatabaseTokens(this.#options.db));
-    try {
-      const file = readTokensFile(this.tokensPath);
-      if (file) found.push(file);
-    } catch (err) {
-      if (!(err instanceof TokensFileInvalid) || found.length === 0) throw err;
-      if (!this.#warnedFile) {
-        this.#warnedFile = true;
-        this.#warn(
-          `${err.path} ${err.problem}; using the token pair in the database (the file is rewritten at the next ` +
-            `token refresh)`,
-        );
-      }
-    }
-    const env = this.#options.config.refreshToken;
-    if (env) {
-      found.push({
-        source: "STRAVA_REFRESH_TOKEN",
-        athleteId: null,
-        accessToken: null,
-        refreshToken: env,
-        expiresAt: null,
-        scope: null,
-        updatedAt: null,
-        issuedAt: null,
-      });
-    }
-    return rankCandidates(found);
-  }
-
-  #warn(line: string): void {
-    log.warn("{line}", { line });
-    (this.#options.warn ?? ((l: string) => console.error(`warning: ${l}`)))(line);
-  }
-
-  /**
-   * Polls `attempt` until it succeeds; false when it still fails after the lock lease (bounded
-   * by count as well, so a frozen test clock cannot wait forever).
-   */
-  async #poll(attempt: () => boolean, waiting: string): Promise<boolean> {
-    const lease = this.#options.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS;
-    const poll = this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS;
-    const maxPolls = Math.ceil(lease / poll) + 1;
-    for (let i = 0; i < maxPolls; i++) {
-      if (this.#options.signal?.aborted) throw new InterruptedError();
-      if (attempt()) return true;
-      if (i === 0) log.debug("{waiting}; waiting for it", { waiting });
-      await this.#sleep(poll);
-    }
-    return attempt();
-  }
-
-  /**
-   * Takes the refresh locks: the one on the shared tokens.json first (processes on other
-   * databases in the folder share it), then the database's; always in this order, so two
-   * processes never wait on each other. Returns the release.
-   */
-  async #lockAll(): Promise<() => void> {
-    let fileLock: TokensFileLock | null = null;
-    try {
-      fileLock = TokensFileLock.open(this.tokensPath);
-    } catch (err) {
-      log.debug("no lock on {path}.lock ({error}); relying on the database lock", {
-        path: this.tokensPath,
-        error: (err as Error).message,
-      });
-    }
-    if (fileLock && !await this.#poll(() => fileLock.tryAcquire(), "another process is refreshing the Strava token")) {
-      log.warn("the lock on {path}.lock was not released in time; refreshing without it", { path: this.tokensPath });
-    }
-    const db = this.#options.db;
-    const locking = db !== undefined && hasRefreshLock(db);
-    try {
-      if (locking) await this.#lockDatabase(db);
-    } catch (err) {
-      fileLock?.close();
-      throw err;
-    }
-    return () => {
-      try {
-        if (locking) unlockRefresh(db, this.#owner);
-      } finally {
-        fileLock?.close();
-      }
-    };
-  }
-
-  async #lockDatabase(db: Database): Promise<void> {
-    const lease = this.#options.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS;
-    let heldUntil = 0;
-    const attempt = () => {
-      const result = tryLockRefresh(db, this.#owner, this.#now(), lease);
-      if (!result.acquired) heldUntil = result.heldUntil;
-      return result.acquired;
-    };
-    if (await this.#poll(attempt, "another process is refreshing the Strava token")) return;
-    log.warn("the token refresh lock was not released in time; taking it over");
-    tryLockRefresh(db, this.#owner, Math.max(this.#now(), heldUntil), lease);
-  }
-
-  /** The stored access token to use: the best candidate's, while valid and not the one just rejected. */
-  #usable(candidates: TokenCandidate[], rejected: string | undefined): string | null {
-    const best = candidates[0];
-    if (!best?.accessToken || best.accessToken === rejected || !this.#fresh(best)) return null;
-    log.debug("using the stored access token from {source}", { source: best.source });
-    this.#current = best;
-    return best.accessToken;
-  }
-
   async #obtain(rejected: string | undefined): Promise<string> {
-    // Most runs find a valid stored token: no lock (and no lock file) for them.
-    const first = this.#candidates();
-    if (first.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
-    const quick = this.#usable(first, rejected);
-    if (quick !== null) return quick;
-    const release = await this.#lockAll();
+    const stored = this.#usable(this.#candidates(), rejected);
+    if (stored.token !== null) return stored.token;
+    const lock = await lockTokens(this.#tokensPath, {
+      waitMs: LOCK_WAIT_MS,
+      pollMs: this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS,
+      sleep: this.#sleep,
+      signal: this.#options.signal,
+    });
+    if (lock.notHeld) log.warn("refreshing the Strava token without the lock: {detail}", lock.notHeld);
     try {
-      // Re-read under the lock: another process may have just obtained a pair.
-      const candidates = this.#candidates();
-      if (candidates.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
-      const stored = this.#usable(candidates, rejected);
-      if (stored !== null) return stored;
       const tried = new Set<string>();
-      const refreshed = await this.#refreshFirst(candidates, tried);
-      if (refreshed !== null) return refreshed;
-      // Every token was refused. A process that does not share these locks (another folder's
-      // tokens.json, a lock taken over after its lease) may have rotated it a moment ago and be
-      // storing the new pair now: re-read the stores once and retry before giving up.
-      log.info("every stored refresh token was refused; re-reading the token stores once");
-      await this.#sleep(this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS);
-      const again = this.#candidates();
-      const storedAgain = this.#usable(again, rejected);
-      if (storedAgain !== null) return storedAgain;
-      const retried = await this.#refreshFirst(again, tried);
-      if (retried !== null) return retried;
+      for (let pass = 0; pass < 2; pass++) {
+        if (pass === 1) {
+          log.info("every stored refresh token was refused; re-reading the token stores once");
+          await this.#sleep(this.#options.lockPollMs ?? DEFAULT_LOCK_POLL_MS);
+        }
+        const { token, candidates } = this.#usable(this.#candidates(), rejected);
+        if (token !== null) return token;
+        const refreshed = await this.#refreshFirst(candidates, tried);
+        if (refreshed !== null) return refreshed;
+      }
       throw new AuthError(REFRESH_REJECTED_MESSAGE);
     } finally {
-      release();
+      lock.release();
     }
+  }
+
+  #fresh(tokens: StoredTokens): boolean {
+    return tokens.expiresAt !== null && tokens.expiresAt * 1000 - this.#now() > REFRESH_MARGIN_MS;
+  }
+
+  /**
+   * All known refresh tokens, most recently issued first (none: NO_TOKEN_MESSAGE). A tokens.json
+   * that holds no pair (empty, corrupt) is skipped with a warning when the database holds one,
+   * since the next refresh rewrites the file; with nothing else to go on it stays an error.
+   */
+  #candidates(): TokenCandidate[] {
+    const { db, config } = this.#options;
+    const { candidates, invalidFile } = readCandidates(db, this.#tokensPath, config.refreshToken);
+    if (invalidFile) {
+      if (!candidates.some((c) => c.source === "database")) throw invalidFile;
+      if (!this.#warnedFile) {
+        this.#warnedFile = true;
+        const line = fileSetAsideWarning(invalidFile.path, invalidFile.problem);
+        log.warn("{line}", { line });
+        (this.#options.warn ?? ((l: string) => console.error(`warning: ${l}`)))(line);
+      }
+    }
+    if (candidates.length === 0) throw new AuthError(NO_TOKEN_MESSAGE);
+    return candidates;
+  }
+
+  /** The best candidate's access token while valid and not the one just rejected, else null. */
+  #usable(candidates: TokenCandidate[], rejected: string | undefined) {
+    const best = candidates[0];
+    if (!best.accessToken || best.accessToken === rejected || !this.#fresh(best)) return { token: null, candidates };
+    log.debug("using the stored access token from {source}", { source: best.source });
+    this.#current = best;
+    return { token: best.accessToken, candidates };
   }
 
   /**
@@ -297,30 +209,15 @@ export class RefreshingTokenProvider implements TokenProvider {
    */
   async #refreshFirst(candidates: TokenCandidate[], tried: Set<string>): Promise<string | null> {
     const { clientId, clientSecret, oauthUrl } = this.#options.config;
-    if (!clientId || !clientSecret) {
-      throw new AuthError(
-        `STRAVA_CLIENT_ID and STRAVA_CLIENT_SECRET are needed to refresh the Strava access token; set them in ` +
-          `the environment or in .env (they are on ${STRAVA_API_SETTINGS_URL})`,
-      );
-    }
+    if (!clientId || !clientSecret) throw new AuthError(CLIENT_MISSING_MESSAGE);
+    const oauth = { oauthUrl, clientId, clientSecret, fetch: this.#options.fetch, signal: this.#options.signal };
     const athleteId = candidates.find((c) => c.athleteId !== null)?.athleteId ?? null;
     for (const candidate of candidates) {
       if (tried.has(candidate.refreshToken)) continue;
       tried.add(candidate.refreshToken);
       let issued;
       try {
-        issued = await refreshTokens(
-          {
-            oauthUrl,
-            clientId,
-            clientSecret,
-            fetch: this.#options.fetch,
-            timeoutMs: this.#options.oauthTimeoutMs,
-            signal: this.#options.signal,
-          },
-          candidate.refreshToken,
-          this.#now,
-        );
+        issued = await refreshTokens(oauth, candidate.refreshToken, this.#now);
       } catch (err) {
         if (err instanceof GrantRejectedError && err.rejected === "grant") {
           log.warn("Strava rejected the refresh token from {source}", { source: candidate.source });
@@ -337,8 +234,11 @@ export class RefreshingTokenProvider implements TokenProvider {
         scope: candidate.scope,
         updatedAt: new Date(this.#now()).toISOString(),
       };
-      // The old refresh token is dead now: store the new pair before anything uses it.
-      this.#persist(record, candidate.refreshToken);
+      // The old refresh token is dead now: store the new pair before anything uses it. One store
+      // failing is a warning (the other holds the pair), both failing an error.
+      const failures = savePair(this.#options.db, this.#tokensPath, record, candidate.refreshToken);
+      if (failures.length === (this.#options.db ? 2 : 1)) throw new RuntimeError(notSavedMessage(failures));
+      for (const failure of failures) log.warn("could not save the new Strava tokens to {failure}", { failure });
       log.info("refreshed the Strava access token (from {source}); it expires at {expiresAt}", {
         source: candidate.source,
         expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
@@ -347,30 +247,5 @@ export class RefreshingTokenProvider implements TokenProvider {
       return issued.accessToken;
     }
     return null;
-  }
-
-  /** Writes the pair everywhere; one store failing is a warning, both failing an error. */
-  #persist(record: StoredTokens, replaces: string): void {
-    const failures: string[] = [];
-    const db = this.#options.db;
-    if (db) {
-      try {
-        saveDatabaseTokens(db, record, replaces);
-      } catch (err) {
-        failures.push(`database: ${(err as Error).message}`);
-      }
-    }
-    try {
-      writeTokensFile(this.tokensPath, record);
-    } catch (err) {
-      failures.push(`${this.tokensPath}: ${(err as Error).message}`);
-    }
-    if (failures.length === (db ? 2 : 1)) {
-      throw new RuntimeError(
-        `could not save the new Strava tokens (${failures.join("; ")}); the previous refresh token is no longer ` +
-          `valid, so run setup_auth.ts again once this is fixed`,
-      );
-    }
-    for (const failure of failures) log.warn("could not save the new Strava tokens to {failure}", { failure });
   }
 }
