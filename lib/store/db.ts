@@ -302,10 +302,23 @@ export function transaction<T>(db: Database, fn: () => T): T {
   }
 }
 
-/** Prepares a statement whose integer columns come back as bigint (ids above 2^53 stay exact). */
+/** Each open database's statements by SQL text, for `prepareExact`. */
+const prepared = new WeakMap<Database, Map<string, StatementSync>>();
+
+/**
+ * A statement whose integer columns come back as bigint (ids above 2^53 stay exact), prepared
+ * once per database and SQL text: compiling the statements a record is stored with cost more
+ * than running them (docs/performance.md, "Cost per request").
+ */
 export function prepareExact(db: Database, sql: string): StatementSync {
-  const stmt = db.prepare(sql);
-  stmt.setReadBigInts(true);
+  let statements = prepared.get(db);
+  if (!statements) prepared.set(db, statements = new Map());
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    stmt.setReadBigInts(true);
+    statements.set(sql, stmt);
+  }
   return stmt;
 }
 
