@@ -10,13 +10,17 @@
  * Each figure is the median of `--repeat` rounds (a fresh folder and database each), the tool and
  * the plain client measured in the same round: single runs on a shared machine vary by ~30 %.
  *
- * Usage: deno task bench:requests [--sizes 300,3000] [--requests 200] [--repeat 3] [--json]
+ * Then, in-process on the largest athlete, the cost of each part the tool adds to the plain
+ * client's fetch (bench/request_parts.ts), over `--parts` requests (0: not measured).
+ *
+ * Usage: deno task bench:requests [--sizes 300,3000] [--requests 200] [--repeat 3] [--parts 400] [--json]
  */
 import { parseArgs } from "node:util";
 import { denoRunArgs } from "../lib/permissions.ts";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { measureParts, type Part } from "./request_parts.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "300,3000" },
     requests: { type: "string", default: "200" },
     repeat: { type: "string", default: "3" },
+    parts: { type: "string", default: "400" },
     json: { type: "boolean", default: false },
   },
 });
@@ -126,14 +131,19 @@ async function round(sim: StravaSimulator): Promise<Round> {
   }
 }
 
-/** Per-request cost of the tool and of the plain client on an athlete of `size` activities: medians of REPEAT rounds. */
-async function measure(size: number) {
-  await using sim = await StravaSimulator.start({
+/** The bench's athlete of `size` activities, with limits no run reaches. */
+function simulator(size: number): Promise<StravaSimulator> {
+  return StravaSimulator.start({
     seed: 1,
     activities: size,
     segments: Math.max(40, Math.round(size / 2)),
     limits: { read15: 1_000_000, readDay: 10_000_000, all15: 1_000_000, allDay: 10_000_000 },
   });
+}
+
+/** Per-request cost of the tool and of the plain client on an athlete of `size` activities: medians of REPEAT rounds. */
+async function measure(size: number) {
+  await using sim = await simulator(size);
   const rounds: Round[] = [];
   for (let i = 0; i < REPEAT; i++) rounds.push(await round(sim));
   const median = (key: keyof Round) => {
@@ -161,6 +171,16 @@ if (!(await Deno.stat(TIME).then(() => true, () => false))) {
 }
 const results = [];
 for (const size of values.sizes.split(",").map(Number)) results.push(await measure(size));
+let parts: Part[] = [];
+if (Number(values.parts) > 0) {
+  await using sim = await simulator(results[results.length - 1].activities);
+  const dir = await Deno.makeTempDir({ prefix: "request-parts-bench-" });
+  try {
+    parts = await measureParts(sim, dir, Number(values.parts));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 const first = results[0];
 const last = results[results.length - 1];
 const summary = {
@@ -168,6 +188,7 @@ const summary = {
   cpu_growth: Number((last.tool_cpu_ms / first.tool_cpu_ms).toFixed(2)),
   wall_growth: Number((last.tool_wall_ms / first.tool_wall_ms).toFixed(2)),
   cpu_vs_plain: Number((last.tool_cpu_ms / Math.max(last.plain_cpu_ms, 0.01)).toFixed(1)),
+  parts,
 };
 if (values.json) {
   console.log(JSON.stringify(summary, null, 2));
@@ -188,4 +209,12 @@ if (values.json) {
     `  growth ${first.activities} -> ${last.activities}: CPU ${summary.cpu_growth}x, wall ${summary.wall_growth}x;` +
       ` tool/plain CPU at ${last.activities}: ${summary.cpu_vs_plain}x`,
   );
+  if (parts.length > 0) {
+    console.log(
+      `the parts of a request, in-process, ${last.activities} activities, ${values.parts} requests (per request):`,
+    );
+    for (const p of parts) {
+      console.log(`  ${p.part.padEnd(50)} ${p.cpu_ms.toFixed(3)} ms CPU, ${p.wall_ms.toFixed(3)} ms wall`);
+    }
+  }
 }
