@@ -5,7 +5,7 @@
  * activity marked processed without its efforts, nor efforts without their activity.
  */
 import type { SQLInputValue } from "node:sqlite";
-import { type Database, prepareExact, transaction } from "./db.ts";
+import { countOf, type Database, prepareExact, transaction } from "./db.ts";
 import {
   ACTIVITY_API_COLUMNS,
   activityValues,
@@ -71,25 +71,17 @@ export function pendingActivities(
 /** Number of pending activities (among those `filter` selects). */
 export function countPendingActivities(db: Database, filter?: QueueFilter): number {
   const where = activityCondition(filter);
-  return Number(
-    (prepareExact(db, `SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`).get(
-      ...where.params,
-    ) as { n: number }).n,
-  );
+  return countOf(db, `SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`, ...where.params);
 }
 
 /** Number of activities. */
 export function countActivities(db: Database): number {
-  return Number((db.prepare("SELECT count(*) n FROM activities").get() as { n: number }).n);
+  return countOf(db, "SELECT count(*) n FROM activities");
 }
 
 /** Pending activities of which nothing tells whether they have a GPS track (imported ones). */
 export function countUnknownGps(db: Database): number {
-  return Number(
-    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL`).get() as {
-      n: number;
-    }).n,
-  );
+  return countOf(db, `SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL`);
 }
 
 /** Activities a survey settles when a listing is evidence that they are gone: imported ones not yet known to Strava's list. */
@@ -119,18 +111,20 @@ export function countSettleableUnlisted(
   listed: ReadonlySet<bigint> | null,
   before: number | null,
 ): number {
-  return Number(
-    (db.prepare(
-      `SELECT count(*) n FROM activities WHERE ${SETTLE_IF_UNLISTED}
-         AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
-         AND (? IS NULL OR unixepoch(start_date) < ?)`,
-    ).get(...listedParams(listed), before, before) as { n: number }).n,
+  return countOf(
+    db,
+    `SELECT count(*) n FROM activities WHERE ${SETTLE_IF_UNLISTED}
+       AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
+       AND (? IS NULL OR unixepoch(start_date) < ?)`,
+    ...listedParams(listed),
+    before,
+    before,
   );
 }
 
 /** Activities not marked deleted. */
 export function countLiveActivities(db: Database): number {
-  return Number((db.prepare("SELECT count(*) n FROM activities WHERE deleted_at IS NULL").get() as { n: number }).n);
+  return countOf(db, "SELECT count(*) n FROM activities WHERE deleted_at IS NULL");
 }
 
 /** The two parameters of `(? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))` for a set of ids or null. */
@@ -162,10 +156,10 @@ export function pendingSegments(
 /** Number of segments whose details are pending (with a `filter`: reached from the activities it selects). */
 export function countPendingSegments(db: Database, filter?: QueueFilter): number {
   const where = segmentCondition(filter);
-  return Number(
-    (prepareExact(db, `SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`).get(
-      ...where.params,
-    ) as { n: number }).n,
+  return countOf(
+    db,
+    `SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`,
+    ...where.params,
   );
 }
 

@@ -6,7 +6,7 @@
  * untouched, because SQLite would otherwise happily create journal files beside it, turn an
  * empty path into a database, or split one database into two through two names.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { DiskFullError, diskFullError, isDiskFull, RuntimeError, UsageError } from "../errors.ts";
 import { createPrivateFile, shellPath } from "../file_mode.ts";
@@ -320,6 +320,11 @@ export function prepareExact(db: Database, sql: string): StatementSync {
     statements.set(sql, stmt);
   }
   return stmt;
+}
+
+/** The number a `SELECT count(*) n …` query answers. */
+export function countOf(db: Database, sql: string, ...params: SQLInputValue[]): number {
+  return Number((prepareExact(db, sql).get(...params) as { n: bigint }).n);
 }
 
 /** Names of the columns of `table` (empty when the table does not exist). */
