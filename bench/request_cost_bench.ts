@@ -7,25 +7,34 @@
  * migrations, token, lock) is left out. A plain keep-alive client fetching the same URLs with
  * the same token, in its own subprocess, is the floor. The goal (issue "Lean house"): the cost
  * at 3,000 within 1.3× of the cost at 300, and within a few times the plain client's.
+ * Each figure is the median of `--repeat` rounds (a fresh folder and database each), the tool and
+ * the plain client measured in the same round: single runs on a shared machine vary by ~30 %.
  *
- * Usage: deno task bench:requests [--sizes 300,3000] [--requests 200] [--json]
+ * Then, in-process on the largest athlete, the cost of each part the tool adds to the plain
+ * client's fetch (bench/request_parts.ts), over `--parts` requests (0: not measured).
+ *
+ * Usage: deno task bench:requests [--sizes 300,3000] [--requests 200] [--repeat 3] [--parts 400] [--json]
  */
 import { parseArgs } from "node:util";
 import { denoRunArgs } from "../lib/permissions.ts";
 import { openDatabase } from "../lib/store/db.ts";
 import { migrate } from "../lib/store/schema.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
+import { measureParts, type Part } from "./request_parts.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     sizes: { type: "string", default: "300,3000" },
     requests: { type: "string", default: "200" },
+    repeat: { type: "string", default: "3" },
+    parts: { type: "string", default: "400" },
     json: { type: "boolean", default: false },
   },
 });
 const TIME = "/usr/bin/time";
 const K = Number(values.requests);
+const REPEAT = Number(values.repeat);
 
 /** CPU and wall seconds of one subprocess, by /usr/bin/time. */
 interface Timed {
@@ -74,15 +83,17 @@ for (const id of ids) {
   await r.arrayBuffer();
 }`;
 
-/** Per-request cost of the tool and of the plain client on an athlete of `size` activities. */
-async function measure(size: number) {
+/** One round's per-request figures (ms). */
+interface Round {
+  tool_cpu_ms: number;
+  tool_wall_ms: number;
+  plain_cpu_ms: number;
+  plain_wall_ms: number;
+}
+
+/** One round on `sim`: a fresh folder and database, listed, then the tool's runs and the plain client's. */
+async function round(sim: StravaSimulator): Promise<Round> {
   const dir = await Deno.makeTempDir({ prefix: "request-cost-bench-" });
-  await using sim = await StravaSimulator.start({
-    seed: 1,
-    activities: size,
-    segments: Math.max(40, Math.round(size / 2)),
-    limits: { read15: 1_000_000, readDay: 10_000_000, all15: 1_000_000, allDay: 10_000_000 },
-  });
   try {
     await Deno.mkdir(`${dir}/data`);
     const db = openDatabase(`${dir}/data/segments.db`, { create: true });
@@ -108,10 +119,8 @@ async function measure(size: number) {
     const plainArgs = ["run", "--quiet", `--allow-net=${sim.host}`, "-"];
     const plainOne = await timed([...plainArgs, sim.apiUrl, token, ids[0]], dir, env, PLAIN_CLIENT);
     const plainMany = await timed([...plainArgs, sim.apiUrl, token, ...ids.slice(0, K + 1)], dir, env, PLAIN_CLIENT);
-    const ms = (a: number, b: number) => Number((((a - b) / K) * 1000).toFixed(2));
+    const ms = (a: number, b: number) => ((a - b) / K) * 1000;
     return {
-      activities: size,
-      requests: K,
       tool_cpu_ms: ms(many.cpu, one.cpu),
       tool_wall_ms: ms(many.wall, one.wall),
       plain_cpu_ms: ms(plainMany.cpu, plainOne.cpu),
@@ -122,12 +131,56 @@ async function measure(size: number) {
   }
 }
 
+/** The bench's athlete of `size` activities, with limits no run reaches. */
+function simulator(size: number): Promise<StravaSimulator> {
+  return StravaSimulator.start({
+    seed: 1,
+    activities: size,
+    segments: Math.max(40, Math.round(size / 2)),
+    limits: { read15: 1_000_000, readDay: 10_000_000, all15: 1_000_000, allDay: 10_000_000 },
+  });
+}
+
+/** Per-request cost of the tool and of the plain client on an athlete of `size` activities: medians of REPEAT rounds. */
+async function measure(size: number) {
+  await using sim = await simulator(size);
+  const rounds: Round[] = [];
+  for (let i = 0; i < REPEAT; i++) rounds.push(await round(sim));
+  const median = (key: keyof Round) => {
+    const sorted = rounds.map((r) => r[key]).sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const m = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return Number(m.toFixed(2));
+  };
+  return {
+    activities: size,
+    requests: K,
+    rounds: REPEAT,
+    tool_cpu_ms: median("tool_cpu_ms"),
+    tool_wall_ms: median("tool_wall_ms"),
+    plain_cpu_ms: median("plain_cpu_ms"),
+    plain_wall_ms: median("plain_wall_ms"),
+    /** Tool / plain CPU per round, so the ratio is judged within one round. */
+    cpu_ratios: rounds.map((r) => Number((r.tool_cpu_ms / Math.max(r.plain_cpu_ms, 0.01)).toFixed(1))),
+  };
+}
+
 if (!(await Deno.stat(TIME).then(() => true, () => false))) {
   console.log("/usr/bin/time not found: cost per request not measured (install it: apt-get install -y time)");
   Deno.exit(0);
 }
 const results = [];
 for (const size of values.sizes.split(",").map(Number)) results.push(await measure(size));
+let parts: Part[] = [];
+if (Number(values.parts) > 0) {
+  await using sim = await simulator(results[results.length - 1].activities);
+  const dir = await Deno.makeTempDir({ prefix: "request-parts-bench-" });
+  try {
+    parts = await measureParts(sim, dir, Number(values.parts));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 const first = results[0];
 const last = results[results.length - 1];
 const summary = {
@@ -135,21 +188,33 @@ const summary = {
   cpu_growth: Number((last.tool_cpu_ms / first.tool_cpu_ms).toFixed(2)),
   wall_growth: Number((last.tool_wall_ms / first.tool_wall_ms).toFixed(2)),
   cpu_vs_plain: Number((last.tool_cpu_ms / Math.max(last.plain_cpu_ms, 0.01)).toFixed(1)),
+  parts,
 };
 if (values.json) {
   console.log(JSON.stringify(summary, null, 2));
 } else {
   console.log(
-    `cost per request, incremental_backfill --mode efforts (subprocess, HTTP to the simulator, ${K} requests)`,
+    `cost per request, incremental_backfill --mode efforts (subprocess, HTTP to the simulator, ${K} requests,` +
+      ` median of ${REPEAT} rounds)`,
   );
   for (const r of results) {
     console.log(
       `  ${String(r.activities).padStart(6)} activities: tool ${r.tool_cpu_ms} ms CPU, ${r.tool_wall_ms} ms wall;` +
-        ` plain client ${r.plain_cpu_ms} ms CPU, ${r.plain_wall_ms} ms wall`,
+        ` plain client ${r.plain_cpu_ms} ms CPU, ${r.plain_wall_ms} ms wall; tool/plain CPU by round ${
+          r.cpu_ratios.join(", ")
+        }`,
     );
   }
   console.log(
     `  growth ${first.activities} -> ${last.activities}: CPU ${summary.cpu_growth}x, wall ${summary.wall_growth}x;` +
       ` tool/plain CPU at ${last.activities}: ${summary.cpu_vs_plain}x`,
   );
+  if (parts.length > 0) {
+    console.log(
+      `the parts of a request, in-process, ${last.activities} activities, ${values.parts} requests (per request):`,
+    );
+    for (const p of parts) {
+      console.log(`  ${p.part.padEnd(50)} ${p.cpu_ms.toFixed(3)} ms CPU, ${p.wall_ms.toFixed(3)} ms wall`);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * Logging setup for the long-running scripts: plain lines in `--log-file` (default
- * backfill.log, rotated at 10 MiB), written unbuffered so a kill -9 loses no line. Modules log through
+ * backfill.log, rotated at 10 MiB), each written at once so a kill -9 loses no line. Modules log through
  * `getLogger(["strava-backfill", ...])`, which is silent until a script calls `setupLogging`.
  *
  * Which scripts write the log: the backfill runs (incremental_backfill, manage_backfill one-time and
@@ -10,13 +10,21 @@
  * creates no file; update_schema, import_archive and setup_auth are run by hand and report on
  * stderr only.
  */
-import { configure, getLogger, getTextFormatter, type Logger, reset, type Sink } from "@logtape/logtape";
-import { getRotatingFileSink } from "@logtape/file";
+import {
+  configure,
+  getLogger,
+  getTextFormatter,
+  type Logger,
+  type LogRecord,
+  reset,
+  type Sink,
+  type TextFormatter,
+} from "@logtape/logtape";
 import { dirname } from "node:path";
-import { createPrivateFile, PRIVATE_MODE } from "./file_mode.ts";
+import { createPrivateFile } from "./file_mode.ts";
 import { assertWriteTarget } from "./write_target.ts";
 
-/** The rotating sink's maxFiles; its rotated names are backfill.log.1, .2, … (checked up to .5). */
+/** How many rotated files are kept: backfill.log.1 (the newest) … backfill.log.5. */
 const ROTATIONS = 5;
 
 /** Default `--log-file`. */
@@ -65,26 +73,16 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
   // Deno allows appending to a symlink in the folder whatever its target: refuse one leading out.
   for (let i = 0; i <= ROTATIONS; i++) assertWriteTarget(i === 0 ? options.path : `${options.path}.${i}`);
   if (dirname(options.path) !== ".") Deno.mkdirSync(dirname(options.path), { recursive: true });
-  createPrivateFile(options.path);
+  const formatter = getTextFormatter({
+    timestamp: "rfc3339",
+    category: ".",
+    // Ids are bigints; "123n" in a log line would not match the database.
+    value: (v, inspect) => typeof v === "string" || typeof v === "bigint" ? String(v) : inspect(v),
+  });
   await configure({
     reset: true,
-    sinks: {
-      // Months of runs: rotate at 10 MiB, keeping the last five files (backfill.log.1 … .4).
-      file: keepPrivate(
-        options.path,
-        getRotatingFileSink(options.path, {
-          maxSize: options.maxBytes ?? 10 * 1024 * 1024,
-          maxFiles: ROTATIONS,
-          bufferSize: 0,
-          formatter: getTextFormatter({
-            timestamp: "rfc3339",
-            category: ".",
-            // Ids are bigints; "123n" in a log line would not match the database.
-            value: (v, inspect) => typeof v === "string" || typeof v === "bigint" ? String(v) : inspect(v),
-          }),
-        }),
-      ),
-    },
+    // Months of runs: rotate at 10 MiB, keeping the last five files.
+    sinks: { file: rotatingFileSink(options.path, options.maxBytes ?? 10 * 1024 * 1024, formatter) },
     loggers: [
       { category: ["strava-backfill"], lowestLevel: options.verbose ? "debug" : "info", sinks: ["file"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["file"] },
@@ -133,25 +131,37 @@ export async function closeLogging(): Promise<void> {
 }
 
 /**
- * The rotating sink creates each new file with the default mode (0644); this puts a file the
- * tool created back to 0600 after a rotation (seen as a new inode). An existing log keeps the
- * mode its owner gave it.
+ * The log file. Each line is one write, at once, so a kill -9 loses none; there is no fsync per
+ * line (it cost more than the rest of a request's logging, docs/performance.md): as for the
+ * database (WAL, `synchronous = NORMAL`), only a power cut can drop the last lines. A line that
+ * would take the file past `maxBytes` first rotates it (.4 to .5, …, the file to .1). The tool
+ * creates each new file 0600; an existing log keeps the mode its owner gave it.
  */
-function keepPrivate(path: string, sink: Sink & Disposable): Sink & Disposable {
-  const inode = () => {
-    try {
-      return Deno.statSync(path).ino;
-    } catch {
-      return null;
+function rotatingFileSink(path: string, maxBytes: number, formatter: TextFormatter): Sink & Disposable {
+  const encoder = new TextEncoder();
+  const open = () => {
+    createPrivateFile(path);
+    return Deno.openSync(path, { append: true, create: true });
+  };
+  let file = open();
+  let size = file.statSync().size;
+  const sink = (record: LogRecord) => {
+    const bytes = encoder.encode(formatter(record));
+    if (size > 0 && size + bytes.length > maxBytes) {
+      file.close();
+      for (let i = ROTATIONS - 1; i > 0; i--) {
+        try {
+          Deno.renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+        }
+      }
+      Deno.renameSync(path, `${path}.1`);
+      file = open();
+      size = 0;
     }
+    for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+    size += bytes.length;
   };
-  let current = inode();
-  const wrapped = (record: Parameters<Sink>[0]) => {
-    sink(record);
-    const now = inode();
-    if (now === current || now === null) return;
-    current = now;
-    if (Deno.build.os !== "windows") Deno.chmodSync(path, PRIVATE_MODE);
-  };
-  return Object.assign(wrapped, { [Symbol.dispose]: () => sink[Symbol.dispose]() });
+  return Object.assign(sink, { [Symbol.dispose]: () => file.close() });
 }

@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, notStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { openDatabase, prepareExact, transaction } from "../lib/store/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fileDigest, tempDatabase, tempDir } from "./helpers.ts";
@@ -65,4 +65,27 @@ Deno.test("ids above 2^53 round-trip exactly", async () => {
   deepStrictEqual(prepareExact(db, "SELECT id FROM t ORDER BY id").all().map((r) => r.id), ids);
   // Without bigints node:sqlite refuses rather than rounding, which is why prepareExact exists.
   throws(() => db.prepare("SELECT id FROM t").all());
+});
+
+Deno.test("prepareExact prepares a statement once per database and SQL text, and it stays usable", async () => {
+  await using world = await tempDatabase("cache.db");
+  const { db } = world;
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)");
+  const insert = "INSERT INTO t (id, n) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET n = n + excluded.n";
+  strictEqual(prepareExact(db, insert), prepareExact(db, insert));
+  notStrictEqual(prepareExact(db, insert), prepareExact(db, `${insert} `));
+  for (let i = 0; i < 3; i++) prepareExact(db, insert).run(1n, 2);
+  // A schema change since it was prepared: SQLite prepares it again by itself.
+  db.exec("ALTER TABLE t ADD COLUMN extra TEXT");
+  prepareExact(db, insert).run(2n, 1);
+  const rows = prepareExact(db, "SELECT id, n FROM t ORDER BY id").all().map((r) => [r.id, r.n]);
+  deepStrictEqual(rows, [[1n, 6n], [2n, 1n]]);
+  // Another database (here the same file opened again) gets its own statements.
+  const other = openDatabase(db.location()!);
+  try {
+    notStrictEqual(prepareExact(other, insert), prepareExact(db, insert));
+    strictEqual(prepareExact(other, "SELECT count(*) n FROM t").get()!.n, 2n);
+  } finally {
+    other.close();
+  }
 });

@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { logger, setupLogging } from "../lib/log.ts";
 import { StravaSimulator } from "../lib/testing/strava_sim.ts";
 import { createDatabase, runScript, tempDir } from "./helpers.ts";
@@ -26,6 +27,31 @@ Deno.test("log: plain lines, exact ids, unbuffered, rotated when the file grows"
   const all = files.map((f) => Deno.readTextFileSync(`${dir.path}/logs/${f}`)).join("");
   strictEqual(all.includes("not shown"), false);
   ok(all.includes("line 9 of"));
+});
+
+Deno.test("log: rotation moves older lines to .1, .2 …, in order; a new file is 0600, an existing one keeps its mode", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/backfill.log`;
+  Deno.writeTextFileSync(path, "an older line\n");
+  Deno.chmodSync(path, 0o640);
+  const close = await setupLogging({ path, maxBytes: 200 });
+  try {
+    for (let i = 0; i < 8; i++) logger("run").info("line {i} of a run", { i });
+  } finally {
+    await close();
+  }
+  const rotated = [5, 4, 3, 2, 1].map((n) => `${path}.${n}`).filter((p) => existsSync(p));
+  ok(rotated.length >= 2, rotated.join(","));
+  const lines = [...rotated, path].flatMap((p) => Deno.readTextFileSync(p).trimEnd().split("\n"));
+  deepStrictEqual(lines.map((l) => l.replace(/^.*strava-backfill\.run: /, "")), [
+    "an older line",
+    ...Array.from({ length: 8 }, (_, i) => `line ${i} of a run`),
+  ]);
+  for (const p of [...rotated, path]) ok(Deno.statSync(p).size <= 200, p);
+  if (Deno.build.os !== "windows") {
+    strictEqual(Deno.statSync(rotated[0]).mode! & 0o777, 0o640);
+    strictEqual(Deno.statSync(path).mode! & 0o777, 0o600);
+  }
 });
 
 const LOG_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z \[ERR\] strava-backfill\.run: run ended: (.*) \(exit (\d)\)$/;

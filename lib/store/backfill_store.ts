@@ -5,7 +5,7 @@
  * activity marked processed without its efforts, nor efforts without their activity.
  */
 import type { SQLInputValue } from "node:sqlite";
-import { type Database, prepareExact, transaction } from "./db.ts";
+import { countOf, type Database, prepareExact, transaction } from "./db.ts";
 import {
   ACTIVITY_API_COLUMNS,
   activityValues,
@@ -71,25 +71,17 @@ export function pendingActivities(
 /** Number of pending activities (among those `filter` selects). */
 export function countPendingActivities(db: Database, filter?: QueueFilter): number {
   const where = activityCondition(filter);
-  return Number(
-    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`).get(
-      ...where.params,
-    ) as { n: number }).n,
-  );
+  return countOf(db, `SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND ${where.sql}`, ...where.params);
 }
 
 /** Number of activities. */
 export function countActivities(db: Database): number {
-  return Number((db.prepare("SELECT count(*) n FROM activities").get() as { n: number }).n);
+  return countOf(db, "SELECT count(*) n FROM activities");
 }
 
 /** Pending activities of which nothing tells whether they have a GPS track (imported ones). */
 export function countUnknownGps(db: Database): number {
-  return Number(
-    (db.prepare(`SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL`).get() as {
-      n: number;
-    }).n,
-  );
+  return countOf(db, `SELECT count(*) n FROM activities WHERE ${PENDING_ACTIVITIES} AND has_gps IS NULL`);
 }
 
 /** Activities a survey settles when a listing is evidence that they are gone: imported ones not yet known to Strava's list. */
@@ -119,18 +111,20 @@ export function countSettleableUnlisted(
   listed: ReadonlySet<bigint> | null,
   before: number | null,
 ): number {
-  return Number(
-    (db.prepare(
-      `SELECT count(*) n FROM activities WHERE ${SETTLE_IF_UNLISTED}
-         AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
-         AND (? IS NULL OR unixepoch(start_date) < ?)`,
-    ).get(...listedParams(listed), before, before) as { n: number }).n,
+  return countOf(
+    db,
+    `SELECT count(*) n FROM activities WHERE ${SETTLE_IF_UNLISTED}
+       AND (? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))
+       AND (? IS NULL OR unixepoch(start_date) < ?)`,
+    ...listedParams(listed),
+    before,
+    before,
   );
 }
 
 /** Activities not marked deleted. */
 export function countLiveActivities(db: Database): number {
-  return Number((db.prepare("SELECT count(*) n FROM activities WHERE deleted_at IS NULL").get() as { n: number }).n);
+  return countOf(db, "SELECT count(*) n FROM activities WHERE deleted_at IS NULL");
 }
 
 /** The two parameters of `(? IS NULL OR id NOT IN (SELECT value FROM json_each(?)))` for a set of ids or null. */
@@ -162,40 +156,44 @@ export function pendingSegments(
 /** Number of segments whose details are pending (with a `filter`: reached from the activities it selects). */
 export function countPendingSegments(db: Database, filter?: QueueFilter): number {
   const where = segmentCondition(filter);
-  return Number(
-    (db.prepare(`SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`).get(
-      ...where.params,
-    ) as { n: number }).n,
+  return countOf(
+    db,
+    `SELECT count(*) n FROM segments s WHERE s.details_status IS NULL AND ${where.sql}`,
+    ...where.params,
   );
 }
 
 const placeholders = (n: number) => Array(n).fill("?").join(", ");
 
+/** The SQL that stores a detailed activity (saveActivityEfforts), built once. */
+const SAVE_ACTIVITY = `UPDATE activities SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = ?`).join(", ")},
+    raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
+    efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = NULL,
+    efforts_fetched_at = ?, updated_at = ?
+  WHERE id = ?`;
+/** A summary segment never overwrites detailed fields. */
+const UPSERT_SUMMARY_SEGMENT = `INSERT INTO segments (id, ${SEGMENT_SUMMARY_COLUMNS.join(", ")})
+  VALUES (?, ${placeholders(SEGMENT_SUMMARY_COLUMNS.length)})
+  ON CONFLICT(id) DO UPDATE SET ${
+  SEGMENT_SUMMARY_COLUMNS.map((c) => `${c} = COALESCE(segments.${c}, excluded.${c})`).join(", ")
+}`;
+const UPSERT_EFFORT = `INSERT INTO segment_efforts (${EFFORT_COLUMNS.join(", ")})
+  VALUES (${placeholders(EFFORT_COLUMNS.length)})
+  ON CONFLICT(id) DO UPDATE SET ${EFFORT_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(", ")}`;
+/** Efforts Strava no longer lists for this activity (re-fetch after an edit) go. */
+const DELETE_UNLISTED_EFFORTS =
+  "DELETE FROM segment_efforts WHERE activity_id = ? AND id NOT IN (SELECT value FROM json_each(?))";
+
 /**
  * Stores a detailed activity with all its efforts and their summary segments, and marks it
- * processed, in one transaction. Summary segments never overwrite detailed fields.
+ * processed, in one transaction.
  */
 export function saveActivityEfforts(db: Database, id: bigint, activity: Json, now: string): number {
   const efforts = detailedEfforts(activity); // an InvalidRecordError before anything is written
   transaction(db, () => {
-    db.prepare(
-      `UPDATE activities SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = ?`).join(", ")},
-         raw_json = ?, source = COALESCE(source, 'api'), segment_efforts_processed = 1, efforts_status = 'ok',
-         efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = NULL,
-         efforts_fetched_at = ?, updated_at = ?
-       WHERE id = ?`,
-    ).run(...activityValues(activity), rawJson(activity), now, now, id);
-    const upsertSegment = db.prepare(
-      `INSERT INTO segments (id, ${SEGMENT_SUMMARY_COLUMNS.join(", ")})
-       VALUES (?, ${placeholders(SEGMENT_SUMMARY_COLUMNS.length)})
-       ON CONFLICT(id) DO UPDATE SET ${
-        SEGMENT_SUMMARY_COLUMNS.map((c) => `${c} = COALESCE(segments.${c}, excluded.${c})`).join(", ")
-      }`,
-    );
-    const upsertEffort = db.prepare(
-      `INSERT INTO segment_efforts (${EFFORT_COLUMNS.join(", ")}) VALUES (${placeholders(EFFORT_COLUMNS.length)})
-       ON CONFLICT(id) DO UPDATE SET ${EFFORT_COLUMNS.slice(1).map((c) => `${c} = excluded.${c}`).join(", ")}`,
-    );
+    prepareExact(db, SAVE_ACTIVITY).run(...activityValues(activity), rawJson(activity), now, now, id);
+    const upsertSegment = prepareExact(db, UPSERT_SUMMARY_SEGMENT);
+    const upsertEffort = prepareExact(db, UPSERT_EFFORT);
     const kept: string[] = [];
     for (const effort of efforts) {
       const segment = (effort.segment ?? {}) as Json;
@@ -204,10 +202,7 @@ export function saveActivityEfforts(db: Database, id: bigint, activity: Json, no
       upsertEffort.run(...effortValues(effort, id));
       kept.push(String(effort.id));
     }
-    // Efforts Strava no longer lists for this activity (re-fetch after an edit) go.
-    db.prepare(
-      `DELETE FROM segment_efforts WHERE activity_id = ? AND id NOT IN (SELECT value FROM json_each(?))`,
-    ).run(id, `[${kept.join(",")}]`);
+    prepareExact(db, DELETE_UNLISTED_EFFORTS).run(id, `[${kept.join(",")}]`);
   });
   return efforts.length;
 }
@@ -220,7 +215,8 @@ export function settleActivity(
   error: string,
   now: string,
 ): Settled | null {
-  const row = db.prepare(
+  const row = prepareExact(
+    db,
     `UPDATE activities SET efforts_attempts = efforts_attempts + 1, efforts_unconfirmed = 0, efforts_error = ?,
        updated_at = ?,
        efforts_status = COALESCE(?, CASE WHEN efforts_attempts + 1 >= ? THEN 'failed' END),
@@ -232,7 +228,8 @@ export function settleActivity(
 
 /** Stores a detailed segment. */
 export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now: string): void {
-  db.prepare(
+  prepareExact(
+    db,
     `UPDATE segments SET ${SEGMENT_DETAIL_COLUMNS.map((c) => `${c} = ?`).join(", ")},
        raw_json = ?, details_status = 'ok', details_attempts = details_attempts + 1, details_unconfirmed = 0,
        details_error = NULL, details_fetched_at = ?
@@ -242,7 +239,8 @@ export function saveSegmentDetails(db: Database, id: bigint, segment: Json, now:
 
 /** Records a failed attempt at a segment, like `settleActivity`. */
 export function settleSegment(db: Database, id: bigint, status: Settled | null, error: string): Settled | null {
-  const row = db.prepare(
+  const row = prepareExact(
+    db,
     `UPDATE segments SET details_attempts = details_attempts + 1, details_unconfirmed = 0, details_error = ?,
        details_status = COALESCE(?, CASE WHEN details_attempts + 1 >= ? THEN 'failed' END)
      WHERE id = ? RETURNING details_status`,
@@ -285,8 +283,9 @@ export function newestStartEpoch(db: Database): number | null {
  */
 export function upsertListedActivities(db: Database, activities: Json[], now: string): number {
   return transaction(db, () => {
-    const exists = db.prepare("SELECT 1 FROM activities WHERE id = ?");
-    const upsert = db.prepare(
+    const exists = prepareExact(db, "SELECT 1 FROM activities WHERE id = ?");
+    const upsert = prepareExact(
+      db,
       `INSERT INTO activities (id, ${ACTIVITY_API_COLUMNS.join(", ")}, raw_json, source, created_at, updated_at)
        VALUES (?, ${placeholders(ACTIVITY_API_COLUMNS.length)}, ?, 'api', ?, ?)
        ON CONFLICT(id) DO UPDATE SET ${ACTIVITY_API_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")},

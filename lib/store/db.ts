@@ -6,7 +6,7 @@
  * untouched, because SQLite would otherwise happily create journal files beside it, turn an
  * empty path into a database, or split one database into two through two names.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { DiskFullError, diskFullError, isDiskFull, RuntimeError, UsageError } from "../errors.ts";
 import { createPrivateFile, shellPath } from "../file_mode.ts";
@@ -302,11 +302,29 @@ export function transaction<T>(db: Database, fn: () => T): T {
   }
 }
 
-/** Prepares a statement whose integer columns come back as bigint (ids above 2^53 stay exact). */
+/** Each open database's statements by SQL text, for `prepareExact`. */
+const prepared = new WeakMap<Database, Map<string, StatementSync>>();
+
+/**
+ * A statement whose integer columns come back as bigint (ids above 2^53 stay exact), prepared
+ * once per database and SQL text: compiling the statements a record is stored with cost more
+ * than running them (docs/performance.md, "Cost per request").
+ */
 export function prepareExact(db: Database, sql: string): StatementSync {
-  const stmt = db.prepare(sql);
-  stmt.setReadBigInts(true);
+  let statements = prepared.get(db);
+  if (!statements) prepared.set(db, statements = new Map());
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    stmt.setReadBigInts(true);
+    statements.set(sql, stmt);
+  }
   return stmt;
+}
+
+/** The number a `SELECT count(*) n …` query answers. */
+export function countOf(db: Database, sql: string, ...params: SQLInputValue[]): number {
+  return Number((prepareExact(db, sql).get(...params) as { n: bigint }).n);
 }
 
 /** Names of the columns of `table` (empty when the table does not exist). */

@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors.ts";
 import { parseJson } from "../json.ts";
-import { describeFailure, errorBody, isRecord, missingPermission, readCapped } from "./response_body.ts";
+import { describeFailure, errorBody, isRecord, type ReadBody, readCapped } from "./response_body.ts";
 import { followRedirect, MAX_REDIRECTS, movedLine } from "./api_redirect.ts";
 import { netGranted, netRefusal } from "../net_permission.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
@@ -129,10 +129,6 @@ export interface StravaClientOptions {
 const BASE_BACKOFF_MS = 1_000;
 /** Longest backoff between two attempts. */
 const MAX_BACKOFF_MS = 30_000;
-/** Default per-request timeout. */
-const DEFAULT_TIMEOUT_MS = 30_000;
-/** Default number of transient retries. */
-const DEFAULT_MAX_RETRIES = 4;
 /**
  * Largest response body accepted (16 MiB). Strava's biggest activity bodies (an all-day ride with
  * every segment effort) are a few MB; a larger one is refused as that record's failure rather
@@ -160,15 +156,7 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
 }
 
 type Outcome =
-  | {
-    kind: "response";
-    status: number;
-    headers: Headers;
-    text: string | null;
-    bodyError?: unknown;
-    /** Set (bytes seen or declared) when the body was over the cap and not read. */
-    tooLarge?: number;
-  }
+  | { kind: "response"; status: number; headers: Headers } & ReadBody
   | { kind: "failed"; error: unknown; timedOut: boolean };
 
 /** What one attempt's outcome means for `#request`: done, refresh the token, or try again. */
@@ -181,17 +169,9 @@ type Verdict =
 /** The Strava API client. */
 export class StravaClient {
   #base: string;
-  readonly #tokens: TokenProvider;
-  readonly #limiter: RateLimiter;
-  readonly #fetch: typeof fetch;
-  readonly #now: () => number;
-  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly #random: () => number;
-  readonly #timeoutMs: number;
-  readonly #maxRetries: number;
+  /** The options, with their defaults. */
+  readonly #o: Required<Omit<StravaClientOptions, "apiUrl" | "signal">>;
   readonly #signal: AbortSignal | undefined;
-  readonly #maxBodyBytes: number;
-  readonly #warn: (line: string) => void;
   /** Whether Deno's own fetch is used, and its permission for the API host was seen granted. */
   readonly #ownFetch: boolean;
   #hostGranted = false;
@@ -199,18 +179,20 @@ export class StravaClient {
   /** A client for `options.apiUrl`. */
   constructor(options: StravaClientOptions) {
     this.#base = options.apiUrl.replace(/\/+$/, "");
-    this.#tokens = options.tokens;
-    this.#limiter = options.limiter;
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#ownFetch = options.fetch === undefined;
-    this.#now = options.now ?? Date.now;
     this.#signal = options.signal;
-    this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
-    this.#sleep = options.sleep ?? abortableDelay;
-    this.#random = options.random ?? Math.random;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    this.#warn = options.warn ?? ((line) => console.error(`warning: ${line}`));
+    this.#ownFetch = options.fetch === undefined;
+    this.#o = {
+      tokens: options.tokens,
+      limiter: options.limiter,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      now: options.now ?? Date.now,
+      sleep: options.sleep ?? abortableDelay,
+      random: options.random ?? Math.random,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 4,
+      maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
+      warn: options.warn ?? ((line) => console.error(`warning: ${line}`)),
+    };
   }
 
   /** GET /activities/{id}?include_all_efforts=true — a DetailedActivity with every segment effort. */
@@ -287,14 +269,14 @@ export class StravaClient {
       // provider refreshes ahead of expiry. After a 401 refresh the new token is used as is.
       throwIfInterrupted(this.#signal);
       this.#assertHostGranted(url);
-      token ??= await this.#tokens.accessToken();
+      token ??= await this.#o.tokens.accessToken();
       const permit = this.#acquire(label);
-      const started = this.#now();
+      const started = this.#o.now();
       const outcome = await this.#send(url, token, permit);
       // A signal during the request is a stop, not a network failure to retry or to charge.
       throwIfInterrupted(this.#signal);
       const verdict: Verdict = outcome.kind === "failed"
-        ? { kind: "retry", problem: describeFailure(outcome.error, outcome.timedOut, this.#timeoutMs) }
+        ? { kind: "retry", problem: describeFailure(outcome.error, outcome.timedOut, this.#o.timeoutMs) }
         : this.#judge(label, outcome, started, url);
       if (verdict.kind === "body") return verdict.body;
       if (verdict.kind === "redirect") {
@@ -315,7 +297,7 @@ export class StravaClient {
         }
         refreshed = true;
         log.info("{label}: access token rejected (401); refreshing it once", { label });
-        token = await this.#tokens.refreshAfterUnauthorized(token);
+        token = await this.#o.tokens.refreshAfterUnauthorized(token);
         throwIfInterrupted(this.#signal);
         continue;
       }
@@ -328,7 +310,7 @@ export class StravaClient {
   #moveTo(base: string, status: number): void {
     const line = movedLine(this.#base, base, status);
     log.warn("{line}", { line });
-    this.#warn(line);
+    this.#o.warn(line);
     this.#base = base;
   }
 
@@ -345,7 +327,7 @@ export class StravaClient {
   /** A permit for one read, or RateLimitedError when the budget is spent (then nothing is sent). */
   #acquire(label: string): Permit {
     throwIfInterrupted(this.#signal);
-    const acquired = this.#limiter.tryAcquire("read");
+    const acquired = this.#o.limiter.tryAcquire("read");
     if (!acquired.ok) {
       throw new RateLimitedError(
         `${label}: rate budget spent (${acquired.reason}); it reopens at ${new Date(acquired.until).toISOString()}`,
@@ -361,17 +343,13 @@ export class StravaClient {
    */
   #judge(label: string, outcome: Extract<Outcome, { kind: "response" }>, started: number, url: string): Verdict {
     const { status, text } = outcome;
-    log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#now() - started });
+    log.debug("{label} -> {status} in {ms} ms", { label, status, ms: this.#o.now() - started });
     const redirect = followRedirect(label, this.#base, url, status, outcome.headers.get("location"));
     if (redirect) return { kind: "redirect", ...redirect };
     if (outcome.tooLarge !== undefined) {
       const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-      throw new ResponseTooLargeError(
-        `${label}: the response is over ${mb(outcome.tooLarge)}, more than the ${
-          mb(this.#maxBodyBytes)
-        } this tool accepts; not stored`,
-        { status },
-      );
+      const over = `over ${mb(outcome.tooLarge)}, more than the ${mb(this.#o.maxBodyBytes)} this tool accepts`;
+      throw new ResponseTooLargeError(`${label}: the response is ${over}; not stored`, { status });
     }
     if (status >= 200 && status < 300 && outcome.bodyError === undefined) {
       try {
@@ -383,9 +361,8 @@ export class StravaClient {
         });
       }
     }
-    const body = errorBody(text);
-    const detail = body.message ? ` ${body.message}` : "";
-    const missing = missingPermission(body.errors);
+    const { message, missing } = errorBody(text);
+    const detail = message ? ` ${message}` : "";
     if (status === 401 && missing === undefined) return { kind: "refresh" };
     if (status === 401 || status === 403) {
       const why = missing ? `the authorization lacks ${missing}` : "access forbidden";
@@ -393,7 +370,7 @@ export class StravaClient {
     }
     if (status === 404) throw new NotFoundError(`${label}: not found (404${detail})`, { status });
     if (status === 429) {
-      const until = this.#limiter.reopensAt("read");
+      const until = this.#o.limiter.reopensAt("read");
       throw new RateLimitedError(
         `${label}: Strava's rate limit is exceeded (429); no request before ${new Date(until).toISOString()}`,
         { until, reason: "rate_limited", status },
@@ -406,38 +383,29 @@ export class StravaClient {
       kind: "retry",
       problem: outcome.bodyError === undefined
         ? `HTTP ${status}${detail}`
-        : `${describeFailure(outcome.bodyError, false, this.#timeoutMs)} while reading a ${status} response`,
+        : `${describeFailure(outcome.bodyError, false, this.#o.timeoutMs)} while reading a ${status} response`,
     };
   }
 
   /** After the `failures`th failed attempt: waits out the back-off, or throws TransientError when retries are spent. */
   async #retryLater(label: string, problem: string, failures: number, outcome: Outcome): Promise<void> {
-    if (failures > this.#maxRetries) {
+    if (failures > this.#o.maxRetries) {
       throw new TransientError(`${label}: ${problem} (gave up after ${failures} attempts)`, {
         status: outcome.kind === "response" ? outcome.status : undefined,
         cause: outcome.kind === "failed" ? outcome.error : outcome.bodyError,
       });
     }
-    const delay = this.#backoff(failures);
-    log.warn("{label}: {problem}; retry {n} of {max} in {delay} ms", {
-      label,
-      problem,
-      n: failures,
-      max: this.#maxRetries,
-      delay,
-    });
+    // Exponential backoff with jitter in [50%, 100%] of the step, so parallel clients spread out.
+    const step = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (failures - 1));
+    const delay = Math.round(step * (0.5 + this.#o.random() / 2));
+    const max = this.#o.maxRetries;
+    log.warn("{label}: {problem}; retry {n} of {max} in {delay} ms", { label, problem, n: failures, max, delay });
     try {
-      await this.#sleep(delay, this.#signal);
+      await this.#o.sleep(delay, this.#signal);
     } catch (err) {
       if (!this.#signal?.aborted) throw err;
     }
     throwIfInterrupted(this.#signal);
-  }
-
-  /** Exponential backoff with jitter in [50%, 100%] of the step, so parallel clients spread out. */
-  #backoff(failures: number): number {
-    const step = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (failures - 1));
-    return Math.round(step * (0.5 + this.#random() / 2));
   }
 
   /** Sends one request under `permit` and reads the whole body within the timeout. */
@@ -445,12 +413,12 @@ export class StravaClient {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new DOMException("request timed out", "TimeoutError")),
-      this.#timeoutMs,
+      this.#o.timeoutMs,
     );
     const signal = this.#signal ? AbortSignal.any([controller.signal, this.#signal]) : controller.signal;
     let response: Response;
     try {
-      response = await this.#fetch(url, {
+      response = await this.#o.fetch(url, {
         headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
         // Followed by hand: fetch would drop the token on a move to another of Strava's hosts.
         redirect: "manual",
@@ -466,20 +434,10 @@ export class StravaClient {
       }
       return { kind: "failed", error, timedOut: controller.signal.aborted };
     }
-    let text: string | null = null;
-    let bodyError: unknown = undefined;
-    let tooLarge: number | undefined;
-    try {
-      const body = await readCapped(response, this.#maxBodyBytes);
-      if (typeof body === "string") text = body;
-      else tooLarge = body.tooLarge;
-    } catch (error) {
-      bodyError = controller.signal.aborted ? new DOMException("request timed out", "TimeoutError") : error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const body = await readCapped(response, this.#o.maxBodyBytes, controller.signal);
+    clearTimeout(timer);
     permit.complete(response);
-    return { kind: "response", status: response.status, headers: response.headers, text, bodyError, tooLarge };
+    return { kind: "response", status: response.status, headers: response.headers, ...body };
   }
 }
 

@@ -129,14 +129,9 @@ export class RateLimiter {
     this.#load(this.#state?.load() ?? options.rows ?? []);
   }
 
-  /** Now on Strava's clock, as far as its headers told. */
-  #clock(): number {
-    return this.#strava.now();
-  }
-
   /** Reserve one slot for a request — reads count against both "read" and "overall". */
   tryAcquire(kind: "read" | "write" = "read"): Acquire {
-    const now = this.#clock();
+    const now = this.#strava.now();
     this.#roll(now);
     const state = this.#state;
     if (!state) return this.#local(this.#acquire(kind, now, null));
@@ -178,14 +173,14 @@ export class RateLimiter {
 
   /** ms when a request could next be sent (now if possible). */
   reopensAt(kind: "read" | "write" = "read"): number {
-    const now = this.#clock();
+    const now = this.#strava.now();
     this.#roll(now);
     return (this.#refusal(kind, now)?.until ?? now) - this.#strava.offset;
   }
 
   /** The numbers for progress lines and stats. */
   status(): BudgetStatus {
-    const now = this.#clock();
+    const now = this.#strava.now();
     this.#roll(now);
     const local = (instant: number) => instant - this.#strava.offset;
     return {
@@ -265,7 +260,7 @@ export class RateLimiter {
       },
       fail: () => {
         settle();
-        const now = this.#clock();
+        const now = this.#strava.now();
         this.#roll(now);
         for (const name of families) this.#countLocally(this.#families[name], seq, windowStart(now), dayStart(now));
         this.#persist(now, reservation);
@@ -286,7 +281,7 @@ export class RateLimiter {
     reservation: string | null,
   ): void {
     this.#shift(this.#strava.learn(response.headers));
-    const now = this.#clock();
+    const now = this.#strava.now();
     this.#roll(now);
     const w = windowStart(now);
     const d = dayStart(now);
@@ -337,7 +332,7 @@ export class RateLimiter {
 
   #load(rows: RateStateRow[]): void {
     this.#strava.adopt(rows);
-    const now = this.#clock();
+    const now = this.#strava.now();
     for (const row of rows) {
       const name = row.name as FamilyName;
       if (!FAMILIES.includes(name)) continue;

@@ -10,66 +10,72 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Strava's error body, parsed leniently (an error page may be HTML). */
-export function errorBody(text: string | null): { message?: string; errors: Record<string, unknown>[] } {
-  if (!text) return { errors: [] };
+/**
+ * Strava's error body, parsed leniently (an error page may be HTML): its message, and the
+ * permission it says is missing (`{"field": "activity:read_permission", "code": "missing"}`).
+ */
+export function errorBody(text: string | null): { message?: string; missing?: string } {
+  let body: unknown;
   try {
-    const body = parseJson(text);
-    if (!isRecord(body)) return { errors: [] };
-    return {
-      message: typeof body.message === "string" ? body.message : undefined,
-      errors: Array.isArray(body.errors) ? body.errors.filter(isRecord) : [],
-    };
+    body = text ? parseJson(text) : undefined;
   } catch {
     // Not JSON: the status alone classifies the error; the body has nothing to add.
-    return { errors: [] };
   }
-}
-
-/** The permission a 401/403 body says is missing (`{"field": "activity:read_permission", "code": "missing"}`). */
-export function missingPermission(errors: Record<string, unknown>[]): string | undefined {
+  if (!isRecord(body)) return {};
+  const errors = Array.isArray(body.errors) ? body.errors.filter(isRecord) : [];
   const hit = errors.find((e) =>
     typeof e.field === "string" && e.field.endsWith("_permission") && e.code === "missing"
   );
-  return hit?.field as string | undefined;
+  return { message: typeof body.message === "string" ? body.message : undefined, missing: hit?.field as string };
+}
+
+/** A response's body as read: its text, or why there is none. */
+export interface ReadBody {
+  text: string | null;
+  /** Set (bytes seen or declared) when the body was over the cap and not read. */
+  tooLarge?: number;
+  /** Reading failed (the connection broke, or `timeout` aborted: a TimeoutError). */
+  bodyError?: unknown;
 }
 
 /**
  * The body as text, read chunk by chunk so that one over `maxBytes` (declared or as it arrives) is
  * cancelled instead of held: the caller's memory stays bounded by the cap.
  */
-export async function readCapped(response: Response, maxBytes: number): Promise<string | { tooLarge: number }> {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    return { tooLarge: declared };
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return { tooLarge: total };
+export async function readCapped(response: Response, maxBytes: number, timeout: AbortSignal): Promise<ReadBody> {
+  try {
+    const declared = Number(response.headers.get("content-length") ?? NaN);
+    if (declared > maxBytes) {
+      await response.body?.cancel().catch(() => {});
+      return { text: null, tooLarge: declared };
     }
-    chunks.push(value);
-  }
-  let bytes: Uint8Array;
-  if (chunks.length === 1) {
-    bytes = chunks[0];
-  } else {
-    bytes = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of chunks.splice(0)) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
+    if (!response.body) return { text: "" };
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return { text: null, tooLarge: total };
+      }
+      chunks.push(value);
     }
+    let bytes = chunks[0] ?? new Uint8Array();
+    if (chunks.length > 1) {
+      bytes = new Uint8Array(total);
+      let at = 0;
+      for (const chunk of chunks.splice(0)) {
+        bytes.set(chunk, at);
+        at += chunk.byteLength;
+      }
+    }
+    return { text: new TextDecoder().decode(bytes) };
+  } catch (error) {
+    return { text: null, bodyError: timeout.aborted ? new DOMException("request timed out", "TimeoutError") : error };
   }
-  return new TextDecoder().decode(bytes);
 }
 
 /** One line for a request that got no answer: a timeout, or the network error and its cause. */
