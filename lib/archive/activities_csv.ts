@@ -33,27 +33,22 @@ import { ColumnMap, describeFormat, type ExportFormat } from "./export_layout.ts
 import { DATE_LOCALES, ENGLISH, type ExportLanguage } from "./export_languages.ts";
 import { Utf8Error, Utf8Text } from "./utf8_text.ts";
 
-/** An activity as the archive describes it, in the units and names of the `activities` table. */
+/**
+ * An activity as the archive describes it, in the units and names of the `activities` table:
+ * distances and elevation in metres, times in seconds, speeds in m/s, `start_date` as
+ * `YYYY-MM-DDTHH:MM:SSZ`; `type` is the API's legacy type (`Ride` for a `MountainBikeRide`).
+ */
 export interface ArchiveActivity {
   id: bigint;
   name: string | null;
-  /** The API's legacy `type` (e.g. `Ride` for a `MountainBikeRide`). */
   type: string | null;
-  /** The API's `sport_type` (e.g. `VirtualRide`). */
   sport_type: string | null;
-  /** `YYYY-MM-DDTHH:MM:SSZ`. */
   start_date: string;
-  /** Metres. */
   distance: number | null;
-  /** Seconds. */
   moving_time: number | null;
-  /** Seconds. */
   elapsed_time: number | null;
-  /** Metres. */
   total_elevation_gain: number | null;
-  /** m/s. */
   average_speed: number | null;
-  /** m/s. */
   max_speed: number | null;
   average_heartrate: number | null;
   max_heartrate: number | null;
