@@ -1,6 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { DateOrderError, DateReader, dayOrderOf } from "../lib/archive/archive_dates.ts";
-import { displayNumber } from "../lib/archive/archive_cells.ts";
+import { DateOrderError, DateReader, dayOrderOf, displayNumber } from "../lib/archive/archive_cells.ts";
 import { DATE_LOCALES } from "../lib/archive/export_languages.ts";
 
 /**

@@ -18,33 +18,37 @@
 import { UsageError } from "../errors.ts";
 import { CsvParser, type CsvRecord, CsvSyntaxError } from "./csv_parser.ts";
 import { exportSportType, legacyType } from "./sport_types.ts";
-import { type DecimalMark, displayNumber, flag, number, RowError, seconds } from "./archive_cells.ts";
-import { DateOrderError, DateReader, dayOrderOf } from "./archive_dates.ts";
+import {
+  DateOrderError,
+  DateReader,
+  dayOrderOf,
+  type DecimalMark,
+  displayNumber,
+  flag,
+  number,
+  RowError,
+  seconds,
+} from "./archive_cells.ts";
 import { ColumnMap, describeFormat, type ExportFormat } from "./export_layout.ts";
 import { DATE_LOCALES, ENGLISH, type ExportLanguage } from "./export_languages.ts";
 import { Utf8Error, Utf8Text } from "./utf8_text.ts";
 
-/** An activity as the archive describes it, in the units and names of the `activities` table. */
+/**
+ * An activity as the archive describes it, in the units and names of the `activities` table:
+ * distances and elevation in metres, times in seconds, speeds in m/s, `start_date` as
+ * `YYYY-MM-DDTHH:MM:SSZ`; `type` is the API's legacy type (`Ride` for a `MountainBikeRide`).
+ */
 export interface ArchiveActivity {
   id: bigint;
   name: string | null;
-  /** The API's legacy `type` (e.g. `Ride` for a `MountainBikeRide`). */
   type: string | null;
-  /** The API's `sport_type` (e.g. `VirtualRide`). */
   sport_type: string | null;
-  /** `YYYY-MM-DDTHH:MM:SSZ`. */
   start_date: string;
-  /** Metres. */
   distance: number | null;
-  /** Seconds. */
   moving_time: number | null;
-  /** Seconds. */
   elapsed_time: number | null;
-  /** Metres. */
   total_elevation_gain: number | null;
-  /** m/s. */
   average_speed: number | null;
-  /** m/s. */
   max_speed: number | null;
   average_heartrate: number | null;
   max_heartrate: number | null;
@@ -70,29 +74,7 @@ export type ArchiveRow =
 // --- Row conversion ----------------------------------------------------------------------
 
 /** Column indexes of the fields the tool maps, resolved once per file. */
-interface FieldIndexes {
-  id: number;
-  date: number;
-  name: number;
-  type: number;
-  filename: number;
-  elapsedDetail: number;
-  elapsedSummary: number;
-  moving: number;
-  distanceMetres: number;
-  distanceKm: number;
-  elevationGain: number;
-  averageSpeed: number;
-  maxSpeed: number;
-  averageHeartrate: number;
-  maxHeartrateDetail: number;
-  maxHeartrateSummary: number;
-  averageWatts: number;
-  commuteSummary: number;
-  commuteDetail: number;
-}
-
-function fieldIndexes(map: ColumnMap): FieldIndexes {
+function fieldIndexes(map: ColumnMap) {
   return {
     id: map.index("Activity ID"),
     date: map.index("Activity Date"),
@@ -118,7 +100,7 @@ function fieldIndexes(map: ColumnMap): FieldIndexes {
 
 /** What one file's rows are read with: its columns, its language's dates, numbers and type names. */
 interface FileReading {
-  f: FieldIndexes;
+  f: ReturnType<typeof fieldIndexes>;
   jsonKeys: readonly string[];
   dates: DateReader;
   /** Decimal mark of the display columns (before `Filename`). */

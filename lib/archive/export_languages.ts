@@ -196,23 +196,4 @@ export const LANGUAGES: readonly ExportLanguage[] = [ENGLISH, GERMAN, FRENCH];
  * Locales whose month names and day periods dates are read with when the header's language is
  * not known: the languages Strava offers its site in (as far as `Intl` has them).
  */
-export const DATE_LOCALES: readonly string[] = [
-  "en",
-  "de",
-  "fr",
-  "es",
-  "it",
-  "nl",
-  "pt",
-  "ru",
-  "pl",
-  "sv",
-  "da",
-  "nb",
-  "fi",
-  "cs",
-  "tr",
-  "ja",
-  "ko",
-  "zh",
-];
+export const DATE_LOCALES: readonly string[] = "en de fr es it nl pt ru pl sv da nb fi cs tr ja ko zh".split(" ");

@@ -7,7 +7,7 @@
  * `Commute`, before and after `Filename`) is read by position, in English names.
  */
 import { UsageError } from "../errors.ts";
-import type { OrderDecision } from "./archive_dates.ts";
+import type { OrderDecision } from "./archive_cells.ts";
 import { ENGLISH, ENGLISH_HEADER_92, type ExportLanguage, LANGUAGES } from "./export_languages.ts";
 
 /** A column layout of a known export version. */
@@ -20,17 +20,8 @@ interface Layout {
   readonly names: readonly string[];
 }
 
-const ADDED_2026 = [
-  "Recovery",
-  "With Pet",
-  "Competition",
-  "Long Run",
-  "For a Cause",
-  "With Kid",
-  "Downhill Distance",
-  "Total Sets",
-  "Total Reps",
-];
+const ADDED_2026 = "Recovery,With Pet,Competition,Long Run,For a Cause,With Kid,Downhill Distance,Total Sets,Total Reps"
+  .split(",");
 const NAMES_94 = [...ENGLISH_HEADER_92.slice(0, -1), "Timer Time", "Total Cycles", "Media"];
 
 /** The known layouts: 92 columns (2024-25, seen in German), 94 (early 2025), 103 (2026). */

@@ -30,12 +30,6 @@ export interface ActivitiesSource extends AsyncDisposable {
   readable: ReadableStream<Uint8Array>;
 }
 
-/** Options for `openActivitiesCsv`. */
-interface OpenOptions {
-  /** Called with the size of every read made in an archive (lets tests prove random access). */
-  onArchiveRead?: (bytes: number) => void;
-}
-
 /** The name Strava gives the file inside the export. */
 const ACTIVITIES_CSV = "activities.csv";
 
@@ -50,9 +44,13 @@ function describeFsError(path: string, err: unknown): unknown {
  * (directly or in one subfolder), or a CSV file. Missing or unreadable paths, a file that is
  * not a zip although named `.zip`, a damaged zip and an export without `activities.csv` are
  * `UsageError`s (a damaged CSV entry fails while it is read). Dispose the result
- * (`await using`) to close the file.
+ * (`await using`) to close the file. `onArchiveRead` is called with the size of every read made in
+ * an archive (lets tests prove random access).
  */
-export async function openActivitiesCsv(path: string, options: OpenOptions = {}): Promise<ActivitiesSource> {
+export async function openActivitiesCsv(
+  path: string,
+  options: { onArchiveRead?: (bytes: number) => void } = {},
+): Promise<ActivitiesSource> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -264,7 +262,7 @@ async function findEntry(zip: RandomAccess): Promise<ZipEntry | undefined> {
   let next = dir.offset; // file offset of the next window
   const stop = dir.offset + dir.size;
   while (true) {
-    if (buf.length - pos < 46 || buf.length - pos < 46 + recordTail(buf, pos)) {
+    if (buf.length - pos < 46 + recordTail(buf, pos)) {
       if (next >= stop) break;
       const more = await zip.read(next, Math.min(WINDOW, stop - next));
       if (more.length === 0) throw new Error("central directory is cut short");

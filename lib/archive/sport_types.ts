@@ -65,52 +65,20 @@ export const SPORT_TYPES: Readonly<Record<string, string>> = {
   Yoga: "Yoga",
 };
 
-/** The API's legacy `type` values: a sport type outside this set maps to its closest one. */
-const LEGACY_TYPES = new Set([
-  "AlpineSki",
-  "BackcountrySki",
-  "Canoeing",
-  "Crossfit",
-  "EBikeRide",
-  "Elliptical",
-  "Golf",
-  "Handcycle",
-  "Hike",
-  "IceSkate",
-  "InlineSkate",
-  "Kayaking",
-  "Kitesurf",
-  "NordicSki",
-  "Ride",
-  "RockClimbing",
-  "RollerSki",
-  "Rowing",
-  "Run",
-  "Sail",
-  "Skateboard",
-  "Snowboard",
-  "Snowshoe",
-  "Soccer",
-  "StairStepper",
-  "StandUpPaddling",
-  "Surfing",
-  "Swim",
-  "Velomobile",
-  "VirtualRide",
-  "VirtualRun",
-  "Walk",
-  "WeightTraining",
-  "Wheelchair",
-  "Windsurf",
-  "Workout",
-  "Yoga",
-]);
-const LEGACY_OF: Readonly<Record<string, string>> = {
+/**
+ * The sport types the API added after its legacy `type` was frozen, and the legacy `type` each reads as
+ * (`Workout` unless named here); every other sport type is a legacy `type` itself.
+ */
+const NEWER_TYPES: Readonly<Record<string, string>> = {
   MountainBikeRide: "Ride",
   GravelRide: "Ride",
   EMountainBikeRide: "EBikeRide",
   TrailRun: "Run",
   VirtualRow: "Rowing",
+  ...Object.fromEntries(
+    ("Badminton Basketball Cricket Dance HighIntensityIntervalTraining Padel Pickleball Pilates Racquetball Squash " +
+      "TableTennis Tennis Volleyball").split(" ").map((t) => [t, "Workout"]),
+  ),
 };
 
 function squash(text: string): string {
@@ -165,8 +133,7 @@ function resolveSportType(display: string): { sportType: string; known: boolean 
 
 /** The API's legacy `type` for a sport type (`MountainBikeRide` -> `Ride`; newer sports -> `Workout`). */
 export function legacyType(sportType: string): string {
-  if (LEGACY_TYPES.has(sportType)) return sportType;
-  return LEGACY_OF[sportType] ?? (sportType in SPORT_TYPES ? "Workout" : sportType);
+  return NEWER_TYPES[sportType] ?? sportType;
 }
 
 /**
