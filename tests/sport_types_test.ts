@@ -15,6 +15,8 @@ Deno.test("apiSportType / legacyType: display names to the API's, every sport ty
   strictEqual(legacyType("MountainBikeRide"), "Ride");
   strictEqual(legacyType("TrailRun"), "Run");
   strictEqual(legacyType("VirtualRide"), "VirtualRide");
+  // A name like an Object.prototype member is an unknown type, kept as it is.
+  strictEqual(legacyType("toString"), "toString");
   strictEqual(legacyType("Pickleball"), "Workout");
 });
 

@@ -133,7 +133,8 @@ function resolveSportType(display: string): { sportType: string; known: boolean 
 
 /** The API's legacy `type` for a sport type (`MountainBikeRide` -> `Ride`; newer sports -> `Workout`). */
 export function legacyType(sportType: string): string {
-  return NEWER_TYPES[sportType] ?? sportType;
+  // Own keys only: a type named like an Object.prototype member ("toString") is no newer type.
+  return Object.hasOwn(NEWER_TYPES, sportType) ? NEWER_TYPES[sportType] : sportType;
 }
 
 /**
