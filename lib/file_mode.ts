@@ -36,16 +36,6 @@ export function createPrivateFile(path: string): boolean {
 }
 
 /**
- * The permission bits of `path` when group or others may read it, else null (also on Windows).
- */
-function sharedMode(path: string, info?: Deno.FileInfo): number | null {
-  if (Deno.build.os === "windows") return null;
-  const mode = (info ?? Deno.statSync(path)).mode;
-  if (mode === null || (mode & 0o044) === 0) return null;
-  return mode & 0o777;
-}
-
-/**
  * The path, quoted for a shell when it needs it (in messages that show a command).
  *
  * @example
@@ -63,7 +53,7 @@ const warned = new Set<string>();
 
 /**
  * Warns once per file and process when `path`, which holds `what`, is readable by group or
- * others. `write` receives the one line (default: stderr).
+ * others (never on Windows, where modes do not apply). `write` receives the one line (default: stderr).
  *
  * @example
  * ```ts
@@ -83,11 +73,12 @@ export function warnIfShared(
   what: string,
   options: { info?: Deno.FileInfo; write?: (line: string) => void } = {},
 ): void {
-  const mode = sharedMode(path, options.info);
-  if (mode === null || warned.has(path)) return;
+  if (Deno.build.os === "windows") return;
+  const mode = (options.info ?? Deno.statSync(path)).mode;
+  if (mode === null || (mode & 0o044) === 0 || warned.has(path)) return;
   warned.add(path);
   const line = `warning: ${path} holds ${what} and is readable by other users (mode ${
-    mode.toString(8).padStart(4, "0")
+    (mode & 0o777).toString(8).padStart(4, "0")
   }); make it private with: chmod 600 ${shellPath(path)}`;
   (options.write ?? ((l: string) => console.error(l)))(line);
 }

@@ -14,14 +14,6 @@
  */
 import { STRAVA_API_HOSTS, STRAVA_OAUTH_HOST } from "./config.ts";
 
-/** The five scripts. */
-export type ScriptName =
-  | "update_schema"
-  | "import_archive"
-  | "incremental_backfill"
-  | "manage_backfill"
-  | "setup_auth";
-
 /** The hosts a backfill script may reach: Strava's API hosts, the OAuth host among them. */
 export const BACKFILL_HOSTS: readonly string[] = [...new Set([...STRAVA_API_HOSTS, STRAVA_OAUTH_HOST])];
 /** The hosts setup_auth may reach: Strava's OAuth host and its callback server on loopback. */
@@ -29,17 +21,21 @@ export const SETUP_AUTH_HOSTS: readonly string[] = [STRAVA_OAUTH_HOST, "127.0.0.
 
 const FILES = ["--allow-read=.", "--allow-write=."];
 const STRAVA_ENV = "--allow-env=STRAVA_*";
+const BACKFILL = [...FILES, `--allow-net=${BACKFILL_HOSTS.join(",")}`, STRAVA_ENV];
 
-/** Permission flags of each script, as baked into its binary. */
-export const PERMISSIONS: Readonly<Record<ScriptName, readonly string[]>> = {
+/** Permission flags of each script (the five scripts, by name), as baked into its binary. */
+export const PERMISSIONS = {
   update_schema: FILES,
   // The export archive may be anywhere (usually ~/Downloads), so reading is not scoped; writing is.
   import_archive: ["--allow-read", "--allow-write=."],
-  incremental_backfill: [...FILES, `--allow-net=${BACKFILL_HOSTS.join(",")}`, STRAVA_ENV],
-  manage_backfill: [...FILES, `--allow-net=${BACKFILL_HOSTS.join(",")}`, STRAVA_ENV],
+  incremental_backfill: BACKFILL,
+  manage_backfill: BACKFILL,
   // The callback server listens on loopback; opening the browser needs its launcher.
   setup_auth: [...FILES, `--allow-net=${SETUP_AUTH_HOSTS.join(",")}`, STRAVA_ENV, "--allow-run=xdg-open,open"],
-};
+} as const satisfies Record<string, readonly string[]>;
+
+/** One of the five scripts. */
+export type ScriptName = keyof typeof PERMISSIONS;
 
 /**
  * The flags for `script`, with extra hosts (tests add the simulator's 127.0.0.1:PORT).
@@ -56,14 +52,12 @@ export const PERMISSIONS: Readonly<Record<ScriptName, readonly string[]>> = {
  * ```
  */
 export function permissionFlags(script: ScriptName, extraHosts: string[] = []): string[] {
-  return PERMISSIONS[script].map((flag) => {
-    if (!flag.startsWith("--allow-net=") || extraHosts.length === 0) return flag;
-    return `${flag},${extraHosts.join(",")}`;
-  }).concat(
-    extraHosts.length > 0 && !PERMISSIONS[script].some((f) => f.startsWith("--allow-net"))
-      ? [`--allow-net=${extraHosts.join(",")}`]
-      : [],
-  );
+  const flags: string[] = [...PERMISSIONS[script]];
+  if (extraHosts.length === 0) return flags;
+  const net = flags.findIndex((f) => f.startsWith("--allow-net="));
+  if (net >= 0) flags[net] += `,${extraHosts.join(",")}`;
+  else flags.push(`--allow-net=${extraHosts.join(",")}`);
+  return flags;
 }
 
 /** The repository root (where deno.json and scripts/ are). */
