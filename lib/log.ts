@@ -13,8 +13,7 @@
 import { configure, getLogger, getTextFormatter, type Logger, reset, type Sink } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
 import { dirname } from "node:path";
-import { createPrivateFile, PRIVATE_MODE } from "./file_mode.ts";
-import { assertWriteTarget } from "./write_target.ts";
+import { assertWriteTarget, createPrivateFile, PRIVATE_MODE } from "./files.ts";
 
 /** The rotating sink's maxFiles; its rotated names are backfill.log.1, .2, … (checked up to .5). */
 const ROTATIONS = 5;

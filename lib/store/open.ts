@@ -18,7 +18,7 @@ import {
 } from "./db.ts";
 import { LATEST_VERSION, migrate, newerSchemaError, schemaVersion } from "./schema.ts";
 import { UsageError } from "../errors.ts";
-import { warnIfShared } from "../file_mode.ts";
+import { warnIfShared } from "../files.ts";
 
 /** What a SQLite file is to this tool. */
 export interface DatabaseKind {
