@@ -123,20 +123,12 @@ export function waitNotice({ writeLine, now }: { writeLine: (line: string) => vo
   };
 }
 
-/** The progress line of import_archive.ts. */
-interface ImportProgress {
-  /** Bytes of the file read so far (for the share shown). */
-  bytes(n: number): void;
-  /** Rows written so far; redraws the line at most every 250 ms. */
-  rows(n: number): void;
-  /** Clears the line (before the summary is printed). */
-  clear(): void;
-}
-
 /**
- * Rows read, throughput and share of a file of `size` bytes (null: unknown, no share shown),
- * as one self-overwriting line redrawn a few times a second; `now` is a monotonic clock in ms
- * (performance.now), and off a terminal (`enabled` false) nothing is ever written.
+ * The progress line of import_archive.ts: rows read, throughput and share of a file of `size`
+ * bytes (null: unknown, no share shown), as one self-overwriting line. `bytes(n)` is the part of
+ * the file read so far, `rows(n)` redraws at most every 250 ms, `clear()` wipes the line before
+ * the summary. `now` is a monotonic clock in ms (performance.now); off a terminal (`enabled`
+ * false) nothing is ever written.
  *
  * @example
  * ```ts
@@ -153,7 +145,7 @@ interface ImportProgress {
 export function importProgress(
   size: number | null,
   { write, now, enabled }: { write: (text: string) => void; now: () => number; enabled: boolean },
-): ImportProgress {
+): { bytes(n: number): void; rows(n: number): void; clear(): void } {
   let last = 0;
   const start = now();
   let shown = false;
