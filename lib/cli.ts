@@ -6,9 +6,6 @@ import { exitCodeOf } from "./errors.ts";
 import { closeLogging, logRunError } from "./log.ts";
 import { versionLine } from "./version.ts";
 
-/** Output of a script's informational flags. */
-type Print = (text: string) => void;
-
 /**
  * Handles `--help` and `--version`: prints the text asked for and returns true (the script then
  * exits 0 without doing anything else).
@@ -25,22 +22,17 @@ type Print = (text: string) => void;
 export function printedInfo(
   values: { help: boolean; version: boolean },
   help: string,
-  print: Print = (text) => console.log(text),
+  print: (text: string) => void = (text) => console.log(text),
 ): boolean {
   if (values.help) print(help);
   else if (values.version) print(versionLine());
   return values.help || values.version;
 }
 
-/** Where `runMain` writes; injectable so tests can capture output. */
-interface Console {
-  error(line: string): void;
-}
-
 /**
  * Runs a script's `main`, prints an error as one plain line (the stack only with `--verbose`),
  * writes that line to the log file when the script opened one, and returns the exit code
- * carried by the error. Scripts call `Deno.exit(await runMain(...))`.
+ * carried by the error. Scripts call `Deno.exit(await runMain(...))`; `out` is injectable for tests.
  *
  * @example
  * ```ts
@@ -57,7 +49,7 @@ interface Console {
 export async function runMain(
   main: (args: string[]) => Promise<number | void> | number | void,
   args: string[],
-  out: Console = console,
+  out: { error(line: string): void } = console,
 ): Promise<number> {
   try {
     return (await main(args)) ?? 0;

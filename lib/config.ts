@@ -28,19 +28,6 @@ const DEFAULT_OAUTH_URL = "https://www.strava.com/oauth";
 /** Default `--env` path. */
 export const DEFAULT_ENV_PATH = ".env";
 
-/** The variables the tool understands. */
-const CONFIG_NAMES = [
-  "STRAVA_ACCESS_TOKEN",
-  "STRAVA_CLIENT_ID",
-  "STRAVA_CLIENT_SECRET",
-  "STRAVA_REFRESH_TOKEN",
-  "STRAVA_API_URL",
-  "STRAVA_OAUTH_URL",
-] as const;
-
-/** One configuration variable's name. */
-type ConfigName = typeof CONFIG_NAMES[number];
-
 /** Resolved configuration. */
 export interface Config {
   accessToken?: string;
@@ -107,7 +94,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * throws(() => checkServiceUrl("STRAVA_API_URL", "http://example.com/api/v3"), /must use https/);
  * ```
  */
-export function checkServiceUrl(name: ConfigName, value: string): string {
+export function checkServiceUrl(name: "STRAVA_API_URL" | "STRAVA_OAUTH_URL", value: string): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -161,7 +148,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     options.envPathExplicit ?? false,
     options.readTextFile ?? Deno.readTextFileSync,
   );
-  const get = (name: ConfigName): string | undefined => {
+  const get = (name: `STRAVA_${string}`): string | undefined => {
     const value = getEnv(name)?.trim() || file[name]?.trim();
     return value ? value : undefined;
   };

@@ -59,8 +59,8 @@ export class ParseError extends SyntaxError {
  */
 export function isDiskFull(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const code = (err as { errcode?: number; code?: string }).errcode;
-  return (code !== undefined && (code & 0xff) === 13) || (err as { code?: string }).code === "ENOSPC" ||
+  const { errcode, code } = err as { errcode?: number; code?: string };
+  return (errcode !== undefined && (errcode & 0xff) === 13) || code === "ENOSPC" ||
     /database or disk is full|No space left on device|os error 28\b/.test(err.message);
 }
 

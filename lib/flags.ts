@@ -100,13 +100,10 @@ interface ParsedFlags<T extends FlagTable> {
 
 const isNumeric = (flag: Flag) => flag.kind === "integer" || flag.kind === "number";
 
-/** A flag name and its table entry for an argument such as `--db`, `--db=x` or `-v`. */
-function lookup(table: FlagTable, arg: string): [string, Flag] | undefined {
-  if (arg.startsWith("--")) {
-    const name = arg.slice(2).split("=")[0];
-    return table[name] ? [name, table[name]] : undefined;
-  }
-  if (/^-[a-zA-Z]$/.test(arg)) return Object.entries(table).find(([, f]) => f.short === arg[1]);
+/** The table entry for an argument such as `--db`, `--db=x` or `-v`. */
+function lookup(table: FlagTable, arg: string): Flag | undefined {
+  if (arg.startsWith("--")) return table[arg.slice(2).split("=")[0]];
+  if (/^-[a-zA-Z]$/.test(arg)) return Object.values(table).find((f) => f.short === arg[1]);
   return undefined;
 }
 
@@ -234,8 +231,8 @@ export function parseFlags<T extends FlagTable>(
   const all = withCommon(table);
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const hit = lookup(all, args[i]);
-    if (hit && isNumeric(hit[1]) && !args[i].includes("=") && /^-[\d.]/.test(args[i + 1] ?? "")) {
+    const flag = lookup(all, args[i]);
+    if (flag && isNumeric(flag) && !args[i].includes("=") && /^-[\d.]/.test(args[i + 1] ?? "")) {
       joined.push(`${args[i]}=${args[++i]}`);
     } else {
       joined.push(args[i]);

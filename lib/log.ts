@@ -21,8 +21,7 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 import { dirname } from "node:path";
-import { createPrivateFile } from "./file_mode.ts";
-import { assertWriteTarget } from "./write_target.ts";
+import { assertWriteTarget, createPrivateFile } from "./files.ts";
 
 /** How many rotated files are kept: backfill.log.1 (the newest) … backfill.log.5. */
 const ROTATIONS = 5;

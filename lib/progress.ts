@@ -34,16 +34,8 @@ export interface Progress {
 /** A progress sink that shows nothing. */
 export const silentProgress: Progress = { update() {}, waiting() {}, clear() {} };
 
-/** Options for `terminalProgress`. */
-interface TerminalProgressOptions {
-  write: (text: string) => void;
-  now: () => number;
-  /** Terminal width; the line is cut to fit. */
-  columns?: number;
-}
-
 /**
- * A single self-overwriting line, for stderr on a TTY.
+ * A single self-overwriting line, for stderr on a TTY, cut to `columns` (the terminal's width).
  *
  * @example
  * ```ts
@@ -56,7 +48,9 @@ interface TerminalProgressOptions {
  * strictEqual(written.at(-1), "\r\x1b[K");
  * ```
  */
-export function terminalProgress({ write, now, columns = 100 }: TerminalProgressOptions): Progress {
+export function terminalProgress(
+  { write, now, columns = 100 }: { write: (text: string) => void; now: () => number; columns?: number },
+): Progress {
   let shown = false;
   let started: { at: number; done: number } | null = null;
   // Time spent waiting for the budget is not time spent on requests: the rate leaves it out.
@@ -99,16 +93,10 @@ export function terminalProgress({ write, now, columns = 100 }: TerminalProgress
   };
 }
 
-/** Options for `waitNotice`. */
-interface WaitNoticeOptions {
-  /** Writes one line (a newline is added). */
-  writeLine: (line: string) => void;
-  now: () => number;
-}
-
 /**
  * Off a terminal (output redirected, cron): nothing per record, but a wait for the rate budget
- * is said once, with when the run resumes, so a log of stderr shows why nothing happens.
+ * is said once (through `writeLine`), with when the run resumes, so a log of stderr shows why
+ * nothing happens.
  *
  * @example
  * ```ts
@@ -121,7 +109,7 @@ interface WaitNoticeOptions {
  * ok(lines[0].startsWith("15-minute limit: waiting 15m 00s; resumes at "), lines[0]);
  * ```
  */
-export function waitNotice({ writeLine, now }: WaitNoticeOptions): Progress {
+export function waitNotice({ writeLine, now }: { writeLine: (line: string) => void; now: () => number }): Progress {
   let announced: number | null = null;
   return {
     update() {},
@@ -135,28 +123,12 @@ export function waitNotice({ writeLine, now }: WaitNoticeOptions): Progress {
   };
 }
 
-/** The progress line of import_archive.ts. */
-interface ImportProgress {
-  /** Bytes of the file read so far (for the share shown). */
-  bytes(n: number): void;
-  /** Rows written so far; redraws the line at most every 250 ms. */
-  rows(n: number): void;
-  /** Clears the line (before the summary is printed). */
-  clear(): void;
-}
-
-/** Options for `importProgress`. */
-interface ImportProgressOptions {
-  write: (text: string) => void;
-  /** A monotonic clock in ms (performance.now). */
-  now: () => number;
-  /** False off a terminal: nothing is ever written. */
-  enabled: boolean;
-}
-
 /**
- * Rows read, throughput and share of a file of `size` bytes (null: unknown, no share shown),
- * as one self-overwriting line redrawn a few times a second.
+ * The progress line of import_archive.ts: rows read, throughput and share of a file of `size`
+ * bytes (null: unknown, no share shown), as one self-overwriting line. `bytes(n)` is the part of
+ * the file read so far, `rows(n)` redraws at most every 250 ms, `clear()` wipes the line before
+ * the summary. `now` is a monotonic clock in ms (performance.now); off a terminal (`enabled`
+ * false) nothing is ever written.
  *
  * @example
  * ```ts
@@ -170,7 +142,10 @@ interface ImportProgressOptions {
  * strictEqual(written.at(-1), "\r\x1b[K2,000 rows (50%), 2,000 rows/s");
  * ```
  */
-export function importProgress(size: number | null, { write, now, enabled }: ImportProgressOptions): ImportProgress {
+export function importProgress(
+  size: number | null,
+  { write, now, enabled }: { write: (text: string) => void; now: () => number; enabled: boolean },
+): { bytes(n: number): void; rows(n: number): void; clear(): void } {
   let last = 0;
   const start = now();
   let shown = false;

@@ -18,16 +18,12 @@ function pad(n: number): string {
  */
 export function formatLocalAndUtc(ms: number, now: number): string {
   const d = new Date(ms);
-  const today = new Date(now);
-  const sameLocal = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() &&
-    d.getDate() === today.getDate();
-  const sameUtc = d.getUTCFullYear() === today.getUTCFullYear() && d.getUTCMonth() === today.getUTCMonth() &&
-    d.getUTCDate() === today.getUTCDate();
-  const local = `${sameLocal ? "" : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} `}${
-    pad(d.getHours())
-  }:${pad(d.getMinutes())}`;
-  const utc = `${sameUtc ? "" : `${d.toISOString().slice(0, 10)} `}${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-  return `${local} (UTC ${utc})`;
+  const localDay = (x: Date) => `${x.getFullYear()}-${pad(x.getMonth() + 1)}-${pad(x.getDate())}`;
+  const utcDay = (x: Date) => x.toISOString().slice(0, 10);
+  // The date is shown only when it is not today's (in that time zone).
+  const dateIfOther = (dayOf: (x: Date) => string) => dayOf(d) === dayOf(new Date(now)) ? "" : `${dayOf(d)} `;
+  return `${dateIfOther(localDay)}${pad(d.getHours())}:${pad(d.getMinutes())} ` +
+    `(UTC ${dateIfOther(utcDay)}${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())})`;
 }
 
 /**

@@ -18,8 +18,7 @@ import { collectStats, formatStats, withLiveOutcome } from "../lib/backfill/stat
 import { runContinuous, runOneTime } from "../lib/backfill/manage.ts";
 import { collectReport, reportLine } from "../lib/backfill/report_data.ts";
 import { reportHtml } from "../lib/backfill/report_page.ts";
-import { writeFileAtomic } from "../lib/atomic_file.ts";
-import { PRIVATE_MODE } from "../lib/file_mode.ts";
+import { PRIVATE_MODE, writeFileAtomic } from "../lib/files.ts";
 import { openSession, sessionOptions } from "../lib/backfill/session.ts";
 import { formatEnding, formatRunSummary } from "../lib/backfill/summary.ts";
 import { DEFAULT_REFRESH_EVERY_HOURS, DEFAULT_REFRESH_RESERVE } from "../lib/backfill/idle_refresh.ts";

@@ -7,7 +7,7 @@
 import { ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { assertStillNamed, openDatabase, transaction } from "../lib/store/db.ts";
 import { DiskFullError, exitCodeOf, RuntimeError, UsageError } from "../lib/errors.ts";
-import { netRefusal } from "../lib/net_permission.ts";
+import { netRefusal } from "../lib/permissions.ts";
 import { describeError } from "../lib/cli.ts";
 import { staticTokenProvider, StravaClient } from "../lib/strava/client.ts";
 import { RateLimiter } from "../lib/strava/rate_limit.ts";

@@ -1,8 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { PERMISSIONS, type ScriptName } from "../lib/permissions.ts";
-import { VERSION } from "../lib/version.ts";
 import { HELP_WIDTH } from "../lib/flags.ts";
-import { compareVersions, denoTooOld, MIN_DENO } from "../lib/deno_version.ts";
+import { compareVersions, denoTooOld, MIN_DENO, VERSION } from "../lib/version.ts";
 import { createDatabase, ROOT, runScript, scriptWorld, tempDir, withDatabase } from "./helpers.ts";
 
 const SCRIPTS = Object.keys(PERMISSIONS) as ScriptName[];

@@ -15,8 +15,8 @@ import { StravaClient } from "../strava/client.ts";
 import { createTokenProvider } from "../strava/tokens.ts";
 import { DEFAULT_TOKENS_PATH } from "../strava/token_store.ts";
 import { SHARED_RATE_STATE_PATH } from "../store/rate_state.ts";
-import { assertNetGranted } from "../net_permission.ts";
-import { assertWriteTarget } from "../write_target.ts";
+import { assertNetGranted } from "../permissions.ts";
+import { assertWriteTarget } from "../files.ts";
 import type { EngineContext } from "./run_types.ts";
 import { type Progress, terminalProgress, waitNotice } from "../progress.ts";
 
@@ -125,7 +125,7 @@ export function sessionOptions(flags: BackfillFlagValues, given: ReadonlySet<str
  * What would refuse the run later, checked before anything but the log is written (no run is
  * counted, no budget reserved, no request sent): a Strava host the permissions do not grant
  * (docs/permissions.md), and a file of the session's (tokens.json and its lock, the shared budget
- * store) that is a symlink out of the folder (lib/write_target.ts).
+ * store) that is a symlink out of the folder (lib/files.ts).
  */
 function preflight(config: { apiUrl: string; oauthUrl: string }, options: SessionOptions): void {
   assertNetGranted(config.apiUrl, "STRAVA_API_URL");

@@ -4,9 +4,8 @@
  * the tool writes beside its tokens); a corrupt file is reported and
  * replaced, never fatal, because it is a convenience and the database is the truth.
  */
-import { writeFileAtomic } from "../atomic_file.ts";
+import { PRIVATE_MODE, writeFileAtomic } from "../files.ts";
 import { logger } from "../log.ts";
-import { PRIVATE_MODE } from "../file_mode.ts";
 
 /** Default `--state` path. */
 export const DEFAULT_STATE_PATH = "backfill_state.json";

@@ -9,7 +9,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { DiskFullError, diskFullError, isDiskFull, RuntimeError, UsageError } from "../errors.ts";
-import { createPrivateFile, shellPath } from "../file_mode.ts";
+import { createPrivateFile, shellPath } from "../files.ts";
 
 /** The default database path of docs/contract.md. */
 export const DEFAULT_DB_PATH = "data/segments.db";

@@ -30,9 +30,8 @@ const TABLE = {
 export function markUnconfirmed(db: Database, kind: RecordKind, id: bigint): void {
   // Only a pending record can be charged; a refresh of a stored one that fails leaves it as it was.
   const { table, prefix, pending } = TABLE[kind];
-  db.prepare(`UPDATE ${table} SET ${prefix}_unconfirmed = ${prefix}_unconfirmed + 1 WHERE id = ? AND ${pending}`).run(
-    id,
-  );
+  const sql = `UPDATE ${table} SET ${prefix}_unconfirmed = ${prefix}_unconfirmed + 1 WHERE id = ? AND ${pending}`;
+  db.prepare(sql).run(id);
 }
 
 /** The reason a charged mark gets when the run that made it is over (its message is gone). */

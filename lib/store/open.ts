@@ -18,7 +18,7 @@ import {
 } from "./db.ts";
 import { LATEST_VERSION, migrate, newerSchemaError, schemaVersion } from "./schema.ts";
 import { UsageError } from "../errors.ts";
-import { warnIfShared } from "../file_mode.ts";
+import { warnIfShared } from "../files.ts";
 
 /** What a SQLite file is to this tool. */
 export interface DatabaseKind {
@@ -98,23 +98,19 @@ function foreignMessage(path: string, found: DatabaseKind): string {
   return `${path} is a SQLite database of another application (${parts.join("; ")}); not touching it`;
 }
 
-/** Throws the UsageError that refuses `found`, if it is not a database this tool may write. */
-function assertAdoptable(path: string, found: DatabaseKind): void {
-  if (found.kind === "foreign") throw new UsageError(foreignMessage(path, found));
-  if (found.kind === "newer") throw newerSchemaError(path, found.version);
+/** Whether the database holds a refresh token (an adopted tokens table without the column holds none of ours). */
+function holdsTokens(db: Database): boolean {
+  if (!tableExists(db, "tokens")) return false;
+  try {
+    return db.prepare("SELECT 1 FROM tokens WHERE refresh_token IS NOT NULL LIMIT 1").get() !== undefined;
+  } catch {
+    return false;
+  }
 }
 
-/** Warns (once) when a database holding tokens is readable by other users. */
+/** Warns (once) when a database holding tokens (or about to: `willHold`) is readable by other users. */
 function warnIfTokensShared(db: Database, path: string, info: Deno.FileInfo | null, willHold = false): void {
-  if (info === null) return;
-  if (willHold) return warnIfShared(path, "your Strava tokens", { info });
-  if (!tableExists(db, "tokens")) return;
-  try {
-    if (db.prepare("SELECT 1 FROM tokens WHERE refresh_token IS NOT NULL LIMIT 1").get() === undefined) return;
-  } catch {
-    return; // an adopted tokens table without the column holds no token of ours
-  }
-  warnIfShared(path, "your Strava tokens", { info });
+  if (info !== null && (willHold || holdsTokens(db))) warnIfShared(path, "your Strava tokens", { info });
 }
 
 /** Options of `assertToolDatabase`, `openToolDatabase` and `openMigrated`. */
@@ -141,7 +137,9 @@ export function assertToolDatabase(path: string, options: OpenToolOptions = {}):
   refuseForeignWithoutSqlite(path, file);
   const db = openReadOnly(path);
   try {
-    assertAdoptable(path, classifyDatabase(db));
+    const found = classifyDatabase(db);
+    if (found.kind === "foreign") throw new UsageError(foreignMessage(path, found));
+    if (found.kind === "newer") throw newerSchemaError(path, found.version);
     warnIfTokensShared(db, path, file.info, options.storesTokens);
   } finally {
     db.close();

@@ -10,10 +10,9 @@
  */
 import type { SQLInputValue } from "node:sqlite";
 import { type Database, prepareExact, transaction } from "./db.ts";
-import { PENDING_ACTIVITIES } from "./backfill_store.ts";
+import { listedParams, PENDING_ACTIVITIES } from "./backfill_store.ts";
 import { ACTIVITY_API_COLUMNS, activityValues, idOf } from "./records.ts";
 import { stringifyJson } from "../json.ts";
-import { listedParams } from "./backfill_store.ts";
 
 type Json = Record<string, unknown>;
 
@@ -22,9 +21,8 @@ const TRACK_COLUMNS = ["distance", "moving_time", "elapsed_time", "start_date"] 
 
 /** What one listing page changed. */
 interface PageChanges {
-  /** New activities, added as pending. */
+  /** New activities (added as pending), known ones with a changed summary field (updated_at set). */
   added: number;
-  /** Known activities with a changed summary field (updated_at set). */
   updated: number;
   /** Activities marked deleted that are listed again (deleted_at cleared). */
   reappeared: number;
@@ -134,10 +132,9 @@ export function countUnlistedLive(
 
 /**
  * After a listing that is evidence of absence (lib/backfill/listing.ts): every stored activity
- * that was not listed gets `deleted_at`
- * (its row and efforts stay). Returns how many were newly marked. With `keepPrivate`, private
- * ("Only Me") activities are left unmarked: a token without activity:read_all does not see
- * them, so their absence proves nothing.
+ * that was not listed gets `deleted_at` (its row and efforts stay). Returns how many were newly
+ * marked. With `keepPrivate`, private ("Only Me") activities are left unmarked: a token without
+ * activity:read_all does not see them, so their absence proves nothing.
  */
 export function markUnlistedDeleted(
   db: Database,

@@ -10,8 +10,7 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { RuntimeError } from "../errors.ts";
-import { PRIVATE_MODE } from "../file_mode.ts";
-import { assertWriteTarget } from "../write_target.ts";
+import { assertWriteTarget, PRIVATE_MODE } from "../files.ts";
 
 /** A held lock; dispose to release. */
 interface RunLock extends Disposable {

@@ -14,8 +14,7 @@ import { columnsOf, type Database } from "./db.ts";
  * probed the activities table once per effort and made most_ridden 5x slower on 400,000 efforts.
  */
 const LIVE = "activity_id NOT IN (SELECT id FROM activities WHERE deleted_at IS NOT NULL AND id IS NOT NULL)";
-
-/** The condition that keeps an effort of a live activity (for queries beside the views: the HTML report). */
+/** LIVE for queries beside the views (the HTML report). */
 export const LIVE_EFFORTS = LIVE;
 
 /** View name → its SELECT. docs/queries.md shows an example query of each. */
@@ -65,9 +64,7 @@ const VIEW_INDEXES = [
 
 /** Migration 4: `activities.deleted_at`, the answer views and their indexes. */
 export function addDeletedAtAndViews(db: Database): void {
-  if (!columnsOf(db, "activities").includes("deleted_at")) {
-    db.exec("ALTER TABLE activities ADD COLUMN deleted_at TEXT");
-  }
+  if (!hasDeletedAt(db)) db.exec("ALTER TABLE activities ADD COLUMN deleted_at TEXT");
   for (const [name, select] of Object.entries(VIEWS)) {
     // A table or view of that name is the user's (an adopted database): leave it as it is.
     if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(name) !== undefined) continue;

@@ -13,7 +13,7 @@ import { AuthError, InterruptedError, RuntimeError, UsageError } from "../errors
 import { parseJson } from "../json.ts";
 import { describeFailure, errorBody, isRecord, type ReadBody, readCapped } from "./response_body.ts";
 import { followRedirect, MAX_REDIRECTS, movedLine } from "./api_redirect.ts";
-import { netGranted, netRefusal } from "../net_permission.ts";
+import { netGranted, netRefusal } from "../permissions.ts";
 import type { Permit, RateLimiter, RefusalReason } from "./rate_limit.ts";
 
 const log = getLogger(["strava-backfill", "strava"]);

@@ -5,11 +5,9 @@
  *
  * Nothing here logs or formats a token; error messages name files and tables only.
  */
-import { warnIfShared } from "../file_mode.ts";
+import { assertWriteTarget, warnIfShared, writeFileAtomic } from "../files.ts";
 import { type Database, prepareExact, tableExists, transaction } from "../store/db.ts";
 import { InterruptedError, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../atomic_file.ts";
-import { assertWriteTarget } from "../write_target.ts";
 
 /** Default `--tokens` path. */
 export const DEFAULT_TOKENS_PATH = "tokens.json";
