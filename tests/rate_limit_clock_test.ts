@@ -147,3 +147,20 @@ Deno.test("through the simulator: after Strava answered a limit of 1, a later wi
   for (const id of segments.slice(1, 6)) await client.getSegment(id);
   deepStrictEqual([limiter.status().read.limit15, sim.requests.length], [100, 6]);
 });
+
+Deno.test("a fresh store keeps the limits of the first answer when its Date header is more than a second behind", () => {
+  // The reservation before the first answer stores the defaults; the answer's Date (truncated to the
+  // second, 1.003 s behind) moves Strava's clock back, so the limits it teaches carry an earlier instant
+  // than that stored row. Defaults are no evidence: they must not win over the limits Strava sent.
+  const c = { t: Date.UTC(2026, 4, 1, 12, 5, 0, 3) };
+  const now = () => c.t;
+  const state = new MemoryRateState();
+  const limiter = new RateLimiter({ now, state });
+  const first = answer(c.t - 1_003, [813, 813], [1_000_000, 10_000_000]);
+  first.headers.set("X-Ratelimit-Limit", "1000000,10000000");
+  permit(limiter.tryAcquire()).complete(first);
+  deepStrictEqual([limiter.status().read.limit15, limiter.status().read.usage15], [1_000_000, 813]);
+  ok(limiter.tryAcquire().ok, "no wait for a window that has room");
+  const next = new RateLimiter({ now, state });
+  deepStrictEqual(next.status().read.limit15, 1_000_000, "a later process reads the limits Strava sent");
+});

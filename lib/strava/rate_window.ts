@@ -176,8 +176,10 @@ export function familyRow(
 ): RateStateRow {
   return {
     name,
-    limit_15min: f.limit15,
-    limit_daily: f.limitDay,
+    // Defaults are no evidence: stored as unknown, so they never outrank limits Strava sent (whose
+    // instant can be earlier than this row's once a Date header moves Strava's clock back).
+    limit_15min: f.limitsAt === null ? null : f.limit15,
+    limit_daily: f.limitsAt === null ? null : f.limitDay,
     usage_15min: f.usage15,
     usage_daily: f.usageDay,
     observed_at: f.observedAt ?? now,
